@@ -1,0 +1,1 @@
+//! Smallcaps CapData: encode, decode and prettify (spec §8).

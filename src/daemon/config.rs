@@ -1,0 +1,136 @@
+//! The optional configuration file `ocapd.toml`: one key per daemon flag, same names.
+//!
+//! Unknown keys are errors that name the key and its line, so a typo never silently falls back
+//! to a default.
+
+use serde::Deserialize;
+use std::path::{Path, PathBuf};
+
+/// The file's contents; every key is optional.
+#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct ConfigFile {
+    /// As `--socket`.
+    pub socket: Option<PathBuf>,
+    /// As `--db`.
+    pub db: Option<PathBuf>,
+    /// As `--idle-timeout`, seconds.
+    pub idle_timeout: Option<f64>,
+    /// As `--drain-timeout`, seconds.
+    pub drain_timeout: Option<f64>,
+    /// As `--read-timeout`, seconds.
+    pub read_timeout: Option<f64>,
+    /// As `--max-request-bytes`.
+    pub max_request_bytes: Option<usize>,
+    /// As `--max-connections`.
+    pub max_connections: Option<usize>,
+    /// As `--log-level`.
+    pub log_level: Option<String>,
+    /// As `--log-file`.
+    pub log_file: Option<PathBuf>,
+}
+
+/// Why the configuration file could not be used.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The file exists but could not be read.
+    #[error("{path}: {source}")]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// The underlying error.
+        source: std::io::Error,
+    },
+    /// The file is not valid for ocapd (the message names the key and line).
+    #[error("{path}: {message}")]
+    Invalid {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong, with its position.
+        message: String,
+    },
+}
+
+impl ConfigFile {
+    /// Reads `path`; a missing file is an empty configuration only when `optional`.
+    pub fn load(path: &Path, optional: bool) -> Result<ConfigFile, ConfigError> {
+        let text = match std::fs::read_to_string(path) {
+            Ok(text) => text,
+            Err(e) if optional && e.kind() == std::io::ErrorKind::NotFound => {
+                return Ok(Self::default());
+            }
+            Err(source) => {
+                return Err(ConfigError::Read {
+                    path: path.into(),
+                    source,
+                });
+            }
+        };
+        Self::parse(&text).map_err(|message| ConfigError::Invalid {
+            path: path.into(),
+            message,
+        })
+    }
+
+    /// Parses the file's text.
+    pub fn parse(text: &str) -> Result<ConfigFile, String> {
+        let config: ConfigFile =
+            toml::from_str(text).map_err(|e| e.to_string().trim_end().to_string())?;
+        for (key, secs) in [
+            ("idle-timeout", config.idle_timeout),
+            ("drain-timeout", config.drain_timeout),
+            ("read-timeout", config.read_timeout),
+        ] {
+            if let Some(secs) = secs {
+                super::options::parse_seconds(&secs.to_string())
+                    .map_err(|e| format!("{key}: {e}"))?;
+            }
+        }
+        Ok(config)
+    }
+}
+
+/// The default file: `$XDG_CONFIG_HOME/ocap/ocapd.toml`, else `~/.config/ocap/ocapd.toml`.
+pub fn default_path() -> Option<PathBuf> {
+    let var = |name| {
+        std::env::var_os(name)
+            .filter(|v| !v.is_empty())
+            .map(PathBuf::from)
+    };
+    let base = var("XDG_CONFIG_HOME").or_else(|| var("HOME").map(|h| h.join(".config")))?;
+    Some(base.join("ocap").join("ocapd.toml"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_match_the_flags() {
+        let c = ConfigFile::parse(
+            "idle-timeout = 300\nlog-level = \"debug\"\nmax-request-bytes = 10\n",
+        )
+        .unwrap();
+        assert_eq!(c.idle_timeout, Some(300.0));
+        assert_eq!(c.log_level.as_deref(), Some("debug"));
+        assert_eq!(c.max_request_bytes, Some(10));
+    }
+
+    #[test]
+    fn unknown_keys_name_the_key_and_line() {
+        let err = ConfigFile::parse("log-level = \"info\"\nidle-timout = 5\n").unwrap_err();
+        assert!(
+            err.contains("idle-timout") && err.contains("line 2"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn bad_durations_are_refused() {
+        assert!(
+            ConfigFile::parse("read-timeout = -1")
+                .unwrap_err()
+                .contains("read-timeout")
+        );
+    }
+}

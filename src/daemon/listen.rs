@@ -1,0 +1,227 @@
+//! Getting the listening socket: inherited from systemd or launchd, or bound ourselves.
+//!
+//! The inherited case must run before any thread exists: it reads and clears the activation
+//! environment (`LISTEN_*`), which is only sound while the process is single-threaded.
+
+use crate::paths::Paths;
+use std::fs::DirBuilder;
+use std::io;
+use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+use std::os::unix::net::{UnixListener, UnixStream};
+use std::path::{Path, PathBuf};
+
+/// How the daemon came by its socket; decides who owns the path and how `stop` behaves.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Activation {
+    /// Passed by systemd (`LISTEN_FDS`): systemd owns the path; never unlink it.
+    Systemd,
+    /// Passed by launchd (`launch_activate_socket`).
+    Launchd,
+    /// Bound by ocapd itself: ocapd owns the path and removes it on exit.
+    SelfBound,
+}
+
+impl Activation {
+    /// The name reported by `daemonInfo`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Activation::Systemd => "systemd",
+            Activation::Launchd => "launchd",
+            Activation::SelfBound => "self",
+        }
+    }
+}
+
+/// Why no socket could be had.
+#[derive(Debug, thiserror::Error)]
+pub enum ListenError {
+    /// The path is too long for a Unix socket address.
+    #[error(
+        "socket path {path} is {len} bytes; Unix sockets allow at most {max}: choose a shorter --socket or OCAP_HOME"
+    )]
+    PathTooLong {
+        /// The path.
+        path: PathBuf,
+        /// Its length in bytes.
+        len: usize,
+        /// The platform's limit.
+        max: usize,
+    },
+    /// Another daemon answers on the socket.
+    #[error("another daemon{pid} is already serving {path}; stop it first with `ocapctl stop`")]
+    InUse {
+        /// The path.
+        path: PathBuf,
+        /// ` (pid N)` when the peer's pid could be read.
+        pid: String,
+    },
+    /// The activation environment named sockets we cannot use.
+    #[error("socket activation: {0}")]
+    Activation(String),
+    /// A system call failed.
+    #[error("{path}: {source}")]
+    Io {
+        /// The path involved.
+        path: PathBuf,
+        /// The underlying error.
+        source: io::Error,
+    },
+}
+
+/// Takes a socket passed by the service manager, if there is one. Call before spawning threads.
+pub fn inherited() -> Result<Option<(UnixListener, Activation)>, ListenError> {
+    if let Some(listener) = systemd()? {
+        return Ok(Some((listener, Activation::Systemd)));
+    }
+    Ok(launchd()?.map(|listener| (listener, Activation::Launchd)))
+}
+
+/// systemd: pick the fd named `ocap` when names are given, else the first one.
+fn systemd() -> Result<Option<UnixListener>, ListenError> {
+    let names = std::env::var("LISTEN_FDNAMES").ok();
+    // SAFETY: called from `main` before any other thread exists (see module docs).
+    unsafe { std::env::remove_var("LISTEN_FDNAMES") };
+    let mut fds = listenfd::ListenFd::from_env();
+    if fds.len() == 0 {
+        return Ok(None);
+    }
+    let index = names
+        .as_deref()
+        .and_then(|names| names.split(':').position(|name| name == "ocap"))
+        .unwrap_or(0);
+    let listener = fds
+        .take_unix_listener(index)
+        .map_err(|e| {
+            ListenError::Activation(format!("fd {index} is not a Unix stream listener: {e}"))
+        })?
+        .ok_or_else(|| ListenError::Activation(format!("no fd at index {index}")))?;
+    listener
+        .set_nonblocking(true)
+        .map_err(|source| ListenError::Io {
+            path: "LISTEN_FDS".into(),
+            source,
+        })?;
+    Ok(Some(listener))
+}
+
+#[cfg(target_os = "macos")]
+fn launchd() -> Result<Option<UnixListener>, ListenError> {
+    super::launchd::activate_socket("Listeners").map_err(ListenError::Activation)
+}
+
+#[cfg(not(target_os = "macos"))]
+fn launchd() -> Result<Option<UnixListener>, ListenError> {
+    Ok(None)
+}
+
+/// Binds `paths.socket` ourselves: directory 0700, socket 0600, refusing if a daemon answers.
+///
+/// Call only while holding the database lock ([`super::lock`]): that is what makes removing a
+/// stale socket file safe.
+pub fn bind(paths: &Paths) -> Result<UnixListener, ListenError> {
+    let path = &paths.socket;
+    check_length(path)?;
+    let io = |source| ListenError::Io {
+        path: path.clone(),
+        source,
+    };
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(dir)
+            .map_err(io)?;
+    }
+    remove_stale(path)?;
+    // The umask makes the socket 0600 from the moment it exists; no window where others can
+    // connect. Still single-threaded here, so changing the process umask is safe.
+    let old = unsafe { libc::umask(0o177) };
+    let bound = UnixListener::bind(path);
+    unsafe { libc::umask(old) };
+    let listener = bound.map_err(io)?;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600)).map_err(io)?;
+    listener.set_nonblocking(true).map_err(io)?;
+    Ok(listener)
+}
+
+/// The longest path `sun_path` holds, leaving room for the terminating NUL.
+fn max_path_len() -> usize {
+    // SAFETY: sockaddr_un is plain old data; zeroed is a valid value.
+    let addr: libc::sockaddr_un = unsafe { std::mem::zeroed() };
+    addr.sun_path.len() - 1
+}
+
+fn check_length(path: &Path) -> Result<(), ListenError> {
+    let len = path.as_os_str().len();
+    let max = max_path_len();
+    if len > max {
+        return Err(ListenError::PathTooLong {
+            path: path.into(),
+            len,
+            max,
+        });
+    }
+    Ok(())
+}
+
+/// Removes a socket file nobody answers on; refuses if someone does.
+fn remove_stale(path: &Path) -> Result<(), ListenError> {
+    match UnixStream::connect(path) {
+        Ok(stream) => {
+            let pid = crate::peer::pid_of(&stream)
+                .map(|p| format!(" (pid {p})"))
+                .unwrap_or_default();
+            Err(ListenError::InUse {
+                path: path.into(),
+                pid,
+            })
+        }
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
+        Err(_) => match std::fs::remove_file(path) {
+            Ok(()) => Ok(()),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
+            Err(source) => Err(ListenError::Io {
+                path: path.into(),
+                source,
+            }),
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn paths_in(dir: &Path) -> Paths {
+        Paths::resolve(|_| None).with_overrides(
+            Some(&dir.join("run/daemon.sock")),
+            Some(&dir.join("k.sqlite")),
+        )
+    }
+
+    #[test]
+    fn binds_with_private_modes_and_recovers_a_stale_socket() {
+        let dir = tempfile::tempdir().unwrap();
+        let paths = paths_in(dir.path());
+        drop(bind(&paths).unwrap());
+        assert!(
+            paths.socket.exists(),
+            "a dropped listener leaves its file: a stale socket"
+        );
+        let listener = bind(&paths).unwrap();
+        let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode(&paths.socket), 0o600);
+        assert_eq!(mode(paths.socket.parent().unwrap()), 0o700);
+        let err = bind(&paths).unwrap_err();
+        assert!(matches!(err, ListenError::InUse { .. }), "{err}");
+        drop(listener);
+    }
+
+    #[test]
+    fn overlong_paths_are_refused_with_the_limit() {
+        let long = PathBuf::from(format!("/tmp/{}/daemon.sock", "x".repeat(200)));
+        let paths = Paths::resolve(|_| None).with_overrides(Some(&long), None);
+        let err = bind(&paths).unwrap_err().to_string();
+        assert!(err.contains("at most"), "{err}");
+    }
+}

@@ -1,0 +1,17 @@
+//! `getStatus []` → `{vats, subclusters, remoteComms}` (spec §2.1).
+
+use super::params;
+use crate::daemon::server::Shared;
+use crate::protocol::RpcError;
+use serde_json::Value;
+
+/// Validates `[]` and asks the kernel thread for its status.
+pub async fn call(shared: &Shared, params: Value) -> Result<Value, RpcError> {
+    params::empty_array(&params)?;
+    let status = shared
+        .kernel
+        .status()
+        .await
+        .map_err(|e| RpcError::internal(e.to_string()))?;
+    serde_json::to_value(status).map_err(|e| RpcError::internal(e.to_string()))
+}

@@ -1,0 +1,22 @@
+//! The control API's methods. Each file parses its params and applies itself; this file only
+//! routes by name. Reference methods not implemented yet answer "method not found" (spec §2).
+
+mod daemon_info;
+mod execute_db_query;
+mod get_status;
+pub mod params;
+
+use super::server::Shared;
+use crate::protocol::RpcError;
+use serde_json::Value;
+
+/// Runs `method` with `params`. (`shutdown` never gets here: the connection handles it, since
+/// its reply must be written before the daemon starts to stop.)
+pub async fn call(shared: &Shared, method: &str, params: Value) -> Result<Value, RpcError> {
+    match method {
+        "getStatus" => get_status::call(shared, params).await,
+        "executeDBQuery" => execute_db_query::call(shared, params).await,
+        "daemonInfo" => daemon_info::call(shared, params),
+        _ => Err(RpcError::method_not_found()),
+    }
+}

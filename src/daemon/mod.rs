@@ -1,0 +1,226 @@
+//! `ocapd`: the service shell around the kernel (DESIGN.md "How ocapd starts/stops").
+//!
+//! [`run`] is the whole life of the daemon: take the socket (inherited or bound), lock and open
+//! the database, start the kernel thread, announce readiness, serve until a signal, `shutdown`
+//! or idle timeout, drain in-flight requests, close the database, exit 0.
+
+mod config;
+mod connection;
+mod detach;
+#[cfg(target_os = "macos")]
+mod launchd;
+mod listen;
+mod logging;
+mod methods;
+mod notify;
+mod options;
+mod server;
+mod settings;
+mod signals;
+
+pub use listen::Activation;
+pub use options::Options;
+
+use crate::lockfile::DatabaseLock;
+use detach::ReadyPipe;
+use logging::LogControl;
+use serde_json::json;
+use server::{Shared, Stopped};
+use settings::Settings;
+use std::os::unix::net::UnixListener;
+use std::sync::Arc;
+use std::time::Instant;
+use tokio::sync::watch;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+/// Exit status for a bad configuration (sysexits `EX_CONFIG`).
+const EXIT_CONFIG: u8 = 78;
+
+/// Runs the daemon to completion and returns its exit status. Must be called before any other
+/// thread exists: it reads the activation environment and may fork.
+pub fn run(options: Options) -> u8 {
+    let started = Instant::now();
+    let mut settings = match Settings::load(&options) {
+        Ok(settings) => settings,
+        Err(e) => {
+            eprintln!("ocapd: {e}");
+            return EXIT_CONFIG;
+        }
+    };
+    let inherited = match listen::inherited() {
+        Ok(inherited) => inherited,
+        Err(e) => {
+            eprintln!("ocapd: {e}");
+            return 1;
+        }
+    };
+    let mut ready = ReadyPipe::none();
+    if inherited.is_none() && !settings.foreground {
+        absolutize(&mut settings);
+        settings
+            .log_file
+            .get_or_insert_with(|| settings.paths.log.clone());
+        ready = match detach::detach() {
+            Ok(pipe) => pipe,
+            Err(e) => {
+                eprintln!("ocapd: cannot detach: {e}");
+                return 1;
+            }
+        };
+    }
+    match start(&options, settings, inherited, &mut ready, started) {
+        Ok(()) => 0,
+        Err(message) => {
+            tracing::error!("{message}");
+            eprintln!("ocapd: {message}");
+            ready.failed(&message);
+            1
+        }
+    }
+}
+
+/// A detached daemon changes nothing about its working directory, but its paths must not
+/// depend on it: `ocapctl` and the logs name them.
+fn absolutize(settings: &mut Settings) {
+    let abs = |p: &std::path::Path| std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf());
+    settings.paths.socket = abs(&settings.paths.socket);
+    settings.paths.database = abs(&settings.paths.database);
+    settings.paths.log = abs(&settings.paths.log);
+    settings.log_file = settings.log_file.as_deref().map(abs);
+}
+
+/// Everything after the process layout is settled (foreground or detached child).
+fn start(
+    options: &Options,
+    settings: Settings,
+    inherited: Option<(UnixListener, Activation)>,
+    ready: &mut ReadyPipe,
+    started: Instant,
+) -> Result<(), String> {
+    let log = logging::init(&settings.log_level, settings.log_file.as_deref())?;
+    let paths = settings.paths.clone();
+    let lock = DatabaseLock::acquire(&paths.lock(), &paths.database).map_err(|e| e.to_string())?;
+    let (listener, activation) = match inherited {
+        Some(inherited) => inherited,
+        None => (
+            listen::bind(&paths).map_err(|e| e.to_string())?,
+            Activation::SelfBound,
+        ),
+    };
+    let conn = crate::kernel::store::open(&paths.database)
+        .map_err(|e| format!("{}: {e}", paths.database.display()))?;
+    let (kernel, kernel_thread) =
+        crate::kernel::start(conn, &paths.database).map_err(|e| e.to_string())?;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| e.to_string())?;
+    let info = json!({
+        "pid": std::process::id(),
+        "version": env!("CARGO_PKG_VERSION"),
+        "activation": activation.name(),
+        "socket": paths.socket,
+        "database": paths.database,
+        "lockFile": lock.path(),
+    });
+    let daemon = Daemon {
+        options: options.clone(),
+        settings,
+        log,
+        activation,
+        started,
+    };
+    let served = runtime.block_on(daemon.serve(listener, kernel, info, ready));
+    drop(runtime);
+    kernel_thread
+        .join()
+        .map_err(|e| format!("closing the database: {e}"))?;
+    if activation == Activation::SelfBound {
+        let _ = std::fs::remove_file(&paths.socket);
+    }
+    drop(lock);
+    tracing::info!("stopped");
+    served
+}
+
+/// The parts of a running daemon that outlive start-up.
+struct Daemon {
+    options: Options,
+    settings: Settings,
+    log: LogControl,
+    activation: Activation,
+    started: Instant,
+}
+
+impl Daemon {
+    async fn serve(
+        self,
+        listener: UnixListener,
+        kernel: crate::kernel::KernelHandle,
+        info: serde_json::Value,
+        ready: &mut ReadyPipe,
+    ) -> Result<(), String> {
+        let listener = tokio::net::UnixListener::from_std(listener).map_err(|e| e.to_string())?;
+        let stop = CancellationToken::new();
+        let (limits_tx, limits) = watch::channel(self.settings.limits);
+        let signals =
+            signals::register().map_err(|e| format!("cannot install signal handlers: {e}"))?;
+        let shared = Arc::new(Shared::new(kernel.clone(), limits, info, stop.clone()));
+        let tracker = TaskTracker::new();
+        if let Some(interval) = notify::watchdog_interval() {
+            tracker.spawn(notify::watchdog(interval, kernel, stop.clone()));
+        }
+        let drain = self.settings.drain_timeout;
+        let idle = self.settings.idle_timeout;
+        let status = format!(
+            "serving {} ({})",
+            self.settings.paths.socket.display(),
+            self.activation.name()
+        );
+        let started = self.started;
+        tokio::spawn(signals::handle(signals, stop.clone(), move || {
+            self.reload(&limits_tx)
+        }));
+        notify::ready(&status);
+        ready.ready(&status);
+        tracing::info!("{status}; ready in {:?}", started.elapsed());
+
+        let why = server::accept_loop(&listener, Arc::clone(&shared), &tracker, idle).await;
+        drop(listener);
+        notify::stopping();
+        tracing::info!(
+            "{}; draining for at most {drain:?}",
+            if why == Stopped::Idle {
+                "idle timeout"
+            } else {
+                "stopping"
+            }
+        );
+        stop.cancel();
+        tracker.close();
+        if tokio::time::timeout(drain, tracker.wait()).await.is_err() {
+            tracing::warn!(
+                "{} request(s) still running after {drain:?}; stopping anyway",
+                tracker.len()
+            );
+        }
+        Ok(())
+    }
+
+    /// SIGHUP: re-read the config file; apply the log filter and limits.
+    fn reload(&self, limits: &watch::Sender<settings::Limits>) {
+        notify::reloading();
+        match self.settings.reload(&self.options) {
+            Ok(fresh) => {
+                if let Err(e) = self.log.set_filter(&fresh.log_level) {
+                    tracing::warn!("reload: {e}");
+                }
+                limits.send_replace(fresh.limits);
+                tracing::info!("configuration reloaded");
+            }
+            Err(e) => tracing::warn!("reload failed, keeping the current configuration: {e}"),
+        }
+        notify::ready("reloaded");
+    }
+}

@@ -1,0 +1,78 @@
+//! `ocapd`'s command line. Every value is optional here so that a flag given on the command
+//! line can be told apart from the config file's value and the built-in default (see
+//! [`super::settings`]).
+
+use clap::Parser;
+use std::path::PathBuf;
+
+/// The ocap kernel daemon: serves the JSON-RPC control API on a Unix socket.
+#[derive(Debug, Clone, Default, Parser)]
+#[command(name = "ocapd", version, about, long_about = None)]
+pub struct Options {
+    /// Socket to bind when not socket-activated [default: see paths; env OCAP_SOCKET_PATH]
+    #[arg(long, value_name = "PATH")]
+    pub socket: Option<PathBuf>,
+
+    /// Kernel database [default: kernel.sqlite in the state directory]
+    #[arg(long, value_name = "PATH")]
+    pub db: Option<PathBuf>,
+
+    /// Stay in the foreground with logs on stderr (or journald); otherwise detach once ready
+    #[arg(long)]
+    pub foreground: bool,
+
+    /// Exit after this many seconds with no connection and no work [default: never]
+    #[arg(long, value_name = "SECS", value_parser = parse_seconds)]
+    pub idle_timeout: Option<f64>,
+
+    /// On stop, how long in-flight requests may take to finish [default: 10]
+    #[arg(long, value_name = "SECS", value_parser = parse_seconds)]
+    pub drain_timeout: Option<f64>,
+
+    /// How long a client may take to send its request line [default: 30]
+    #[arg(long, value_name = "SECS", value_parser = parse_seconds)]
+    pub read_timeout: Option<f64>,
+
+    /// Largest request line accepted, in bytes [default: 1048576]
+    #[arg(long, value_name = "BYTES")]
+    pub max_request_bytes: Option<usize>,
+
+    /// Connections served at once; more are answered with an error [default: 256]
+    #[arg(long, value_name = "N")]
+    pub max_connections: Option<usize>,
+
+    /// Log filter, e.g. `info` or `ocap=debug` [default: info; env OCAP_LOG]
+    #[arg(long, value_name = "FILTER", env = "OCAP_LOG")]
+    pub log_level: Option<String>,
+
+    /// Append logs to this file instead of stderr (used when detached)
+    #[arg(long, value_name = "PATH")]
+    pub log_file: Option<PathBuf>,
+
+    /// Configuration file [default: $XDG_CONFIG_HOME/ocap/ocapd.toml if it exists]
+    #[arg(long, value_name = "PATH", env = "OCAP_CONFIG")]
+    pub config: Option<PathBuf>,
+}
+
+/// Parses a positive number of seconds (fractions allowed).
+pub fn parse_seconds(text: &str) -> Result<f64, String> {
+    match text.parse::<f64>() {
+        Ok(secs) if secs.is_finite() && secs > 0.0 && secs < 1e9 => Ok(secs),
+        _ => Err(format!(
+            "expected a positive number of seconds, got {text:?}"
+        )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn seconds_must_be_positive_and_finite() {
+        assert_eq!(parse_seconds("1.5"), Ok(1.5));
+        for bad in ["0", "-1", "inf", "NaN", "x", ""] {
+            assert!(parse_seconds(bad).is_err(), "{bad}");
+        }
+    }
+}

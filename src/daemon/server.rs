@@ -1,0 +1,143 @@
+//! The accept loop: connection limit, idle exit, and the state every connection shares.
+
+use super::connection;
+use super::settings::Limits;
+use crate::kernel::KernelHandle;
+use crate::protocol::{Response, RpcError, codes};
+use serde_json::Value;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::io::AsyncWriteExt;
+use tokio::net::UnixListener;
+use tokio::sync::{Notify, watch};
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+/// What every connection needs.
+pub struct Shared {
+    /// The kernel thread's handle.
+    pub kernel: KernelHandle,
+    /// The current limits (replaced on SIGHUP).
+    pub limits: watch::Receiver<Limits>,
+    /// The `daemonInfo` result.
+    pub info: Value,
+    /// Cancelled to stop the daemon (the `shutdown` method, signals).
+    pub shutdown: CancellationToken,
+    /// The uid this daemon serves.
+    pub own_uid: u32,
+    activity: Activity,
+}
+
+impl Shared {
+    /// Shared state for a daemon serving `own_uid`.
+    pub fn new(
+        kernel: KernelHandle,
+        limits: watch::Receiver<Limits>,
+        info: Value,
+        shutdown: CancellationToken,
+    ) -> Shared {
+        // SAFETY: geteuid cannot fail.
+        let own_uid = unsafe { libc::geteuid() };
+        Shared {
+            kernel,
+            limits,
+            info,
+            shutdown,
+            own_uid,
+            activity: Activity::new(),
+        }
+    }
+}
+
+/// When the last connection ended, so idle time is measured from then.
+struct Activity {
+    last: Mutex<Instant>,
+    changed: Notify,
+}
+
+impl Activity {
+    fn new() -> Activity {
+        Activity {
+            last: Mutex::new(Instant::now()),
+            changed: Notify::new(),
+        }
+    }
+
+    fn touch(&self) {
+        *self.last.lock().unwrap_or_else(|e| e.into_inner()) = Instant::now();
+        self.changed.notify_one();
+    }
+
+    fn last(&self) -> Instant {
+        *self.last.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+/// Why the accept loop ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stopped {
+    /// A signal or the `shutdown` method.
+    Requested,
+    /// Nothing happened for the idle timeout.
+    Idle,
+}
+
+/// Accepts connections until asked to stop or idle. Only `accept` hands out connections and it
+/// is never called again once the loop decides to stop, so no connection is accepted and then
+/// dropped: under systemd, later connections wait in the socket's backlog for the next daemon.
+pub async fn accept_loop(
+    listener: &UnixListener,
+    shared: Arc<Shared>,
+    tracker: &TaskTracker,
+    idle: Option<Duration>,
+) -> Stopped {
+    loop {
+        let idle_since = idle
+            .filter(|_| tracker.is_empty() && shared.kernel.is_idle())
+            .map(|d| shared.activity.last() + d);
+        tokio::select! {
+            biased;
+            _ = shared.shutdown.cancelled() => return Stopped::Requested,
+            accepted = listener.accept() => match accepted {
+                Ok((stream, _)) => start_connection(stream, &shared, tracker),
+                Err(e) => accept_failed(e).await,
+            },
+            _ = shared.activity.changed.notified() => {}
+            _ = tokio::time::sleep_until(idle_since.unwrap_or_else(Instant::now)), if idle_since.is_some() => {
+                if tracker.is_empty() && shared.kernel.is_idle() {
+                    return Stopped::Idle;
+                }
+            }
+        }
+    }
+}
+
+fn start_connection(stream: tokio::net::UnixStream, shared: &Arc<Shared>, tracker: &TaskTracker) {
+    let max = shared.limits.borrow().max_connections;
+    if tracker.len() >= max {
+        tracker.spawn(refuse(stream, max));
+        return;
+    }
+    let shared = Arc::clone(shared);
+    tracker.spawn(async move {
+        connection::serve(stream, &shared).await;
+        shared.activity.touch();
+    });
+}
+
+/// Past the connection limit: a clear error instead of a silent queue.
+async fn refuse(mut stream: tokio::net::UnixStream, max: usize) {
+    let error = RpcError::new(
+        codes::UNAVAILABLE,
+        format!("Too many connections (limit {max}); try again"),
+    );
+    let line = Response::error(Value::Null, error).to_line();
+    let _ = tokio::time::timeout(Duration::from_secs(1), stream.write_all(line.as_bytes())).await;
+}
+
+/// `accept` fails on fd exhaustion (EMFILE) among others; back off instead of spinning.
+async fn accept_failed(e: std::io::Error) {
+    tracing::warn!("accept failed: {e}");
+    tokio::time::sleep(Duration::from_millis(50)).await;
+}

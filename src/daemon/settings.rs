@@ -1,0 +1,127 @@
+//! The effective settings: command-line flags over the config file over built-in defaults.
+
+use super::config::{ConfigError, ConfigFile, default_path};
+use super::options::Options;
+use crate::paths::Paths;
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// Per-connection limits; SIGHUP can change them while the daemon runs.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Limits {
+    /// Largest request line, in bytes.
+    pub max_request_bytes: usize,
+    /// Time a client has to send its request line.
+    pub read_timeout: Duration,
+    /// Connections served at once.
+    pub max_connections: usize,
+}
+
+/// Everything the daemon needs to know to run.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// Socket, database and log locations.
+    pub paths: Paths,
+    /// Whether to stay attached to the terminal.
+    pub foreground: bool,
+    /// Exit after this long idle, if set.
+    pub idle_timeout: Option<Duration>,
+    /// How long in-flight requests may take on stop.
+    pub drain_timeout: Duration,
+    /// The reloadable limits.
+    pub limits: Limits,
+    /// The tracing filter.
+    pub log_level: String,
+    /// Where logs go instead of stderr, if set.
+    pub log_file: Option<PathBuf>,
+    /// The config file these settings were read from, if any (re-read on SIGHUP).
+    pub config_path: Option<PathBuf>,
+}
+
+impl Settings {
+    /// Reads the config file (if any) and merges it under the flags.
+    pub fn load(options: &Options) -> Result<Settings, ConfigError> {
+        let (config_path, config) = match &options.config {
+            Some(path) => (Some(path.clone()), ConfigFile::load(path, false)?),
+            None => match default_path() {
+                Some(path) if path.exists() => (Some(path.clone()), ConfigFile::load(&path, true)?),
+                _ => (None, ConfigFile::default()),
+            },
+        };
+        Ok(Settings::merge(options, &config, config_path))
+    }
+
+    /// Flags win over the file; the file wins over defaults.
+    pub fn merge(options: &Options, config: &ConfigFile, config_path: Option<PathBuf>) -> Settings {
+        let secs =
+            |flag: Option<f64>, file: Option<f64>| flag.or(file).map(Duration::from_secs_f64);
+        let socket = options.socket.as_ref().or(config.socket.as_ref());
+        let db = options.db.as_ref().or(config.db.as_ref());
+        Settings {
+            paths: Paths::from_env()
+                .with_overrides(socket.map(|p| p.as_path()), db.map(|p| p.as_path())),
+            foreground: options.foreground,
+            idle_timeout: secs(options.idle_timeout, config.idle_timeout),
+            drain_timeout: secs(options.drain_timeout, config.drain_timeout)
+                .unwrap_or(Duration::from_secs(10)),
+            limits: Limits {
+                max_request_bytes: options
+                    .max_request_bytes
+                    .or(config.max_request_bytes)
+                    .unwrap_or(1 << 20),
+                read_timeout: secs(options.read_timeout, config.read_timeout)
+                    .unwrap_or(Duration::from_secs(30)),
+                max_connections: options
+                    .max_connections
+                    .or(config.max_connections)
+                    .unwrap_or(256),
+            },
+            log_level: options
+                .log_level
+                .clone()
+                .or(config.log_level.clone())
+                .unwrap_or_else(|| "info".into()),
+            log_file: options.log_file.clone().or(config.log_file.clone()),
+            config_path,
+        }
+    }
+
+    /// Re-reads the config file for SIGHUP; paths and modes stay as they are.
+    pub fn reload(&self, options: &Options) -> Result<Settings, ConfigError> {
+        let config = match &self.config_path {
+            Some(path) => ConfigFile::load(path, options.config.is_none())?,
+            None => ConfigFile::default(),
+        };
+        let fresh = Settings::merge(options, &config, self.config_path.clone());
+        Ok(Settings {
+            limits: fresh.limits,
+            log_level: fresh.log_level,
+            ..self.clone()
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn flags_override_the_file_which_overrides_defaults() {
+        let options = Options {
+            read_timeout: Some(2.0),
+            ..Options::default()
+        };
+        let config = ConfigFile {
+            read_timeout: Some(5.0),
+            max_request_bytes: Some(64),
+            ..ConfigFile::default()
+        };
+        let s = Settings::merge(&options, &config, None);
+        assert_eq!(s.limits.read_timeout, Duration::from_secs(2));
+        assert_eq!(s.limits.max_request_bytes, 64);
+        assert_eq!(s.limits.max_connections, 256);
+        assert_eq!(s.drain_timeout, Duration::from_secs(10));
+        assert_eq!(s.idle_timeout, None);
+        assert_eq!(s.log_level, "info");
+    }
+}

@@ -1,0 +1,49 @@
+//! The kernel database: opening, schema versions, and read-only queries.
+//!
+//! Tables `kv` and `kv_vatstore` are the reference's (spec §6.1), so its SQL works unchanged on
+//! our databases; our own metadata lives apart in `meta`.
+
+mod open;
+mod query;
+mod schema;
+
+pub use open::open;
+pub use query::{QueryLimits, read_only_query};
+pub use schema::SCHEMA_VERSION;
+
+/// Migrates an in-memory connection, for tests elsewhere in the crate.
+#[cfg(test)]
+pub fn migrate_for_tests(conn: &mut rusqlite::Connection) {
+    schema::migrate(conn).expect("migrate");
+}
+
+use std::path::PathBuf;
+
+/// Why the database could not be opened or queried.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// SQLite reported an error.
+    #[error("{0}")]
+    Sqlite(#[from] rusqlite::Error),
+    /// A filesystem operation around the database failed.
+    #[error("{path}: {source}")]
+    Io {
+        /// The file or directory involved.
+        path: PathBuf,
+        /// The underlying error.
+        source: std::io::Error,
+    },
+    /// The database was written by a newer ocapd.
+    #[error(
+        "database schema version {found} is newer than this ocapd supports ({supported}); upgrade ocapd"
+    )]
+    NewerSchema {
+        /// The version recorded in the database.
+        found: i64,
+        /// The newest version this build knows.
+        supported: i64,
+    },
+    /// SQLite refused to switch to write-ahead logging.
+    #[error("could not enable WAL journaling (journal_mode is {0})")]
+    NoWal(String),
+}

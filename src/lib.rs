@@ -1,0 +1,23 @@
+//! ocap: an object-capability kernel that runs as an operating-system service.
+//!
+//! A map of the crate:
+//! - [`paths`]: where the socket, database, lock and log live; shared by both binaries.
+//! - [`protocol`]: the control socket's JSON-RPC framing, requests, responses and error codes.
+//! - [`peer`]: who is at the other end of a Unix socket (peer credentials).
+//! - [`lockfile`]: the one-daemon-per-database lock, and a probe for it.
+//! - [`capdata`]: the smallcaps CapData encoding (spec §8).
+//! - [`client`]: the blocking client behind `ocapctl`: connect, call, start, stop, purge.
+//! - [`daemon`]: `ocapd`'s service shell: activation, locking, serving, signals, readiness.
+//! - [`kernel`]: the kernel thread and its SQLite store.
+//!
+//! `ocapctl` uses only `paths`, `protocol`, `peer`, `lockfile`, `capdata` and `client`, so it carries no
+//! async runtime, no SQLite and no JavaScript engine.
+
+pub mod capdata;
+pub mod client;
+pub mod daemon;
+pub mod kernel;
+pub mod lockfile;
+pub mod paths;
+pub mod peer;
+pub mod protocol;

@@ -1,0 +1,189 @@
+//! Where the socket, database, lock and log live (DESIGN.md "Where things live").
+//!
+//! Both binaries resolve paths the same way, so `ocapctl` finds whatever `ocapd` serves. The
+//! resolution is a pure function of an environment lookup so that it can be tested without
+//! touching the process environment.
+
+use std::ffi::OsString;
+use std::path::{Path, PathBuf};
+
+/// File name of the control socket inside its directory.
+pub const SOCKET_FILE: &str = "daemon.sock";
+/// File name of the kernel database inside the state directory.
+pub const DATABASE_FILE: &str = "kernel.sqlite";
+/// File name of the log written by a daemon that `ocapctl` started detached.
+pub const LOG_FILE: &str = "daemon.log";
+
+/// The resolved locations of everything a daemon owns.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Paths {
+    /// The control socket clients connect to.
+    pub socket: PathBuf,
+    /// The SQLite kernel database.
+    pub database: PathBuf,
+    /// The log file of a self-started (detached) daemon.
+    pub log: PathBuf,
+}
+
+impl Paths {
+    /// Resolves the paths from the real process environment.
+    pub fn from_env() -> Paths {
+        Paths::resolve(|name| std::env::var_os(name).filter(|v| !v.is_empty()))
+    }
+
+    /// Resolves the paths from `var`, which returns a non-empty environment value or `None`.
+    pub fn resolve(var: impl Fn(&str) -> Option<OsString>) -> Paths {
+        let socket_override = var("OCAP_SOCKET_PATH").map(PathBuf::from);
+        let (socket, state_dir) = match var("OCAP_HOME") {
+            Some(home) => {
+                let home = PathBuf::from(home);
+                (home.join(SOCKET_FILE), home)
+            }
+            None => (default_socket(&var), default_state_dir(&var)),
+        };
+        Paths {
+            socket: socket_override.unwrap_or(socket),
+            database: state_dir.join(DATABASE_FILE),
+            log: state_dir.join(LOG_FILE),
+        }
+    }
+
+    /// The same paths with the socket and database replaced where given.
+    pub fn with_overrides(mut self, socket: Option<&Path>, database: Option<&Path>) -> Paths {
+        if let Some(socket) = socket {
+            self.socket = socket.to_path_buf();
+        }
+        if let Some(database) = database {
+            self.database = database.to_path_buf();
+            if let Some(dir) = database.parent() {
+                self.log = dir.join(LOG_FILE);
+            }
+        }
+        self
+    }
+
+    /// The lock file beside the database that one daemon holds for its whole lifetime.
+    pub fn lock(&self) -> PathBuf {
+        sibling(&self.database, ".lock")
+    }
+
+    /// The state directory (the database's folder).
+    pub fn state_dir(&self) -> &Path {
+        self.database.parent().unwrap_or(Path::new("."))
+    }
+}
+
+/// `path` with `suffix` appended to its file name (`kernel.sqlite` → `kernel.sqlite-wal`).
+pub fn sibling(path: &Path, suffix: &str) -> PathBuf {
+    let mut name = path.as_os_str().to_owned();
+    name.push(suffix);
+    PathBuf::from(name)
+}
+
+fn home(var: &impl Fn(&str) -> Option<OsString>) -> PathBuf {
+    var("HOME")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("/"))
+}
+
+#[cfg(target_os = "macos")]
+fn default_socket(var: &impl Fn(&str) -> Option<OsString>) -> PathBuf {
+    macos_dir(var).join(SOCKET_FILE)
+}
+
+#[cfg(target_os = "macos")]
+fn default_state_dir(var: &impl Fn(&str) -> Option<OsString>) -> PathBuf {
+    macos_dir(var)
+}
+
+#[cfg(target_os = "macos")]
+fn macos_dir(var: &impl Fn(&str) -> Option<OsString>) -> PathBuf {
+    home(var).join("Library/Application Support/ocap")
+}
+
+/// systemd's `%t/ocap/daemon.sock` when a runtime directory exists, else `~/.ocap/daemon.sock`.
+#[cfg(not(target_os = "macos"))]
+fn default_socket(var: &impl Fn(&str) -> Option<OsString>) -> PathBuf {
+    match var("XDG_RUNTIME_DIR") {
+        Some(runtime) => PathBuf::from(runtime).join("ocap").join(SOCKET_FILE),
+        None => home(var).join(".ocap").join(SOCKET_FILE),
+    }
+}
+
+/// `$STATE_DIRECTORY` (systemd; the first entry when several are listed), else XDG state.
+#[cfg(not(target_os = "macos"))]
+fn default_state_dir(var: &impl Fn(&str) -> Option<OsString>) -> PathBuf {
+    if let Some(dirs) = var("STATE_DIRECTORY") {
+        let dirs = dirs.to_string_lossy().into_owned();
+        if let Some(first) = dirs.split(':').find(|d| !d.is_empty()) {
+            return PathBuf::from(first);
+        }
+    }
+    match var("XDG_STATE_HOME") {
+        Some(state) => PathBuf::from(state).join("ocap"),
+        None => home(var).join(".local/state/ocap"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn resolve(vars: &[(&str, &str)]) -> Paths {
+        let map: HashMap<String, OsString> = vars
+            .iter()
+            .map(|(k, v)| (k.to_string(), OsString::from(v)))
+            .collect();
+        Paths::resolve(|name| map.get(name).cloned())
+    }
+
+    #[test]
+    fn ocap_home_gives_the_reference_layout() {
+        let p = resolve(&[("OCAP_HOME", "/h/o"), ("XDG_RUNTIME_DIR", "/run/user/1")]);
+        assert_eq!(p.socket, PathBuf::from("/h/o/daemon.sock"));
+        assert_eq!(p.database, PathBuf::from("/h/o/kernel.sqlite"));
+        assert_eq!(p.log, PathBuf::from("/h/o/daemon.log"));
+        assert_eq!(p.lock(), PathBuf::from("/h/o/kernel.sqlite.lock"));
+    }
+
+    #[test]
+    fn socket_path_env_overrides_the_socket_only() {
+        let p = resolve(&[("OCAP_HOME", "/h/o"), ("OCAP_SOCKET_PATH", "/tmp/s.sock")]);
+        assert_eq!(p.socket, PathBuf::from("/tmp/s.sock"));
+        assert_eq!(p.database, PathBuf::from("/h/o/kernel.sqlite"));
+    }
+
+    #[cfg(not(target_os = "macos"))]
+    #[test]
+    fn xdg_layout_without_ocap_home() {
+        let p = resolve(&[("HOME", "/home/u"), ("XDG_RUNTIME_DIR", "/run/user/1000")]);
+        assert_eq!(p.socket, PathBuf::from("/run/user/1000/ocap/daemon.sock"));
+        assert_eq!(
+            p.database,
+            PathBuf::from("/home/u/.local/state/ocap/kernel.sqlite")
+        );
+        let p = resolve(&[("HOME", "/home/u"), ("XDG_STATE_HOME", "/st")]);
+        assert_eq!(p.socket, PathBuf::from("/home/u/.ocap/daemon.sock"));
+        assert_eq!(p.database, PathBuf::from("/st/ocap/kernel.sqlite"));
+    }
+
+    #[cfg(not(target_os = "macos"))]
+    #[test]
+    fn systemd_state_directory_wins_over_xdg() {
+        let p = resolve(&[
+            ("STATE_DIRECTORY", "/var/lib/ocap:/other"),
+            ("XDG_STATE_HOME", "/st"),
+        ]);
+        assert_eq!(p.database, PathBuf::from("/var/lib/ocap/kernel.sqlite"));
+    }
+
+    #[test]
+    fn overrides_replace_socket_and_database() {
+        let p = resolve(&[("OCAP_HOME", "/h")])
+            .with_overrides(Some(Path::new("/s.sock")), Some(Path::new("/d/k.db")));
+        assert_eq!(p.socket, PathBuf::from("/s.sock"));
+        assert_eq!(p.database, PathBuf::from("/d/k.db"));
+        assert_eq!(p.log, PathBuf::from("/d/daemon.log"));
+    }
+}
