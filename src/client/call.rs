@@ -37,18 +37,21 @@ impl Connection {
         timeout: Option<Duration>,
     ) -> Result<Value, ClientError> {
         let line = client_request_line(&request_id::new(), method, params);
-        self.stream
-            .write_all(line.as_bytes())
-            .map_err(|e| ClientError::Failed(format!("sending the request: {e}")))?;
+        // A daemon that refuses us (another user's, or at its limit) may answer and close before
+        // reading: the write then fails, but its explanation is still there to read.
+        let sent = self.stream.write_all(line.as_bytes());
         self.stream
             .set_read_timeout(timeout)
             .map_err(|e| ClientError::Failed(e.to_string()))?;
         let mut reply = String::new();
         match BufReader::new(&self.stream).read_line(&mut reply) {
             Ok(0) => {
-                return Err(ClientError::Protocol(
-                    "the daemon closed the connection without answering".into(),
-                ));
+                return Err(match sent {
+                    Err(e) => ClientError::Failed(format!("sending the request: {e}")),
+                    Ok(()) => ClientError::Protocol(
+                        "the daemon closed the connection without answering".into(),
+                    ),
+                });
             }
             Ok(_) => {}
             Err(e)

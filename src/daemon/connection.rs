@@ -37,7 +37,7 @@ pub async fn serve(mut stream: UnixStream, shared: &Shared) {
             shared.own_uid
         );
         let response = Response::error(Value::Null, RpcError::new(codes::ACCESS_DENIED, message));
-        return reply(&mut stream, &response, Duration::from_secs(1), false).await;
+        return reply(&mut stream, &response, Duration::from_secs(1), true).await;
     }
     let limits = *shared.limits.borrow();
     let received = tokio::time::timeout(

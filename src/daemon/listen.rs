@@ -144,6 +144,15 @@ pub fn bind(paths: &Paths) -> Result<UnixListener, ListenError> {
     Ok(listener)
 }
 
+/// The filesystem path a listener is bound to, if it has one.
+pub fn local_path(listener: &UnixListener) -> Option<PathBuf> {
+    listener
+        .local_addr()
+        .ok()?
+        .as_pathname()
+        .map(Path::to_path_buf)
+}
+
 /// The longest path `sun_path` holds, leaving room for the terminating NUL.
 fn max_path_len() -> usize {
     // SAFETY: sockaddr_un is plain old data; zeroed is a valid value.

@@ -108,6 +108,8 @@ fn start(
             Activation::SelfBound,
         ),
     };
+    // An inherited socket's path is whatever the unit says, not what we would have chosen.
+    let socket = listen::local_path(&listener).unwrap_or_else(|| paths.socket.clone());
     let conn = crate::kernel::store::open(&paths.database)
         .map_err(|e| format!("{}: {e}", paths.database.display()))?;
     let (kernel, kernel_thread) =
@@ -120,7 +122,7 @@ fn start(
         "pid": std::process::id(),
         "version": env!("CARGO_PKG_VERSION"),
         "activation": activation.name(),
-        "socket": paths.socket,
+        "socket": socket,
         "database": paths.database,
         "lockFile": lock.path(),
     });
@@ -128,7 +130,7 @@ fn start(
         options: options.clone(),
         settings,
         log,
-        activation,
+        status: format!("serving {} ({})", socket.display(), activation.name()),
         started,
     };
     let served = runtime.block_on(daemon.serve(listener, kernel, info, ready));
@@ -149,7 +151,7 @@ struct Daemon {
     options: Options,
     settings: Settings,
     log: LogControl,
-    activation: Activation,
+    status: String,
     started: Instant,
 }
 
@@ -169,15 +171,11 @@ impl Daemon {
         let shared = Arc::new(Shared::new(kernel.clone(), limits, info, stop.clone()));
         let tracker = TaskTracker::new();
         if let Some(interval) = notify::watchdog_interval() {
-            tracker.spawn(notify::watchdog(interval, kernel, stop.clone()));
+            tokio::spawn(notify::watchdog(interval, kernel, stop.clone()));
         }
         let drain = self.settings.drain_timeout;
         let idle = self.settings.idle_timeout;
-        let status = format!(
-            "serving {} ({})",
-            self.settings.paths.socket.display(),
-            self.activation.name()
-        );
+        let status = self.status.clone();
         let started = self.started;
         tokio::spawn(signals::handle(signals, stop.clone(), move || {
             self.reload(&limits_tx)

@@ -48,7 +48,6 @@ const READ_ONLY_PRAGMAS: &[&str] = &[
     "index_list",
     "index_xinfo",
     "integrity_check",
-    "journal_mode",
     "module_list",
     "page_count",
     "page_size",
@@ -327,7 +326,10 @@ mod tests {
         assert!(matches!(err, QueryError::Timeout(_)), "{err}");
         let huge = "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c) \
                     SELECT x FROM c";
-        let limits = QueryLimits { time: Duration::from_secs(30), result_bytes: 64 << 10 };
+        let limits = QueryLimits {
+            time: Duration::from_secs(30),
+            result_bytes: 64 << 10,
+        };
         let err = read_only_query(&path, huge, limits).unwrap_err();
         assert!(matches!(err, QueryError::TooLarge(_)), "{err}");
     }

@@ -1,0 +1,230 @@
+//! Shared helpers for the integration tests: a private home directory, a foreground daemon
+//! whose readiness is read from a real sd_notify socket, raw socket requests, and `ocapctl`.
+#![allow(dead_code)]
+
+use serde_json::Value;
+use std::io::{Read, Write};
+use std::os::unix::net::{UnixDatagram, UnixStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+/// The built binaries.
+pub const OCAPD: &str = env!("CARGO_BIN_EXE_ocapd");
+/// The built client.
+pub const OCAPCTL: &str = env!("CARGO_BIN_EXE_ocapctl");
+
+/// A temporary `OCAP_HOME` with an isolated environment for the processes the test starts.
+pub struct Home {
+    pub dir: tempfile::TempDir,
+}
+
+impl Home {
+    /// A fresh, empty home.
+    pub fn new() -> Home {
+        Home {
+            dir: tempfile::Builder::new()
+                .prefix("ocap-test")
+                .tempdir_in("/tmp")
+                .unwrap(),
+        }
+    }
+
+    /// The home directory.
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// The control socket's path.
+    pub fn socket(&self) -> PathBuf {
+        self.path().join("daemon.sock")
+    }
+
+    /// The database's path.
+    pub fn database(&self) -> PathBuf {
+        self.path().join("kernel.sqlite")
+    }
+
+    /// A command with the environment pointed at this home and nothing leaking in from the
+    /// developer's machine (no systemd activation, no real config file).
+    pub fn command(&self, program: &str) -> Command {
+        let mut command = Command::new(program);
+        command
+            .env_clear()
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .env("HOME", self.path())
+            .env("XDG_CONFIG_HOME", self.path().join("config"))
+            .env("OCAP_HOME", self.path())
+            .stdin(Stdio::null());
+        command
+    }
+
+    /// Runs `ocapctl ARGS` to completion.
+    pub fn ocapctl(&self, args: &[&str]) -> Output {
+        self.command(OCAPCTL).args(args).output().unwrap()
+    }
+
+    /// Starts `ocapd --foreground ARGS` and waits for its READY=1.
+    pub fn daemon(&self, args: &[&str]) -> Daemon {
+        let notify = Notify::new(self.path());
+        let mut command = self.command(OCAPD);
+        command
+            .arg("--foreground")
+            .args(args)
+            .env("NOTIFY_SOCKET", &notify.path)
+            .stderr(Stdio::piped());
+        let child = command.spawn().unwrap();
+        let mut daemon = Daemon { child, notify };
+        daemon.expect_notify("READY=1", Duration::from_secs(20));
+        daemon
+    }
+}
+
+/// A datagram socket standing in for systemd's notify socket.
+pub struct Notify {
+    pub path: PathBuf,
+    socket: UnixDatagram,
+    seen: Vec<String>,
+}
+
+impl Notify {
+    /// Binds a fresh notify socket in `dir`.
+    pub fn new(dir: &Path) -> Notify {
+        let path = dir.join(format!("notify-{}.sock", unique()));
+        let socket = UnixDatagram::bind(&path).unwrap();
+        Notify {
+            path,
+            socket,
+            seen: Vec::new(),
+        }
+    }
+
+    /// Waits until a message containing the line `wanted` arrives; returns all messages so far.
+    pub fn expect(&mut self, wanted: &str, within: Duration) -> Vec<String> {
+        let deadline = Instant::now() + within;
+        while !self.seen.iter().any(|m| m.lines().any(|l| l == wanted)) {
+            let left = deadline.saturating_duration_since(Instant::now());
+            assert!(
+                !left.is_zero(),
+                "no {wanted} within {within:?}; got {:?}",
+                self.seen
+            );
+            self.socket.set_read_timeout(Some(left)).unwrap();
+            let mut buf = [0u8; 4096];
+            if let Ok(n) = self.socket.recv(&mut buf) {
+                self.seen
+                    .push(String::from_utf8_lossy(&buf[..n]).into_owned());
+            }
+        }
+        self.seen.clone()
+    }
+}
+
+fn unique() -> String {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    static NEXT: AtomicUsize = AtomicUsize::new(0);
+    format!(
+        "{}-{}",
+        std::process::id(),
+        NEXT.fetch_add(1, Ordering::SeqCst)
+    )
+}
+
+/// A daemon started by the test; killed on drop if still running.
+pub struct Daemon {
+    pub child: Child,
+    pub notify: Notify,
+}
+
+impl Daemon {
+    /// Waits for a notify message line.
+    pub fn expect_notify(&mut self, wanted: &str, within: Duration) -> Vec<String> {
+        self.notify.expect(wanted, within)
+    }
+
+    /// Sends a signal to the daemon.
+    pub fn signal(&self, signal: i32) {
+        assert_eq!(unsafe { libc::kill(self.child.id() as i32, signal) }, 0);
+    }
+
+    /// Waits for the daemon to exit, at most `within`; returns its exit code.
+    pub fn wait_exit(&mut self, within: Duration) -> Option<i32> {
+        let deadline = Instant::now() + within;
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return status.code();
+            }
+            assert!(
+                Instant::now() < deadline,
+                "daemon still running after {within:?}"
+            );
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+
+    /// Everything the daemon wrote on stderr (after it exited).
+    pub fn stderr(&mut self) -> String {
+        let mut text = String::new();
+        if let Some(mut err) = self.child.stderr.take() {
+            let _ = err.read_to_string(&mut text);
+        }
+        text
+    }
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        if self.child.try_wait().ok().flatten().is_none() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
+/// Sends raw bytes on a fresh connection, half-closes, and returns everything received.
+pub fn raw(socket: &Path, bytes: &[u8]) -> String {
+    let mut stream = UnixStream::connect(socket).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(20)))
+        .unwrap();
+    stream.write_all(bytes).unwrap();
+    let _ = stream.shutdown(std::net::Shutdown::Write);
+    let mut out = String::new();
+    let _ = stream.read_to_string(&mut out);
+    out
+}
+
+/// Sends one request line and parses the one response line.
+pub fn request(socket: &Path, line: &str) -> Value {
+    let reply = raw(socket, format!("{line}\n").as_bytes());
+    assert!(
+        reply.ends_with('\n'),
+        "response must be newline-terminated: {reply:?}"
+    );
+    serde_json::from_str(reply.trim_end()).unwrap_or_else(|e| panic!("{e}: {reply:?}"))
+}
+
+/// The result of a successful call, or a panic with the error.
+pub fn call(socket: &Path, method: &str, params: &str) -> Value {
+    let response = request(
+        socket,
+        &format!(r#"{{"jsonrpc":"2.0","id":1,"method":"{method}","params":{params}}}"#),
+    );
+    assert!(
+        response.get("error").is_none(),
+        "{method} failed: {response}"
+    );
+    response["result"].clone()
+}
+
+/// Polls `check` every 10 ms until it holds or `within` passes.
+pub fn eventually(within: Duration, mut check: impl FnMut() -> bool) -> bool {
+    let deadline = Instant::now() + within;
+    while Instant::now() < deadline {
+        if check() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    check()
+}
