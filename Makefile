@@ -40,7 +40,7 @@ install_sed = tmp="$$(mktemp)" && sed -e $(1) "$(2)" > "$$tmp" \
 unit_exec = 's|^ExecStart=/usr/bin/ocapd |ExecStart=$(1)/ocapd |'
 plist_exec = 's|<string>/usr/local/bin/ocapd</string>|<string>$(1)/ocapd</string>|'
 
-.PHONY: all build test bench lint clean \
+.PHONY: all build test run bench lint clean \
 	install install-bins install-files \
 	uninstall uninstall-bins uninstall-files \
 	install-user uninstall-user install-launchd uninstall-launchd
@@ -52,6 +52,11 @@ build:
 
 test:
 	$(CARGO) test --locked
+
+# Build, then start a daemon with the built-in defaults (no service manager) and show it.
+run: build
+	target/release/ocapctl start
+	target/release/ocapctl status
 
 bench:
 	$(CARGO) bench --locked --bench service

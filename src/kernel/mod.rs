@@ -14,12 +14,15 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::thread::JoinHandle;
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{mpsc, oneshot, watch};
+
+/// The status as of the last commit, or why it could not be read. Published by the kernel
+/// thread after every commit, so `getStatus` never waits for the kernel (and never sees
+/// uncommitted state: output commit, DESIGN.md principle 3).
+type Snapshot = Result<Arc<Status>, String>;
 
 /// A request to the kernel thread; each carries the channel its answer goes back on.
 enum Command {
-    /// Snapshot the kernel's status (spec §2.1).
-    Status(oneshot::Sender<Result<Status, KernelError>>),
     /// Answer as soon as the thread gets here: proves the kernel loop is not wedged.
     Ping(oneshot::Sender<()>),
 }
@@ -47,6 +50,7 @@ pub enum KernelError {
 #[derive(Clone)]
 pub struct KernelHandle {
     commands: mpsc::UnboundedSender<Command>,
+    status: watch::Receiver<Snapshot>,
     in_flight: Arc<AtomicUsize>,
     database: Arc<PathBuf>,
 }
@@ -59,11 +63,13 @@ pub struct KernelThread {
 /// Starts the kernel thread over an opened database.
 pub fn start(conn: Connection, database: &Path) -> std::io::Result<(KernelHandle, KernelThread)> {
     let (commands, receiver) = mpsc::unbounded_channel();
+    let (publish, status) = watch::channel(snapshot(&conn));
     let thread = std::thread::Builder::new()
         .name("kernel".into())
-        .spawn(move || run(conn, receiver))?;
+        .spawn(move || run(conn, receiver, publish))?;
     let handle = KernelHandle {
         commands,
+        status,
         in_flight: Arc::new(AtomicUsize::new(0)),
         database: Arc::new(database.to_path_buf()),
     };
@@ -71,9 +77,9 @@ pub fn start(conn: Connection, database: &Path) -> std::io::Result<(KernelHandle
 }
 
 impl KernelHandle {
-    /// The kernel's status as of its last committed state.
-    pub async fn status(&self) -> Result<Status, KernelError> {
-        self.ask(Command::Status).await?
+    /// The kernel's status as of its last commit.
+    pub fn status(&self) -> Result<Arc<Status>, String> {
+        self.status.borrow().clone()
     }
 
     /// Resolves once the kernel thread has taken a command off its queue.
@@ -118,18 +124,21 @@ impl KernelThread {
 fn run(
     conn: Connection,
     mut commands: mpsc::UnboundedReceiver<Command>,
+    // Republished after each commit; nothing commits until the kernel runs cranks.
+    _publish: watch::Sender<Snapshot>,
 ) -> Result<(), KernelError> {
     while let Some(command) = commands.blocking_recv() {
         match command {
-            Command::Status(reply) => {
-                let _ = reply.send(status::read(&conn));
-            }
             Command::Ping(reply) => {
                 let _ = reply.send(());
             }
         }
     }
     close(conn)
+}
+
+fn snapshot(conn: &Connection) -> Snapshot {
+    status::read(conn).map(Arc::new).map_err(|e| e.to_string())
 }
 
 /// Folds the WAL back into the database so that a stopped daemon leaves one self-contained file.

@@ -5,13 +5,9 @@ use crate::daemon::server::Shared;
 use crate::protocol::RpcError;
 use serde_json::Value;
 
-/// Validates `[]` and asks the kernel thread for its status.
-pub async fn call(shared: &Shared, params: Value) -> Result<Value, RpcError> {
+/// Validates `[]` and returns the status the kernel published with its last commit.
+pub fn call(shared: &Shared, params: Value) -> Result<Value, RpcError> {
     params::empty_array(&params)?;
-    let status = shared
-        .kernel
-        .status()
-        .await
-        .map_err(|e| RpcError::internal(e.to_string()))?;
-    serde_json::to_value(status).map_err(|e| RpcError::internal(e.to_string()))
+    let status = shared.kernel.status().map_err(RpcError::internal)?;
+    serde_json::to_value(&*status).map_err(|e| RpcError::internal(e.to_string()))
 }

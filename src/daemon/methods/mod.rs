@@ -14,7 +14,7 @@ use serde_json::Value;
 /// its reply must be written before the daemon starts to stop.)
 pub async fn call(shared: &Shared, method: &str, params: Value) -> Result<Value, RpcError> {
     match method {
-        "getStatus" => get_status::call(shared, params).await,
+        "getStatus" => get_status::call(shared, params),
         "executeDBQuery" => execute_db_query::call(shared, params).await,
         "daemonInfo" => daemon_info::call(shared, params),
         _ => Err(RpcError::method_not_found()),

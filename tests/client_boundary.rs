@@ -1,0 +1,62 @@
+//! `ocapctl` must stay small and quick to start: nothing on its code path may use the async
+//! runtime, SQLite, the JavaScript engine, or the daemon's and kernel's modules (DESIGN.md
+//! "Layout"). This reads the sources of every module the client uses.
+
+use std::path::{Path, PathBuf};
+
+const CLIENT_SOURCES: &[&str] = &[
+    "src/bin/ocapctl.rs",
+    "src/client",
+    "src/protocol",
+    "src/capdata",
+    "src/paths.rs",
+    "src/peer.rs",
+    "src/lockfile.rs",
+];
+
+const FORBIDDEN: &[&str] = &[
+    "tokio",
+    "rusqlite",
+    "rquickjs",
+    "crate::daemon",
+    "crate::kernel",
+    "ocap::daemon",
+    "ocap::kernel",
+];
+
+fn rust_files(path: &Path, out: &mut Vec<PathBuf>) {
+    if path.is_dir() {
+        for entry in std::fs::read_dir(path).unwrap() {
+            rust_files(&entry.unwrap().path(), out);
+        }
+    } else if path.extension().is_some_and(|e| e == "rs") {
+        out.push(path.to_path_buf());
+    }
+}
+
+#[test]
+fn the_client_code_path_uses_no_daemon_dependencies() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut files = Vec::new();
+    for source in CLIENT_SOURCES {
+        rust_files(&root.join(source), &mut files);
+    }
+    assert!(files.len() > 10, "found too few sources: {files:?}");
+    let mut offences = Vec::new();
+    for file in &files {
+        let text = std::fs::read_to_string(file).unwrap();
+        for (n, line) in text.lines().enumerate() {
+            let code = line.split("//").next().unwrap_or("");
+            for word in FORBIDDEN {
+                if code.contains(word) {
+                    offences.push(format!("{}:{}: {}", file.display(), n + 1, line.trim()));
+                }
+            }
+        }
+    }
+    assert!(
+        offences.is_empty(),
+        "client code reaches daemon dependencies:\n{}",
+        offences.join("\n")
+    );
+}
