@@ -4,13 +4,15 @@
 //! - [`paths`]: where the socket, database, lock and log live; shared by both binaries.
 //! - [`protocol`]: the control socket's JSON-RPC framing, requests, responses and error codes.
 //! - [`peer`]: who is at the other end of a Unix socket (peer credentials).
+//! - [`random`]: OS randomness and UUIDs.
 //! - [`lockfile`]: the one-daemon-per-database lock, and a probe for it.
 //! - [`capdata`]: the smallcaps CapData encoding (spec §8).
 //! - [`client`]: the blocking client behind `ocapctl`: connect, call, start, stop, purge.
 //! - [`daemon`]: `ocapd`'s service shell: activation, locking, serving, signals, readiness.
 //! - [`kernel`]: the kernel thread and its SQLite store.
+//! - [`vat`]: the `VatRuntime` seam: deliveries, syscalls and results (spec §7).
 //!
-//! `ocapctl` uses only `paths`, `protocol`, `peer`, `lockfile`, `capdata` and `client`, so it carries no
+//! `ocapctl` uses only `paths`, `protocol`, `peer`, `lockfile`, `random`, `capdata` and `client`, so it carries no
 //! async runtime, no SQLite and no JavaScript engine.
 
 pub mod capdata;
@@ -21,3 +23,5 @@ pub mod lockfile;
 pub mod paths;
 pub mod peer;
 pub mod protocol;
+pub mod random;
+pub mod vat;

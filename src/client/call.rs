@@ -1,6 +1,6 @@
 //! One request over the control socket: connect, write the line, read the reply line.
 
-use super::{ClientError, Target, request_id};
+use super::{ClientError, Target};
 use crate::protocol::{Response, client_request_line};
 use serde_json::Value;
 use std::io::{self, BufRead, BufReader, Write};
@@ -36,7 +36,7 @@ impl Connection {
         params: Option<&Value>,
         timeout: Option<Duration>,
     ) -> Result<Value, ClientError> {
-        let line = client_request_line(&request_id::new(), method, params);
+        let line = client_request_line(&crate::random::uuid_v4(), method, params);
         // A daemon that refuses us (another user's, or at its limit) may answer and close before
         // reading: the write then fails, but its explanation is still there to read.
         let sent = self.stream.write_all(line.as_bytes());

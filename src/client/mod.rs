@@ -9,7 +9,6 @@ mod error;
 pub mod output;
 pub mod params;
 mod purge;
-mod request_id;
 mod start;
 mod stop;
 

@@ -112,8 +112,13 @@ fn start(
     let socket = listen::local_path(&listener).unwrap_or_else(|| paths.socket.clone());
     let conn = crate::kernel::store::open(&paths.database)
         .map_err(|e| format!("{}: {e}", paths.database.display()))?;
-    let (kernel, kernel_thread) =
-        crate::kernel::start(conn, &paths.database).map_err(|e| e.to_string())?;
+    let (kernel, kernel_thread) = crate::kernel::start(
+        conn,
+        &paths.database,
+        Box::new(crate::vat::NoRuntime),
+        crate::kernel::KernelOptions::default(),
+    )
+    .map_err(|e| e.to_string())?;
     // One async thread: measured faster than a 2-worker pool here (52 vs 135 µs per getStatus,
     // 40k vs 30k/s with 8 clients); the kernel and slow queries run on their own threads.
     let runtime = tokio::runtime::Builder::new_current_thread()

@@ -1,28 +1,62 @@
-//! The kernel: one thread that owns the database and all kernel state.
+//! The kernel: one thread that owns the database, the run queue and every vat.
 //!
 //! Everything else talks to it through [`KernelHandle`], which sends [`Command`]s over a channel
-//! (DESIGN.md principle 2: no locks around kernel state). This file is only the command loop;
-//! each concern lives in its own module.
+//! (DESIGN.md principle 2: no locks around kernel state). Commands run between cranks. Cranks
+//! are grouped into one transaction until the queue is empty or a small bound is hit; replies
+//! and the published status are released only after that transaction commits (principle 3).
+//!
+//! Map of the parts: [`core`](self::core) holds the [`Kernel`] struct; `crank` runs one delivery;
+//! `router` decides where a message goes; `translate` maps refs through c-lists; `syscall`
+//! applies a vat's syscalls; `promises` settles promises; `lifecycle` starts, restarts and
+//! terminates vats; `launch` launches subclusters; `calls` implements the RPC operations;
+//! `services` the kernel's own objects; `gc` collection and reaping; `waiters` the RPC callers
+//! awaiting promises; `state` the persistent tables; `store` the database.
 
+mod calls;
+mod core;
+mod crank;
+mod gc;
+pub mod ids;
+mod launch;
+mod lifecycle;
+mod promises;
+mod router;
+mod services;
+pub mod state;
 mod status;
 pub mod store;
+mod syscall;
+mod translate;
+mod waiters;
 
+pub use calls::{Call, Reply};
+pub use core::{Kernel, KernelOptions};
+pub use launch::LaunchPlan;
 pub use status::{RemoteComms, Status};
 
 use rusqlite::Connection;
+use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
 use tokio::sync::{mpsc, oneshot, watch};
 
 /// The status as of the last commit, or why it could not be read. Published by the kernel
 /// thread after every commit, so `getStatus` never waits for the kernel (and never sees
-/// uncommitted state: output commit, DESIGN.md principle 3).
+/// uncommitted state).
 type Snapshot = Result<Arc<Status>, String>;
+
+/// At most this many cranks share one transaction…
+const BATCH_CRANKS: usize = 200;
+/// …and at most this much time, so replies are never held back for long.
+const BATCH_TIME: Duration = Duration::from_millis(5);
 
 /// A request to the kernel thread; each carries the channel its answer goes back on.
 enum Command {
+    /// An RPC operation.
+    Call(Call, oneshot::Sender<Result<Value, String>>),
     /// Answer as soon as the thread gets here: proves the kernel loop is not wedged.
     Ping(oneshot::Sender<()>),
 }
@@ -36,6 +70,9 @@ pub enum KernelError {
     /// The store failed.
     #[error("kernel store: {0}")]
     Store(#[from] rusqlite::Error),
+    /// The kernel refused a request; the message is for the caller.
+    #[error("{0}")]
+    Refused(String),
     /// A stored value is not what the kernel wrote.
     #[error("kernel store holds a malformed value at {key}: {detail}")]
     Corrupt {
@@ -52,25 +89,50 @@ pub struct KernelHandle {
     commands: mpsc::UnboundedSender<Command>,
     status: watch::Receiver<Snapshot>,
     in_flight: Arc<AtomicUsize>,
+    busy: Arc<AtomicBool>,
     database: Arc<PathBuf>,
 }
 
-/// The running kernel thread; [`KernelThread::stop`] ends it cleanly.
+/// The running kernel thread; [`KernelThread::join`] waits for it to close the database.
 pub struct KernelThread {
     thread: JoinHandle<Result<(), KernelError>>,
 }
 
-/// Starts the kernel thread over an opened database.
-pub fn start(conn: Connection, database: &Path) -> std::io::Result<(KernelHandle, KernelThread)> {
+/// Starts the kernel thread over an opened database, with vats made by `factory`.
+pub fn start(
+    conn: Connection,
+    database: &Path,
+    factory: Box<dyn crate::vat::VatFactory>,
+    options: KernelOptions,
+) -> Result<(KernelHandle, KernelThread), KernelError> {
     let (commands, receiver) = mpsc::unbounded_channel();
-    let (publish, status) = watch::channel(snapshot(&conn));
+    let (publish, status) = watch::channel(Err("the kernel is starting".to_string()));
+    let busy = Arc::new(AtomicBool::new(true));
+    let thread_busy = Arc::clone(&busy);
+    let (started_tx, started_rx) = std::sync::mpsc::channel();
+    // Vat runtimes (JavaScript engines) stay on the thread that made them: the kernel is built
+    // on its own thread, and only the outcome of building it crosses back.
     let thread = std::thread::Builder::new()
         .name("kernel".into())
-        .spawn(move || run(conn, receiver, publish))?;
+        .spawn(move || {
+            let kernel = match Kernel::new(store::Store::new(conn), factory, options) {
+                Ok(kernel) => kernel,
+                Err(e) => {
+                    let _ = started_tx.send(Err(e));
+                    return Ok(());
+                }
+            };
+            drop(publish.send_replace(snapshot(&kernel)));
+            let _ = started_tx.send(Ok(()));
+            run(kernel, receiver, publish, thread_busy)
+        })
+        .map_err(|e| KernelError::Refused(format!("cannot start the kernel thread: {e}")))?;
+    started_rx.recv().map_err(|_| KernelError::Stopped)??;
     let handle = KernelHandle {
         commands,
         status,
         in_flight: Arc::new(AtomicUsize::new(0)),
+        busy,
         database: Arc::new(database.to_path_buf()),
     };
     Ok((handle, KernelThread { thread }))
@@ -82,14 +144,22 @@ impl KernelHandle {
         self.status.borrow().clone()
     }
 
+    /// Runs an RPC operation; resolves with its result once the kernel has committed it.
+    pub async fn call(&self, call: Call) -> Result<Value, String> {
+        match self.ask(|reply| Command::Call(call, reply)).await {
+            Ok(answer) => answer,
+            Err(e) => Err(e.to_string()),
+        }
+    }
+
     /// Resolves once the kernel thread has taken a command off its queue.
     pub async fn ping(&self) -> Result<(), KernelError> {
         self.ask(Command::Ping).await
     }
 
-    /// Whether no command is waiting for or being handled by the kernel.
+    /// Whether the kernel has no queued work and no command waiting or being handled.
     pub fn is_idle(&self) -> bool {
-        self.in_flight.load(Ordering::SeqCst) == 0
+        self.in_flight.load(Ordering::SeqCst) == 0 && !self.busy.load(Ordering::SeqCst)
     }
 
     /// The database file the kernel owns.
@@ -103,8 +173,7 @@ impl KernelHandle {
     ) -> Result<T, KernelError> {
         let (reply, answer) = oneshot::channel();
         self.in_flight.fetch_add(1, Ordering::SeqCst);
-        let sent = self.commands.send(make(reply));
-        let result = match sent {
+        let result = match self.commands.send(make(reply)) {
             Ok(()) => answer.await.map_err(|_| KernelError::Stopped),
             Err(_) => Err(KernelError::Stopped),
         };
@@ -122,23 +191,79 @@ impl KernelThread {
 }
 
 fn run(
-    conn: Connection,
+    mut kernel: Kernel,
     mut commands: mpsc::UnboundedReceiver<Command>,
-    // Republished after each commit; nothing commits until the kernel runs cranks.
-    _publish: watch::Sender<Snapshot>,
+    publish: watch::Sender<Snapshot>,
+    busy: Arc<AtomicBool>,
 ) -> Result<(), KernelError> {
-    while let Some(command) = commands.blocking_recv() {
-        match command {
-            Command::Ping(reply) => {
-                let _ = reply.send(());
+    loop {
+        let worked = run_batch(&mut kernel, &mut commands);
+        if let Err(e) = kernel.commit() {
+            tracing::error!("commit failed: {e}");
+        }
+        if worked {
+            drop(publish.send_replace(snapshot(&kernel)));
+        }
+        let idle = kernel
+            .state()
+            .queue_length("run")
+            .map(|n| n == 0)
+            .unwrap_or(true);
+        busy.store(!idle, Ordering::SeqCst);
+        if idle {
+            match commands.blocking_recv() {
+                Some(command) => handle(&mut kernel, command),
+                None => break,
             }
         }
     }
-    close(conn)
+    kernel.abandon_waiters("the kernel is stopping");
+    close(kernel.into_store().into_conn())
 }
 
-fn snapshot(conn: &Connection) -> Snapshot {
-    status::read(conn).map(Arc::new).map_err(|e| e.to_string())
+/// Runs waiting commands and then cranks, within the batch bounds. Returns whether anything
+/// changed.
+fn run_batch(kernel: &mut Kernel, commands: &mut mpsc::UnboundedReceiver<Command>) -> bool {
+    let mut worked = false;
+    while let Ok(command) = commands.try_recv() {
+        handle(kernel, command);
+        worked = true;
+    }
+    let started = Instant::now();
+    for _ in 0..BATCH_CRANKS {
+        match kernel.crank() {
+            Ok(true) => worked = true,
+            Ok(false) => break,
+            Err(e) => {
+                tracing::error!("crank failed and was rolled back: {e}");
+                break;
+            }
+        }
+        if started.elapsed() > BATCH_TIME {
+            break;
+        }
+    }
+    worked
+}
+
+fn handle(kernel: &mut Kernel, command: Command) {
+    match command {
+        Command::Call(call, reply) => {
+            let respond: Reply = Box::new(move |answer| {
+                let _ = reply.send(answer);
+            });
+            if let Err(e) = kernel.call(call, respond) {
+                tracing::error!("kernel call failed: {e}");
+            }
+        }
+        Command::Ping(reply) => {
+            let _ = reply.send(());
+        }
+    }
+}
+
+fn snapshot(kernel: &Kernel) -> Snapshot {
+    kernel.status().map(Arc::new).map_err(|e| e.to_string())
 }
 
 /// Folds the WAL back into the database so that a stopped daemon leaves one self-contained file.

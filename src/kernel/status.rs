@@ -1,9 +1,9 @@
 //! The `getStatus` result (spec §2.1): running vats, subclusters, remote comms.
 
 use super::KernelError;
-use rusqlite::{Connection, OptionalExtension};
+use super::state::State;
 use serde::Serialize;
-use serde_json::Value;
+use serde_json::{Value, json};
 
 /// The kernel status, serialized with the reference's key order.
 #[derive(Debug, Clone, Serialize, PartialEq)]
@@ -25,41 +25,34 @@ pub enum RemoteComms {
     Disconnected,
 }
 
-/// Reads the status from the store. No vat runtime exists yet, so no vat is running; the
-/// subclusters are whatever the `subclusters` key records (spec §6.2, default `[]`).
-pub fn read(conn: &Connection) -> Result<Status, KernelError> {
+/// Reads the status: every live vat with its launch config and subcluster, every subcluster.
+pub fn read(state: &State) -> Result<Status, KernelError> {
+    let mut vats = Vec::new();
+    for id in state.live_vats()? {
+        let config = state.vat_config(&id)?.unwrap_or(Value::Null);
+        let subcluster = state.subcluster_of(&id)?;
+        vats.push(json!({"id": id, "config": config, "subclusterId": subcluster}));
+    }
+    let subclusters = state
+        .subclusters()?
+        .into_iter()
+        .map(|s| serde_json::to_value(s).expect("serializes"))
+        .collect();
     Ok(Status {
-        vats: Vec::new(),
-        subclusters: json_array(conn, "subclusters")?,
+        vats,
+        subclusters,
         remote_comms: RemoteComms::Disconnected,
     })
-}
-
-fn json_array(conn: &Connection, key: &str) -> Result<Vec<Value>, KernelError> {
-    let mut stmt = conn.prepare_cached("SELECT value FROM kv WHERE key = ?1")?;
-    let text: Option<String> = stmt.query_row([key], |r| r.get(0)).optional()?;
-    let Some(text) = text else {
-        return Ok(Vec::new());
-    };
-    let corrupt = |detail: String| KernelError::Corrupt {
-        key: key.into(),
-        detail,
-    };
-    match serde_json::from_str(&text).map_err(|e| corrupt(e.to_string()))? {
-        Value::Array(items) => Ok(items),
-        _ => Err(corrupt("not a JSON array".into())),
-    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::kernel::state::testing::state;
 
     #[test]
-    fn empty_kernel_status_has_the_reference_shape() {
-        let mut conn = Connection::open_in_memory().unwrap();
-        crate::kernel::store::migrate_for_tests(&mut conn);
-        let status = read(&conn).unwrap();
+    fn empty_kernel_status_has_the_reference_shape_spec_2_1() {
+        let status = read(&state()).unwrap();
         assert_eq!(
             serde_json::to_string(&status).unwrap(),
             r#"{"vats":[],"subclusters":[],"remoteComms":{"state":"disconnected"}}"#
@@ -68,10 +61,8 @@ mod tests {
 
     #[test]
     fn malformed_subclusters_key_is_reported_not_ignored() {
-        let mut conn = Connection::open_in_memory().unwrap();
-        crate::kernel::store::migrate_for_tests(&mut conn);
-        conn.execute("INSERT INTO kv VALUES ('subclusters', '{')", [])
-            .unwrap();
-        assert!(matches!(read(&conn), Err(KernelError::Corrupt { .. })));
+        let s = state();
+        s.store().set("subclusters", "{").unwrap();
+        assert!(matches!(read(&s), Err(KernelError::Corrupt { .. })));
     }
 }

@@ -3,10 +3,12 @@
 //! Tables `kv` and `kv_vatstore` are the reference's (spec §6.1), so its SQL works unchanged on
 //! our databases; our own metadata lives apart in `meta`.
 
+mod kv;
 mod open;
 mod query;
 mod schema;
 
+pub use kv::Store;
 pub use open::open;
 pub use query::{QueryLimits, read_only_query};
 pub use schema::SCHEMA_VERSION;

@@ -1,9 +1,10 @@
-//! Request ids: random UUID v4 strings, as the reference CLI sends.
+//! Randomness without a dependency: bytes from the OS, and UUID v4 strings (request ids,
+//! the kernel's `incarnationId`).
 
 use std::io::Read;
 
 /// A fresh random UUID v4.
-pub fn new() -> String {
+pub fn uuid_v4() -> String {
     let mut b = [0u8; 16];
     if std::fs::File::open("/dev/urandom")
         .and_then(|mut f| f.read_exact(&mut b))
@@ -31,7 +32,7 @@ pub fn new() -> String {
 mod tests {
     #[test]
     fn ids_are_uuid_v4_and_differ() {
-        let (a, b) = (super::new(), super::new());
+        let (a, b) = (super::uuid_v4(), super::uuid_v4());
         assert_ne!(a, b);
         assert_eq!(a.len(), 36);
         assert_eq!(&a[14..15], "4");

@@ -1,0 +1,117 @@
+//! The [`Kernel`]: state, running vats, and the waiters for results that RPC callers await.
+//! Its behaviour is spread over one file per concern (`crank`, `router`, `syscall`, …); this
+//! file holds the struct, start-up and the output-commit discipline.
+
+use super::state::State;
+use super::store::Store;
+use super::{KernelError, Status, status};
+use crate::capdata::CapData;
+use crate::vat::{VatFactory, VatRuntime};
+use std::collections::{BTreeMap, HashMap};
+use std::time::Duration;
+
+/// Tunables of the kernel.
+#[derive(Debug, Clone, Copy)]
+pub struct KernelOptions {
+    /// How long one delivery may take before the vat is terminated.
+    pub delivery_budget: Duration,
+    /// After this many deliveries a vat gets `bringOutYourDead`, so vat-level GC runs.
+    pub reap_interval: u32,
+}
+
+impl Default for KernelOptions {
+    fn default() -> KernelOptions {
+        KernelOptions {
+            delivery_budget: Duration::from_secs(10),
+            reap_interval: 100,
+        }
+    }
+}
+
+/// How a settled promise looks to whoever awaited it.
+pub type Settlement = Result<CapData, CapData>;
+
+/// Someone outside the kernel awaiting a promise (an RPC caller). Called after the commit that
+/// settled it, so nothing is released before it is durable.
+pub type Waiter = Box<dyn FnOnce(&mut Kernel, Settlement) + Send>;
+
+/// The kernel proper. Owned by the kernel thread.
+pub struct Kernel {
+    pub(super) state: State,
+    pub(super) factory: Box<dyn VatFactory>,
+    pub(super) running: HashMap<String, Box<dyn VatRuntime>>,
+    pub(super) options: KernelOptions,
+    /// Promises that RPC callers await, with their callbacks.
+    pub(super) waiters: BTreeMap<String, Vec<Waiter>>,
+    /// Awaited promises settled by the current crank; fired only if it commits.
+    pub(super) settled: Vec<String>,
+    /// Work to do once the current batch transaction has committed (RPC replies).
+    pub(super) after_commit: Vec<Box<dyn FnOnce() + Send>>,
+    pub(super) deliveries_since_reap: HashMap<String, u32>,
+}
+
+impl Kernel {
+    /// A kernel over an opened database: initializes a fresh one, restores an existing one.
+    pub fn new(
+        store: Store,
+        factory: Box<dyn VatFactory>,
+        options: KernelOptions,
+    ) -> Result<Kernel, KernelError> {
+        let mut state = State::new(store);
+        state.initialize()?;
+        Ok(Kernel {
+            state,
+            factory,
+            running: HashMap::new(),
+            options,
+            waiters: BTreeMap::new(),
+            settled: Vec::new(),
+            after_commit: Vec::new(),
+            deliveries_since_reap: HashMap::new(),
+        })
+    }
+
+    /// The kernel's state (for tests and status).
+    pub fn state(&self) -> &State {
+        &self.state
+    }
+
+    /// The status of spec §2.1, read from committed or current state.
+    pub fn status(&self) -> Result<Status, KernelError> {
+        status::read(&self.state)
+    }
+
+    /// Commits the batch transaction, then releases everything that waited for it.
+    pub fn commit(&mut self) -> Result<(), KernelError> {
+        self.state.commit()?;
+        for release in std::mem::take(&mut self.after_commit) {
+            release();
+        }
+        Ok(())
+    }
+
+    /// Runs `work` in its own savepoint: kept if it succeeds, undone if it fails.
+    pub(super) fn atomically<T>(
+        &mut self,
+        work: impl FnOnce(&mut Kernel) -> Result<T, KernelError>,
+    ) -> Result<T, KernelError> {
+        self.state.begin_crank()?;
+        match work(self) {
+            Ok(value) => {
+                self.state.commit_crank()?;
+                self.fire_settled_waiters();
+                Ok(value)
+            }
+            Err(e) => {
+                self.settled.clear();
+                self.state.abort_crank()?;
+                Err(e)
+            }
+        }
+    }
+
+    /// Gives the store back (to close it).
+    pub fn into_store(self) -> Store {
+        self.state.into_store()
+    }
+}

@@ -1,0 +1,240 @@
+//! `launchSubcluster` (spec §3.3), atomic: if any vat fails to start, or the bootstrap method
+//! fails, every vat it started is terminated and no record is left (the reference leaves
+//! orphan vats behind, spec §14.8).
+
+use super::KernelError;
+use super::core::Kernel;
+use super::lifecycle::StartError;
+use super::state::{RunItem, Subcluster};
+use crate::capdata::{CapData, Passable, encode, error_message};
+use crate::vat::Message;
+use serde_json::{Map, Value, json};
+use std::collections::BTreeMap;
+
+/// A validated cluster config, ready to launch.
+#[derive(Debug, Clone)]
+pub struct LaunchPlan {
+    /// The config exactly as given (persisted and reported by `getStatus`).
+    pub raw: Value,
+    /// The vat that receives `bootstrap()`.
+    pub bootstrap: String,
+    /// Vat names and configs, in launch order.
+    pub vats: Vec<(String, Value)>,
+    /// Kernel services handed to `bootstrap`.
+    pub services: Vec<String>,
+    /// Whether the config asks for IO channels.
+    pub has_io: bool,
+}
+
+/// The answer `launchSubcluster` gives (spec §2.2), or the error message.
+pub type LaunchReply = Box<dyn FnOnce(Result<Value, String>) + Send>;
+
+/// Why a launch failed before its bootstrap message was sent.
+enum LaunchError {
+    /// A message for the caller; nothing was kept.
+    Refused(String),
+    /// The store failed.
+    Kernel(KernelError),
+}
+
+impl From<KernelError> for LaunchError {
+    fn from(e: KernelError) -> LaunchError {
+        LaunchError::Kernel(e)
+    }
+}
+
+impl Kernel {
+    /// Launches a subcluster; `reply` is called after the commit that settles its bootstrap.
+    pub fn launch_subcluster(
+        &mut self,
+        plan: LaunchPlan,
+        reply: LaunchReply,
+    ) -> Result<(), KernelError> {
+        if let Err(why) = self.check_plan(&plan) {
+            reply(Err(why));
+            return Ok(());
+        }
+        let mut started = Vec::new();
+        let launched = self.atomically(|k| {
+            k.start_subcluster(&plan, &mut started)
+                .map_err(|e| match e {
+                    LaunchError::Refused(why) => KernelError::Refused(why),
+                    LaunchError::Kernel(e) => e,
+                })
+        });
+        let (subcluster, root, kpid) = match launched {
+            Ok(ids) => ids,
+            Err(KernelError::Refused(why)) => {
+                // The rollback undid the records; the runtimes live in memory and go here.
+                for vat in started {
+                    self.running.remove(&vat);
+                }
+                reply(Err(why));
+                return Ok(());
+            }
+            Err(e) => return Err(e),
+        };
+        self.atomically(|k| k.await_bootstrap(&kpid, subcluster, root, reply))
+    }
+
+    fn check_plan(&self, plan: &LaunchPlan) -> Result<(), String> {
+        if !plan.vats.iter().any(|(name, _)| *name == plan.bootstrap) {
+            return Err(format!("invalid bootstrap vat name \"{}\"", plan.bootstrap));
+        }
+        if plan.has_io {
+            return Err("IO channels are not supported by this kernel yet".into());
+        }
+        for name in &plan.services {
+            let registered = self.state.service(name).ok().flatten();
+            let usable = registered
+                .as_deref()
+                .is_some_and(|kref| !self.state.is_system_only(kref).unwrap_or(true));
+            if !usable {
+                return Err(format!("no registered kernel service '{name}'"));
+            }
+        }
+        Ok(())
+    }
+
+    /// Records the subcluster, starts its vats, exports their roots and queues `bootstrap`.
+    fn start_subcluster(
+        &mut self,
+        plan: &LaunchPlan,
+        started: &mut Vec<String>,
+    ) -> Result<(String, String, String), LaunchError> {
+        let id = self.state.allocate_subcluster_id()?;
+        let mut record = Subcluster {
+            id: id.clone(),
+            config: plan.raw.clone(),
+            vats: Map::new(),
+        };
+        let mut roots = BTreeMap::new();
+        for (name, config) in &plan.vats {
+            let vat = self.state.allocate_vat_id()?;
+            record.vats.insert(name.clone(), Value::String(vat.clone()));
+            self.state.put_subcluster(&record)?;
+            self.state.set_subcluster_of(&vat, Some(&id))?;
+            self.state.set_vat_config(&vat, config)?;
+            started.push(vat.clone());
+            match self.ensure_started(&vat) {
+                Ok(()) => {}
+                Err(StartError::Kernel(e)) => return Err(e.into()),
+                Err(StartError::Vat(why)) => {
+                    tracing::warn!(vat, "launch failed: {why}");
+                    return Err(LaunchError::Refused(format!(
+                        "Failed to launch vat {vat} ({name})"
+                    )));
+                }
+            }
+            roots.insert(name.clone(), self.export_root(&vat)?);
+        }
+        let root = roots[&plan.bootstrap].clone();
+        let methargs = self.bootstrap_args(&roots, &plan.services)?;
+        let kpid = self.state.create_promise(None)?;
+        let message = Message {
+            methargs,
+            result: Some(kpid.clone()),
+        };
+        self.state.push_run(&RunItem::Send {
+            target: root.clone(),
+            message,
+        })?;
+        Ok((id, root, kpid))
+    }
+
+    /// The vat's root object `o+0`, exported to the kernel.
+    fn export_root(&mut self, vat: &str) -> Result<String, KernelError> {
+        self.state
+            .store()
+            .set(&format!("e.nextObjectId.{vat}"), "1")?;
+        self.state
+            .store()
+            .set(&format!("e.nextPromiseId.{vat}"), "1")?;
+        let kref = self.state.create_object(vat)?;
+        self.state.clist_add(vat, "o+0", &kref)?;
+        Ok(kref)
+    }
+
+    /// `["bootstrap", [{name: root…}, {service: kref…}]]`, encoded as the reference kernel does
+    /// (spec §3.3 step 8): roots with interface `vatRoot`, services with `undefined`.
+    fn bootstrap_args(
+        &self,
+        roots: &BTreeMap<String, String>,
+        services: &[String],
+    ) -> Result<CapData, KernelError> {
+        let presence = |kref: &str, iface: &str| Passable::Remotable {
+            slot: kref.into(),
+            iface: Some(format!("Alleged: {iface}")),
+        };
+        let roots = roots
+            .iter()
+            .map(|(name, kref)| (name.clone(), presence(kref, "vatRoot")))
+            .collect();
+        let mut granted = BTreeMap::new();
+        for name in services {
+            let kref = self.state.service(name)?.unwrap_or_default();
+            granted.insert(name.clone(), presence(&kref, "undefined"));
+        }
+        let args = Passable::Array(vec![Passable::Record(roots), Passable::Record(granted)]);
+        Ok(encode(&Passable::Array(vec![
+            Passable::String("bootstrap".into()),
+            args,
+        ])))
+    }
+
+    fn await_bootstrap(
+        &mut self,
+        kpid: &str,
+        subcluster: String,
+        root: String,
+        reply: LaunchReply,
+    ) -> Result<(), KernelError> {
+        self.await_promise(
+            kpid,
+            Box::new(move |kernel, settlement| {
+                let failure = match &settlement {
+                    Ok(value) => error_message(value),
+                    Err(reason) => Some(error_message(reason).unwrap_or_else(|| reason.body.clone())),
+                };
+                let answer = match failure {
+                    Some(why) => {
+                        kernel.abandon_subcluster(&subcluster, &why);
+                        Err(why)
+                    }
+                    None => Ok(json!({"subclusterId": subcluster, "rootKref": root, "bootstrapResult": settlement.ok()})),
+                };
+                kernel.after_commit.push(Box::new(move || reply(answer)));
+            }),
+        )
+    }
+
+    /// Undoes a launch whose bootstrap failed: its vats are terminated, its record removed.
+    fn abandon_subcluster(&mut self, id: &str, why: &str) {
+        let result =
+            self.atomically(|k| k.terminate_subcluster(id, &format!("bootstrap failed: {why}")));
+        if let Err(e) = result {
+            tracing::error!("abandoning subcluster {id}: {e}");
+        }
+    }
+
+    /// Terminates every vat of a subcluster (in reverse launch order) and deletes its record.
+    pub(super) fn terminate_subcluster(
+        &mut self,
+        id: &str,
+        reason: &str,
+    ) -> Result<(), KernelError> {
+        let Some(record) = self.state.subcluster(id)? else {
+            return Ok(());
+        };
+        let vats: Vec<String> = record
+            .vats
+            .values()
+            .filter_map(Value::as_str)
+            .map(String::from)
+            .collect();
+        for vat in vats.iter().rev() {
+            self.terminate_vat(vat, reason)?;
+        }
+        self.state.remove_subcluster(id)
+    }
+}

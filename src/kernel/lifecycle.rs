@@ -1,0 +1,139 @@
+//! Starting vats (lazily, on first delivery), restarting them, and terminating them (spec §4.8,
+//! with the fixes of §14.1: promises a terminated vat decided are rejected).
+
+use super::KernelError;
+use super::core::Kernel;
+use super::ids::is_promise;
+use super::syscall::SyscallContext;
+use crate::vat::{DeliveryResult, VatFault, VatRuntime};
+
+/// Why a vat could not be started.
+#[derive(Debug)]
+pub enum StartError {
+    /// Its code could not be loaded, or `initVat` failed.
+    Vat(String),
+    /// The store failed.
+    Kernel(KernelError),
+}
+
+impl From<KernelError> for StartError {
+    fn from(e: KernelError) -> StartError {
+        StartError::Kernel(e)
+    }
+}
+
+impl Kernel {
+    /// Makes sure `vat` has a running runtime, starting it from its stored vatstore if needed.
+    pub(super) fn ensure_started(&mut self, vat: &str) -> Result<(), StartError> {
+        if self.running.contains_key(vat) {
+            return Ok(());
+        }
+        let config = self
+            .state
+            .vat_config(vat)?
+            .ok_or_else(|| StartError::Vat(format!("{vat} is not a live vat")))?;
+        let runtime = self.factory.create(vat, &config).map_err(StartError::Vat)?;
+        self.init_runtime(vat, runtime)
+    }
+
+    /// Runs `initVat` and keeps the runtime if it succeeds.
+    fn init_runtime(
+        &mut self,
+        vat: &str,
+        mut runtime: Box<dyn VatRuntime>,
+    ) -> Result<(), StartError> {
+        let state = self
+            .state
+            .store()
+            .vatstore(vat)
+            .map_err(KernelError::from)?;
+        let budget = self.options.delivery_budget;
+        let mut ctx = SyscallContext {
+            kernel: self,
+            vat: vat.to_string(),
+            outcome: Default::default(),
+        };
+        let result = runtime.init(state, &mut ctx, budget);
+        let outcome = ctx.outcome;
+        if let Some(fault) = outcome.fault {
+            return Err(StartError::Kernel(fault));
+        }
+        let result = check_start(result, outcome.illegal)?;
+        self.state
+            .store()
+            .apply_vatstore(vat, &result.delta)
+            .map_err(KernelError::from)?;
+        self.running.insert(vat.to_string(), runtime);
+        Ok(())
+    }
+
+    /// Stops a vat's runtime without touching its state; the next delivery restarts it from its
+    /// vatstore (`restartVat`, spec §9.2). Restarts at once so that a vat that cannot start is
+    /// reported now.
+    pub(super) fn restart_vat(&mut self, vat: &str) -> Result<(), StartError> {
+        self.running.remove(vat);
+        self.ensure_started(vat)
+    }
+
+    /// Terminates `vat`: its runtime stops, every unresolved promise it decided is rejected with
+    /// `[KERNEL:VAT_TERMINATED] <reason>`, its objects are orphaned (messages to them splat
+    /// with `OBJECT_DELETED`), its imports released, and its config, vatstore, c-list and
+    /// subcluster membership deleted. Empty subclusters go too.
+    pub(super) fn terminate_vat(&mut self, vat: &str, reason: &str) -> Result<(), KernelError> {
+        tracing::info!(vat, "terminating: {reason}");
+        self.running.remove(vat);
+        self.deliveries_since_reap.remove(vat);
+        for kref in self.state.clist_krefs(vat)? {
+            if is_promise(&kref) && self.state.decider(&kref)?.as_deref() == Some(vat) {
+                self.reject_with(&kref, "VAT_TERMINATED", reason)?;
+            }
+        }
+        for kref in self.state.clist_krefs(vat)? {
+            if self.state.owner(&kref)?.as_deref() == Some(vat) {
+                self.state.orphan(&kref)?;
+            }
+            self.state.clist_remove(vat, &kref)?;
+        }
+        let store = self.state.store();
+        store.delete_prefix(&format!("{vat}."))?;
+        store.delete(&format!("e.nextObjectId.{vat}"))?;
+        store.delete(&format!("e.nextPromiseId.{vat}"))?;
+        store.delete_vatstore(vat)?;
+        self.state.delete_vat_config(vat)?;
+        self.leave_subcluster(vat)?;
+        self.collect_garbage()
+    }
+
+    /// Removes a vat from its subcluster, and the subcluster once it is empty.
+    fn leave_subcluster(&mut self, vat: &str) -> Result<(), KernelError> {
+        let Some(id) = self.state.subcluster_of(vat)? else {
+            return Ok(());
+        };
+        self.state.set_subcluster_of(vat, None)?;
+        let Some(mut record) = self.state.subcluster(&id)? else {
+            return Ok(());
+        };
+        record.vats.retain(|_, v| v.as_str() != Some(vat));
+        if record.vats.is_empty() {
+            self.state.remove_subcluster(&id)
+        } else {
+            self.state.put_subcluster(&record)
+        }
+    }
+}
+
+fn check_start(
+    result: Result<DeliveryResult, VatFault>,
+    illegal: Option<String>,
+) -> Result<DeliveryResult, StartError> {
+    let result = result.map_err(|fault| StartError::Vat(fault.to_string()))?;
+    if let Some(why) = illegal {
+        return Err(StartError::Vat(format!(
+            "illegal syscall during start: {why}"
+        )));
+    }
+    match result.error {
+        Some(error) => Err(StartError::Vat(error)),
+        None => Ok(result),
+    }
+}

@@ -1,0 +1,75 @@
+//! Where a `send` goes (spec §4.6.1): to a vat, to a kernel service, onto a promise's queue, or
+//! nowhere ("splat": its result is rejected).
+
+use super::KernelError;
+use super::core::Kernel;
+use super::ids::is_promise;
+use super::state::PromiseState;
+use crate::capdata::{CapData, Passable, decode, kernel_error};
+
+/// The routing decision for a message to `target`.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Route {
+    /// Deliver to this vat, which owns this object.
+    Vat(String, String),
+    /// Invoke this kernel service object.
+    Kernel(String),
+    /// Wait on this unresolved promise.
+    Queue(String),
+    /// Reject the message's result with this reason.
+    Splat(CapData),
+}
+
+fn splat(code: &str, detail: &str) -> Route {
+    Route::Splat(kernel_error(code, detail))
+}
+
+impl Kernel {
+    /// Decides where a message to `target` goes now.
+    pub(super) fn route(&self, target: &str) -> Result<Route, KernelError> {
+        if is_promise(target) {
+            return self.route_promise(target);
+        }
+        if self.state.is_revoked(target)? {
+            return Ok(splat("OBJECT_REVOKED", "Target object has been revoked"));
+        }
+        match self.state.owner(target)? {
+            None => Ok(splat(
+                "OBJECT_DELETED",
+                "Target object has no owner; it may have been deleted",
+            )),
+            Some(owner) if owner == "kernel" => Ok(Route::Kernel(target.to_string())),
+            Some(vat) if self.state.vat_config(&vat)?.is_none() => Ok(splat(
+                "ENDPOINT_UNREACHABLE",
+                "Target endpoint is unreachable (terminated or disconnected)",
+            )),
+            Some(vat) => Ok(Route::Vat(vat, target.to_string())),
+        }
+    }
+
+    fn route_promise(&self, kpid: &str) -> Result<Route, KernelError> {
+        match self.state.promise_state(kpid)? {
+            None => Ok(splat(
+                "OBJECT_DELETED",
+                "Target object has no owner; it may have been deleted",
+            )),
+            Some(PromiseState::Unresolved) => Ok(Route::Queue(kpid.to_string())),
+            Some(PromiseState::Rejected(reason)) => Ok(Route::Splat(reason)),
+            Some(PromiseState::Fulfilled(value)) => match single_reference(&value) {
+                Some(next) => self.route(&next),
+                None => Ok(splat(
+                    "BAD_PROMISE_RESOLUTION",
+                    "Promise fulfilled but did not contain an object reference",
+                )),
+            },
+        }
+    }
+}
+
+/// The one ref a value consists of, if it is exactly a presence or a promise.
+fn single_reference(value: &CapData) -> Option<String> {
+    match decode(value).ok()? {
+        Passable::Remotable { slot, .. } | Passable::Promise { slot } => Some(slot),
+        _ => None,
+    }
+}

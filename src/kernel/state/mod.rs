@@ -1,0 +1,132 @@
+//! Kernel state over the store: the "keepers". Each file holds one table of spec §4–§6 with the
+//! reference's key names and value formats, so the reference's SQL works on our databases.
+//!
+//! [`State`] also tracks which refs may have become garbage during a crank (`maybe_free`), and
+//! keeps that in-memory set consistent with the database across savepoint rollbacks.
+
+mod clist;
+mod counters;
+pub(crate) mod init;
+mod objects;
+mod promises;
+mod queue;
+mod refcount;
+mod subclusters;
+mod vats;
+
+pub use clist::Flag;
+pub use init::SERVICES;
+pub use objects::RefCount;
+pub use promises::PromiseState;
+pub use queue::RunItem;
+pub use subclusters::Subcluster;
+
+use super::KernelError;
+use super::store::Store;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use std::collections::BTreeSet;
+
+/// Result type of every state operation.
+pub type Result<T> = std::result::Result<T, KernelError>;
+
+/// The kernel's persistent state and its crank-local bookkeeping.
+pub struct State {
+    store: Store,
+    maybe_free: BTreeSet<String>,
+    saved_maybe_free: Option<BTreeSet<String>>,
+}
+
+impl State {
+    /// Wraps the store; call [`State::initialize`] before use.
+    pub fn new(store: Store) -> State {
+        State {
+            store,
+            maybe_free: BTreeSet::new(),
+            saved_maybe_free: None,
+        }
+    }
+
+    /// The raw store.
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    /// Gives the store back (to close it).
+    pub fn into_store(self) -> Store {
+        self.store
+    }
+
+    /// Starts a crank: a savepoint, and a copy of the in-memory bookkeeping to restore on abort.
+    pub fn begin_crank(&mut self) -> Result<()> {
+        self.store.savepoint()?;
+        self.saved_maybe_free = Some(self.maybe_free.clone());
+        Ok(())
+    }
+
+    /// Keeps the crank's effects.
+    pub fn commit_crank(&mut self) -> Result<()> {
+        self.saved_maybe_free = None;
+        Ok(self.store.release()?)
+    }
+
+    /// Undoes the crank's effects, in the database and in memory.
+    pub fn abort_crank(&mut self) -> Result<()> {
+        if let Some(saved) = self.saved_maybe_free.take() {
+            self.maybe_free = saved;
+        }
+        Ok(self.store.rollback()?)
+    }
+
+    /// Commits the batch transaction (all cranks since the last commit).
+    pub fn commit(&self) -> Result<()> {
+        Ok(self.store.commit()?)
+    }
+
+    /// Takes the refs that may have become garbage.
+    pub fn take_maybe_free(&mut self) -> BTreeSet<String> {
+        std::mem::take(&mut self.maybe_free)
+    }
+
+    fn get_json<T: DeserializeOwned + Default>(&self, key: &str) -> Result<T> {
+        match self.store.get(key)? {
+            None => Ok(T::default()),
+            Some(text) => serde_json::from_str(&text).map_err(|e| corrupt(key, e.to_string())),
+        }
+    }
+
+    fn set_json<T: Serialize>(&self, key: &str, value: &T) -> Result<()> {
+        let text = serde_json::to_string(value).expect("kernel state always serializes");
+        Ok(self.store.set(key, &text)?)
+    }
+
+    fn get_number(&self, key: &str) -> Result<u64> {
+        match self.store.get(key)? {
+            None => Ok(0),
+            Some(text) => text
+                .parse()
+                .map_err(|_| corrupt(key, format!("{text:?} is not a number"))),
+        }
+    }
+}
+
+fn corrupt(key: &str, detail: String) -> KernelError {
+    KernelError::Corrupt {
+        key: key.into(),
+        detail,
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod testing {
+    use super::*;
+
+    /// A fresh, initialized state over an in-memory database.
+    pub fn state() -> State {
+        let mut conn = rusqlite::Connection::open_in_memory().unwrap();
+        crate::kernel::store::migrate_for_tests(&mut conn);
+        let mut state = State::new(Store::new(conn));
+        state.initialize().unwrap();
+        state
+    }
+}

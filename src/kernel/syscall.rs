@@ -1,0 +1,183 @@
+//! A vat's syscalls during a delivery (spec §7.4), applied at once inside the crank.
+//!
+//! The first illegal syscall is remembered for the rest of the delivery (the reference resets
+//! the flag on every syscall, so a later valid one masks it: spec §14.6). After an illegal
+//! syscall the vat's further syscalls are ignored; the crank is rolled back and the vat
+//! terminated.
+
+use super::KernelError;
+use super::core::Kernel;
+use super::ids::{is_export, is_promise, is_vpromise};
+use super::state::{PromiseState, RunItem};
+use super::translate::Untranslatable;
+use crate::capdata::CapData;
+use crate::vat::{Message, Resolution, Syscall, Syscalls};
+
+/// What a delivery's syscalls left behind for the crank to act on.
+#[derive(Debug, Default)]
+pub struct Outcome {
+    /// The first illegal syscall's explanation.
+    pub illegal: Option<String>,
+    /// An `exit` syscall: whether it is a failure, and its info.
+    pub exit: Option<(bool, CapData)>,
+    /// The store failed: the crank must abort.
+    pub fault: Option<KernelError>,
+}
+
+/// The [`Syscalls`] handed to a vat for one delivery.
+pub struct SyscallContext<'k> {
+    pub(super) kernel: &'k mut Kernel,
+    pub(super) vat: String,
+    pub(super) outcome: Outcome,
+}
+
+impl Syscalls for SyscallContext<'_> {
+    fn syscall(&mut self, syscall: Syscall) {
+        if self.outcome.illegal.is_some() || self.outcome.fault.is_some() {
+            return;
+        }
+        match self.apply(syscall) {
+            Ok(()) => {}
+            Err(Untranslatable::Illegal(why)) => {
+                tracing::warn!(vat = %self.vat, "illegal syscall: {why}");
+                self.outcome.illegal = Some(why);
+            }
+            Err(Untranslatable::Kernel(e)) => self.outcome.fault = Some(e),
+        }
+    }
+}
+
+fn illegal<T>(why: String) -> Result<T, Untranslatable> {
+    Err(Untranslatable::Illegal(why))
+}
+
+impl SyscallContext<'_> {
+    fn apply(&mut self, syscall: Syscall) -> Result<(), Untranslatable> {
+        match syscall {
+            Syscall::Send { target, message } => self.send(&target, &message),
+            Syscall::Subscribe(vpid) => self.subscribe(&vpid),
+            Syscall::Resolve(resolutions) => resolutions.iter().try_for_each(|r| self.resolve(r)),
+            Syscall::Exit { failure, info } => {
+                let info = self.kernel.capdata_to_kernel(&self.vat, &info)?;
+                self.outcome.exit = Some((failure, info));
+                Ok(())
+            }
+            Syscall::DropImports(vrefs) => vrefs.iter().try_for_each(|v| self.drop_import(v)),
+            Syscall::RetireImports(vrefs) => vrefs.iter().try_for_each(|v| self.retire(v, false)),
+            Syscall::RetireExports(vrefs) => vrefs.iter().try_for_each(|v| self.retire(v, true)),
+            Syscall::AbandonExports(vrefs) => vrefs.iter().try_for_each(|v| self.abandon(v)),
+        }
+    }
+
+    fn send(&mut self, target: &str, message: &Message) -> Result<(), Untranslatable> {
+        let Some(result) = &message.result else {
+            return illegal("message result must be a string".into());
+        };
+        if !is_vpromise(result) {
+            return illegal(format!("message result {result:?} is not a promise"));
+        }
+        let target = self.kernel.vat_to_kernel(&self.vat, target)?;
+        let methargs = self
+            .kernel
+            .capdata_to_kernel(&self.vat, &message.methargs)?;
+        let result = self.kernel.vat_to_kernel(&self.vat, result)?;
+        if !matches!(
+            self.kernel.state.promise_state(&result)?,
+            Some(PromiseState::Unresolved)
+        ) {
+            return illegal(format!("message result {result} is already resolved"));
+        }
+        let item = RunItem::Send {
+            target,
+            message: Message {
+                methargs,
+                result: Some(result),
+            },
+        };
+        Ok(self.kernel.state.push_run(&item)?)
+    }
+
+    fn subscribe(&mut self, vpid: &str) -> Result<(), Untranslatable> {
+        if !is_vpromise(vpid) {
+            return illegal(format!("cannot subscribe to non-promise {vpid}"));
+        }
+        let kpid = self.kernel.vat_to_kernel(&self.vat, vpid)?;
+        match self.kernel.state.promise_state(&kpid)? {
+            Some(PromiseState::Unresolved) => {
+                Ok(self.kernel.state.add_subscriber(&kpid, &self.vat)?)
+            }
+            Some(_) => Ok(self.kernel.state.push_run(&RunItem::Notify {
+                endpoint: self.vat.clone(),
+                kpid,
+            })?),
+            None => illegal(format!("{kpid} does not exist")),
+        }
+    }
+
+    fn resolve(&mut self, resolution: &Resolution) -> Result<(), Untranslatable> {
+        let kpid = self.kernel.vat_to_kernel(&self.vat, &resolution.promise)?;
+        if !is_promise(&kpid) {
+            return illegal(format!("cannot resolve non-promise {}", resolution.promise));
+        }
+        let decider = self.kernel.state.decider(&kpid)?;
+        if decider.as_deref() != Some(self.vat.as_str()) {
+            let state = self.kernel.state.promise_state(&kpid)?;
+            if !matches!(state, Some(PromiseState::Unresolved)) {
+                return illegal(format!("\"{kpid}\" was already resolved"));
+            }
+            let why = decider.map_or("it has no decider".to_string(), |d| {
+                format!("its decider is \"{d}\"")
+            });
+            return illegal(format!(
+                "\"{}\" not permitted to resolve \"{kpid}\" because \"{why}\"",
+                self.vat
+            ));
+        }
+        let value = self
+            .kernel
+            .capdata_to_kernel(&self.vat, &resolution.value)?;
+        self.kernel.settle(&kpid, resolution.rejected, &value)?;
+        // The resolver forgets a promise it resolved: retire its c-list entry (spec §14.3).
+        Ok(self.kernel.state.clist_remove(&self.vat, &kpid)?)
+    }
+
+    fn known_object(&mut self, vref: &str, export: bool) -> Result<String, Untranslatable> {
+        if is_vpromise(vref) || is_export(vref) != export {
+            let kind = if export { "an export" } else { "an import" };
+            return illegal(format!("{vref} is not {kind}"));
+        }
+        match self.kernel.state.clist_kref(&self.vat, vref)? {
+            Some(kref) => Ok(kref),
+            None => illegal(format!("{} has no c-list entry for {vref}", self.vat)),
+        }
+    }
+
+    fn drop_import(&mut self, vref: &str) -> Result<(), Untranslatable> {
+        let kref = self.known_object(vref, false)?;
+        self.kernel.state.clist_drop(&self.vat, &kref)?;
+        Ok(())
+    }
+
+    /// `retireImports` (of dropped imports) and `retireExports` (after the kernel's
+    /// `retireExports`): the entry goes.
+    fn retire(&mut self, vref: &str, export: bool) -> Result<(), Untranslatable> {
+        let kref = self.known_object(vref, export)?;
+        if !export
+            && matches!(
+                self.kernel.state.clist_eref(&self.vat, &kref)?,
+                Some((super::state::Flag::Reachable, _))
+            )
+        {
+            return illegal(format!(
+                "{vref} is still reachable; drop it before retiring it"
+            ));
+        }
+        Ok(self.kernel.state.clist_remove(&self.vat, &kref)?)
+    }
+
+    fn abandon(&mut self, vref: &str) -> Result<(), Untranslatable> {
+        let kref = self.known_object(vref, true)?;
+        self.kernel.state.orphan(&kref)?;
+        Ok(self.kernel.state.clist_remove(&self.vat, &kref)?)
+    }
+}

@@ -1,0 +1,76 @@
+//! The seam between the kernel and vats (DESIGN.md "Vats").
+//!
+//! A [`VatRuntime`] runs one vat. The kernel hands it deliveries; during a delivery the vat
+//! makes syscalls, which reach the kernel synchronously through [`Syscalls`]. Deliveries,
+//! syscalls and results have the exact JSON shapes of spec §7.3–§7.4, so the same types can be
+//! serialized for an out-of-process worker.
+
+mod protocol;
+
+pub use protocol::{Delivery, DeliveryResult, Message, Resolution, Syscall, VatstoreDelta};
+
+use std::time::Duration;
+
+/// Receives a vat's syscalls during a delivery. Syscalls are optimistic (liveslots never waits for
+/// an answer), so there is nothing to return: an illegal one is recorded and fails the crank.
+pub trait Syscalls {
+    /// Handles one syscall.
+    fn syscall(&mut self, syscall: Syscall);
+}
+
+/// Why a vat could not complete a delivery at all (as opposed to a delivery error it reports).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum VatFault {
+    /// The delivery ran past its time budget.
+    #[error("delivery exceeded its time budget of {0:?}")]
+    Timeout(Duration),
+    /// The vat ran out of memory.
+    #[error("vat exceeded its memory limit")]
+    OutOfMemory,
+    /// The vat's code could not be loaded or crashed.
+    #[error("{0}")]
+    Crashed(String),
+}
+
+/// One running vat.
+pub trait VatRuntime {
+    /// Starts the vat from its stored vatstore (`initVat`, spec §7.3).
+    fn init(
+        &mut self,
+        state: Vec<(String, String)>,
+        syscalls: &mut dyn Syscalls,
+        budget: Duration,
+    ) -> Result<DeliveryResult, VatFault>;
+
+    /// Delivers one item; syscalls made meanwhile go to `syscalls`.
+    fn deliver(
+        &mut self,
+        delivery: &Delivery,
+        syscalls: &mut dyn Syscalls,
+        budget: Duration,
+    ) -> Result<DeliveryResult, VatFault>;
+}
+
+/// Makes runtimes for vats from their configuration.
+pub trait VatFactory: Send {
+    /// A runtime for `vat_id` running the code `config` names, or why there can be none.
+    fn create(
+        &self,
+        vat_id: &str,
+        config: &serde_json::Value,
+    ) -> Result<Box<dyn VatRuntime>, String>;
+}
+
+/// The factory of a kernel that has no way to run vat code (no JavaScript runtime is built in
+/// yet): every launch fails with this reason.
+pub struct NoRuntime;
+
+impl VatFactory for NoRuntime {
+    fn create(
+        &self,
+        _vat_id: &str,
+        _config: &serde_json::Value,
+    ) -> Result<Box<dyn VatRuntime>, String> {
+        Err("this ocapd has no vat runtime for the configured code".into())
+    }
+}
