@@ -48,7 +48,7 @@ impl Kernel {
     /// Runs one call. The reply is released only after the commit that holds its effects.
     pub fn call(&mut self, call: Call, reply: Reply) -> Result<(), KernelError> {
         if let Call::Launch(plan) = call {
-            return self.launch_subcluster(plan, Box::new(move |answer| reply(answer)));
+            return self.launch_subcluster(plan, reply);
         }
         if let Call::QueueMessage {
             target,

@@ -29,6 +29,9 @@ mod syscall;
 mod translate;
 mod waiters;
 
+#[cfg(test)]
+mod tests;
+
 pub use calls::{Call, Reply};
 pub use core::{Kernel, KernelOptions};
 pub use launch::LaunchPlan;

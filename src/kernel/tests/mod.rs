@@ -1,0 +1,509 @@
+//! Kernel behaviour with scripted vats, checked against the spec's ids, texts and store layout.
+//! Each test names the spec section it checks.
+
+mod scripted;
+
+use super::{Call, Kernel, KernelOptions, LaunchPlan};
+use crate::kernel::store::{Store, open};
+use scripted::ScriptedFactory;
+use serde_json::{Value, json};
+use std::sync::{Arc, Mutex};
+
+struct Harness {
+    kernel: Option<Kernel>,
+    _dir: tempfile::TempDir,
+    path: std::path::PathBuf,
+}
+
+impl Harness {
+    fn new() -> Harness {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("kernel.sqlite");
+        let kernel = Some(boot(&path));
+        Harness {
+            kernel,
+            _dir: dir,
+            path,
+        }
+    }
+
+    fn kernel(&mut self) -> &mut Kernel {
+        self.kernel.as_mut().unwrap()
+    }
+
+    /// Stops the kernel and starts a new one over the same database (a daemon restart).
+    fn restart(&mut self) {
+        let kernel = self.kernel.take().unwrap();
+        drop(kernel.into_store());
+        self.kernel = Some(boot(&self.path));
+    }
+
+    fn run(&mut self) {
+        while self.kernel().crank().unwrap() {}
+        self.kernel().commit().unwrap();
+    }
+
+    fn call(&mut self, call: Call) -> Result<Value, String> {
+        let slot = Arc::new(Mutex::new(None));
+        let answer = Arc::clone(&slot);
+        self.kernel()
+            .call(call, Box::new(move |a| *answer.lock().unwrap() = Some(a)))
+            .unwrap();
+        self.run();
+        let answer = slot.lock().unwrap().take();
+        answer.expect("the call was not answered")
+    }
+
+    fn launch(
+        &mut self,
+        bootstrap: &str,
+        vats: &[(&str, &str)],
+        services: &[&str],
+    ) -> Result<Value, String> {
+        let vats: Vec<(String, Value)> = vats
+            .iter()
+            .map(|(name, spec)| {
+                (
+                    name.to_string(),
+                    json!({"bundleSpec": spec, "parameters": {"name": name}}),
+                )
+            })
+            .collect();
+        let raw = json!({"bootstrap": bootstrap, "vats": vats.iter().cloned().collect::<serde_json::Map<_, _>>()});
+        let services = services.iter().map(|s| s.to_string()).collect();
+        self.call(Call::Launch(LaunchPlan {
+            raw,
+            bootstrap: bootstrap.into(),
+            vats,
+            services,
+            has_io: false,
+        }))
+    }
+
+    fn send(&mut self, target: &str, method: &str, args: Value) -> Result<Value, String> {
+        let args = args.as_array().cloned().unwrap_or_default();
+        self.call(Call::QueueMessage {
+            target: target.into(),
+            method: method.into(),
+            args,
+        })
+    }
+
+    fn kv(&mut self, key: &str) -> Option<String> {
+        self.kernel().state().store().get(key).unwrap()
+    }
+
+    fn keys(&mut self, prefix: &str) -> Vec<String> {
+        self.kernel()
+            .state()
+            .store()
+            .scan(prefix)
+            .unwrap()
+            .into_iter()
+            .map(|(k, _)| k)
+            .collect()
+    }
+
+    /// Every `kp*` key: a promise nobody refers to must leave none.
+    fn promise_rows(&mut self) -> Vec<String> {
+        let mut rows = self.keys("kp");
+        rows.extend(self.keys("queue.kp"));
+        rows
+    }
+}
+
+fn boot(path: &std::path::Path) -> Kernel {
+    let options = KernelOptions {
+        reap_interval: 1_000,
+        ..KernelOptions::default()
+    };
+    Kernel::new(
+        Store::new(open(path).unwrap()),
+        Box::new(ScriptedFactory),
+        options,
+    )
+    .unwrap()
+}
+
+fn body(result: &Value) -> &str {
+    result["body"].as_str().unwrap()
+}
+
+#[test]
+fn worked_example_spec_12_ids_results_and_store() {
+    let mut h = Harness::new();
+    let launched = h
+        .launch("counter", &[("counter", "file:///counter.bundle")], &[])
+        .unwrap();
+    assert_eq!(
+        launched,
+        json!({"subclusterId":"s1","rootKref":"ko4","bootstrapResult":{"body":"#\"Counter initialized with count: 1\"","slots":[]}})
+    );
+    assert_eq!(h.kv("v1.c.o+0").as_deref(), Some("ko4"));
+    assert_eq!(h.kv("v1.c.ko4").as_deref(), Some("R o+0"));
+    assert_eq!(h.kv("ko4.owner").as_deref(), Some("v1"));
+    let resumed = h.send("ko4", "resume", json!([])).unwrap();
+    assert_eq!(
+        resumed,
+        json!({"body":"#\"Counter incremented to: 2\"","slots":[]})
+    );
+    let status = h.kernel().status().unwrap();
+    let status = serde_json::to_value(&status).unwrap();
+    assert_eq!(status["vats"][0]["id"], "v1");
+    assert_eq!(status["vats"][0]["subclusterId"], "s1");
+    assert_eq!(status["subclusters"][0]["vats"], json!({"counter":"v1"}));
+}
+
+#[test]
+fn state_survives_a_restart_spec_9_1() {
+    let mut h = Harness::new();
+    h.launch("counter", &[("counter", "file:///counter.bundle")], &[])
+        .unwrap();
+    h.send("ko4", "resume", json!([])).unwrap();
+    h.restart();
+    assert_eq!(
+        body(&h.send("ko4", "resume", json!([])).unwrap()),
+        "#\"Counter incremented to: 3\""
+    );
+    let second = h
+        .launch("counter", &[("counter", "file:///counter.bundle")], &[])
+        .unwrap();
+    assert_eq!(
+        (second["subclusterId"].as_str(), second["rootKref"].as_str()),
+        (Some("s2"), Some("ko5")),
+        "ids continue"
+    );
+}
+
+#[test]
+fn queue_message_leaves_no_promise_rows_spec_14_3() {
+    let mut h = Harness::new();
+    h.launch("counter", &[("counter", "file:///counter.bundle")], &[])
+        .unwrap();
+    for _ in 0..5 {
+        h.send("ko4", "resume", json!([])).unwrap();
+    }
+    assert_eq!(h.promise_rows(), Vec::<String>::new());
+    assert_eq!(
+        h.keys("v1.c.p"),
+        Vec::<String>::new(),
+        "resolved promises are retired from c-lists"
+    );
+}
+
+#[test]
+fn routing_errors_have_the_reference_texts_spec_2_4() {
+    let mut h = Harness::new();
+    h.launch("counter", &[("counter", "file:///c.bundle")], &[])
+        .unwrap();
+    assert_eq!(
+        h.send("ko99", "resume", json!([])).unwrap_err(),
+        "[KERNEL:OBJECT_DELETED] Target object has no owner; it may have been deleted"
+    );
+    h.call(Call::Revoke("ko4".into())).unwrap();
+    assert_eq!(h.call(Call::IsRevoked("ko4".into())).unwrap(), json!(true));
+    assert_eq!(
+        h.send("ko4", "resume", json!([])).unwrap_err(),
+        "[KERNEL:OBJECT_REVOKED] Target object has been revoked"
+    );
+    assert_eq!(
+        h.call(Call::Revoke("kp1".into())).unwrap_err(),
+        "cannot revoke promise kp1"
+    );
+    assert_eq!(
+        h.promise_rows(),
+        Vec::<String>::new(),
+        "splats leave nothing behind either"
+    );
+}
+
+#[test]
+fn vat_errors_reject_the_result_and_keep_the_vat() {
+    let mut h = Harness::new();
+    h.launch("counter", &[("counter", "file:///c.bundle")], &[])
+        .unwrap();
+    assert_eq!(h.send("ko4", "fail", json!([])).unwrap_err(), "boom");
+    assert_eq!(
+        h.send("ko4", "nope", json!([])).unwrap_err(),
+        "target has no method \"nope\""
+    );
+    assert_eq!(
+        body(
+            &h.send("ko4", "echo", json!(["$x", {"b": 1, "a": [2]}]))
+                .unwrap()
+        ),
+        "#\"!$x\""
+    );
+}
+
+#[test]
+fn illegal_syscalls_terminate_the_vat_and_are_not_masked_spec_14_6() {
+    let mut h = Harness::new();
+    h.launch("counter", &[("counter", "file:///c.bundle")], &[])
+        .unwrap();
+    let err = h.send("ko4", "illegal", json!([])).unwrap_err();
+    assert_eq!(
+        err,
+        "[KERNEL:VAT_FATAL:ILLEGAL_SYSCALL] Syscall translation error: prepare to die"
+    );
+    assert_eq!(h.kv("vatConfig.v1"), None, "the vat is terminated");
+    assert_eq!(h.keys("kv_vatstore"), Vec::<String>::new());
+    assert!(
+        h.kernel()
+            .state()
+            .store()
+            .vatstore("v1")
+            .unwrap()
+            .is_empty(),
+        "its vatstore is deleted"
+    );
+    assert_eq!(
+        h.send("ko4", "resume", json!([])).unwrap_err(),
+        "[KERNEL:OBJECT_DELETED] Target object has no owner; it may have been deleted"
+    );
+    assert_eq!(
+        h.kernel().state().subclusters().unwrap(),
+        vec![],
+        "the empty subcluster is gone"
+    );
+}
+
+#[test]
+fn delivery_errors_and_timeouts_terminate_with_vat_fatal() {
+    let mut h = Harness::new();
+    h.launch(
+        "a",
+        &[("a", "file:///a.bundle"), ("b", "file:///b.bundle")],
+        &[],
+    )
+    .unwrap();
+    let err = h.send("ko4", "explode", json!([])).unwrap_err();
+    assert_eq!(err, "[KERNEL:VAT_FATAL:INTERNAL_ERROR] dispatch threw");
+    let err = h.send("ko5", "spin", json!([])).unwrap_err();
+    assert!(
+        err.starts_with("[KERNEL:VAT_FATAL:DELIVERY_TIMEOUT]"),
+        "{err}"
+    );
+    assert_eq!(
+        h.kernel().state().live_vats().unwrap(),
+        Vec::<String>::new()
+    );
+}
+
+#[test]
+fn promises_decided_by_a_terminated_vat_are_rejected_spec_14_1() {
+    let mut h = Harness::new();
+    h.launch("a", &[("a", "file:///a.bundle")], &[]).unwrap();
+    let slot = Arc::new(Mutex::new(None));
+    let answer = Arc::clone(&slot);
+    let call = Call::QueueMessage {
+        target: "ko4".into(),
+        method: "hang".into(),
+        args: vec![],
+    };
+    h.kernel()
+        .call(call, Box::new(move |a| *answer.lock().unwrap() = Some(a)))
+        .unwrap();
+    h.run();
+    assert!(slot.lock().unwrap().is_none(), "hangs until the vat goes");
+    h.call(Call::TerminateVat("v1".into())).unwrap();
+    assert_eq!(
+        slot.lock().unwrap().take().unwrap().unwrap_err(),
+        "[KERNEL:VAT_TERMINATED] Vat was deleted."
+    );
+    assert_eq!(h.promise_rows(), Vec::<String>::new());
+}
+
+#[test]
+fn vat_to_vat_sends_and_replies_spec_4_6() {
+    let mut h = Harness::new();
+    let launched = h
+        .launch(
+            "alice",
+            &[("alice", "file:///a.bundle"), ("bob", "file:///b.bundle")],
+            &[],
+        )
+        .unwrap();
+    assert_eq!(launched["rootKref"], "ko4");
+    // alice forwards to bob (ko5): E(bob).whoami()
+    let methargs = crate::capdata::encode(&crate::capdata::Passable::Array(vec![
+        crate::capdata::Passable::String("forward".into()),
+        crate::capdata::Passable::Array(vec![
+            crate::capdata::Passable::Remotable {
+                slot: "ko5".into(),
+                iface: Some("Alleged: vatRoot".into()),
+            },
+            crate::capdata::Passable::String("whoami".into()),
+        ]),
+    ]));
+    let result = h.send_raw("ko4", methargs).unwrap();
+    assert_eq!(body(&result), "#\"bob\"");
+    assert_eq!(
+        h.kv("v1.c.ko5").as_deref(),
+        Some("R o-1"),
+        "alice imported bob's root as o-1"
+    );
+    assert_eq!(
+        h.kernel().state().refcount("ko5").unwrap(),
+        crate::kernel::state::RefCount {
+            reachable: 2,
+            recognizable: 2
+        }
+    );
+    assert_eq!(h.promise_rows(), Vec::<String>::new());
+}
+
+#[test]
+fn failed_launches_leave_nothing_behind_spec_14_8() {
+    let mut h = Harness::new();
+    let err = h
+        .launch(
+            "a",
+            &[("a", "file:///a.bundle"), ("b", "file:///broken.bundle")],
+            &[],
+        )
+        .unwrap_err();
+    assert_eq!(err, "Failed to launch vat v2 (b)");
+    assert_eq!(
+        h.kernel().state().live_vats().unwrap(),
+        Vec::<String>::new()
+    );
+    assert_eq!(h.kernel().state().subclusters().unwrap(), vec![]);
+    assert_eq!(h.keys("v1."), Vec::<String>::new());
+    assert_eq!(
+        h.kv("nextVatId").as_deref(),
+        Some("1"),
+        "even the ids are rolled back"
+    );
+    let err = h
+        .launch("x", &[("a", "file:///a.bundle")], &[])
+        .unwrap_err();
+    assert_eq!(err, "invalid bootstrap vat name \"x\"");
+    let err = h
+        .launch("a", &[("a", "file:///a.bundle")], &["kernelFacet"])
+        .unwrap_err();
+    assert_eq!(err, "no registered kernel service 'kernelFacet'");
+    h.launch("a", &[("a", "file:///a.bundle")], &["ocapURLIssuerService"])
+        .unwrap();
+}
+
+#[test]
+fn a_failing_bootstrap_terminates_the_whole_subcluster() {
+    let mut h = Harness::new();
+    let err = h
+        .launch(
+            "failboot",
+            &[
+                ("helper", "file:///h.bundle"),
+                ("failboot", "file:///f.bundle"),
+            ],
+            &[],
+        )
+        .unwrap_err();
+    assert_eq!(err, "bootstrap boom");
+    assert_eq!(
+        h.kernel().state().live_vats().unwrap(),
+        Vec::<String>::new()
+    );
+    assert_eq!(h.kernel().state().subclusters().unwrap(), vec![]);
+    assert_eq!(h.keys("v1."), Vec::<String>::new());
+    assert_eq!(h.keys("v2."), Vec::<String>::new());
+    assert_eq!(h.promise_rows(), Vec::<String>::new());
+}
+
+#[test]
+fn the_kernel_facet_is_unreachable_from_outside_spec_14_16() {
+    let mut h = Harness::new();
+    let err = h.send("ko3", "ping", json!([])).unwrap_err();
+    assert!(err.contains("system-only"), "{err}");
+    assert_eq!(
+        h.send("ko1", "issue", json!([])).unwrap_err(),
+        "[KERNEL:DELIVERY_FAILED] ocapURLIssuerService.issue is not available in this kernel"
+    );
+}
+
+#[test]
+fn vat_control_calls_spec_2() {
+    let mut h = Harness::new();
+    h.launch("counter", &[("counter", "file:///c.bundle")], &[])
+        .unwrap();
+    assert_eq!(h.call(Call::PingVat("v1".into())).unwrap(), json!("pong"));
+    assert_eq!(
+        h.call(Call::PingVat("v9".into())).unwrap_err(),
+        "Vat does not exist."
+    );
+    h.send("ko4", "resume", json!([])).unwrap();
+    assert_eq!(h.call(Call::RestartVat("v1".into())).unwrap(), Value::Null);
+    assert_eq!(
+        body(&h.send("ko4", "resume", json!([])).unwrap()),
+        "#\"Counter incremented to: 3\"",
+        "restart keeps state"
+    );
+    assert_eq!(
+        h.call(Call::TerminateSubcluster("s9".into())).unwrap_err(),
+        "Subcluster does not exist."
+    );
+    assert_eq!(
+        h.call(Call::TerminateSubcluster("s1".into())).unwrap(),
+        Value::Null
+    );
+    assert_eq!(
+        h.kernel().state().live_vats().unwrap(),
+        Vec::<String>::new()
+    );
+    assert_eq!(
+        h.call(Call::TerminateVat("v1".into())).unwrap_err(),
+        "Vat does not exist."
+    );
+}
+
+#[test]
+fn messages_to_unresolved_promises_wait_and_follow_spec_4_4() {
+    let mut h = Harness::new();
+    h.launch("a", &[("a", "file:///a.bundle")], &[]).unwrap();
+    // A send to a promise that is fulfilled with an object is routed to that object.
+    let thing = h.send("ko4", "make", json!([])).unwrap();
+    assert_eq!(thing["slots"], json!(["ko5"]));
+    assert_eq!(body(&h.send("ko5", "whoami", json!([])).unwrap()), "#\"a\"");
+}
+
+impl Harness {
+    fn send_raw(
+        &mut self,
+        target: &str,
+        methargs: crate::capdata::CapData,
+    ) -> Result<Value, String> {
+        use crate::kernel::state::RunItem;
+        use crate::vat::Message;
+        let slot = Arc::new(Mutex::new(None));
+        let answer = Arc::clone(&slot);
+        let kernel = self.kernel();
+        kernel
+            .atomically(|k| {
+                let kpid = k.state.create_promise(None)?;
+                k.state.push_run(&RunItem::Send {
+                    target: target.into(),
+                    message: Message {
+                        methargs,
+                        result: Some(kpid.clone()),
+                    },
+                })?;
+                k.await_promise(
+                    &kpid,
+                    Box::new(move |kernel, settlement| {
+                        let answer2 = Arc::clone(&answer);
+                        let value = settlement
+                            .map(|v| serde_json::to_value(v).unwrap())
+                            .map_err(|r| crate::capdata::error_message(&r).unwrap_or(r.body));
+                        kernel
+                            .after_commit
+                            .push(Box::new(move || *answer2.lock().unwrap() = Some(value)));
+                    }),
+                )
+            })
+            .unwrap();
+        self.run();
+        let answer = slot.lock().unwrap().take();
+        answer.expect("no answer")
+    }
+}
