@@ -1,5 +1,6 @@
 //! `ocapctl` end to end: auto-start, exec's three input modes, output, errors and exit codes,
-//! status, stop escalation and purge (spec §1.5, §1.6).
+//! status, stop escalation and purge (spec §1.5, §1.6), and the kernel commands' argument
+//! checks, which need no daemon.
 
 mod common;
 
@@ -244,5 +245,122 @@ fn an_installed_socket_unit_is_never_bypassed() {
             .join("ocap/daemon.sock")
             .exists()),
         "a daemon was spawned"
+    );
+}
+
+/// Runs `ocapctl ARGS` and returns (exit code, stderr), checking that no daemon was started.
+fn refused(home: &Home, args: &[&str]) -> (Option<i32>, String) {
+    let out = home.ocapctl(args);
+    assert!(stdout(&out).is_empty(), "{args:?}: {}", stdout(&out));
+    assert!(
+        !home.socket().exists() && !home.database().exists(),
+        "{args:?} started a daemon"
+    );
+    (out.status.code(), stderr(&out))
+}
+
+#[test]
+fn kernel_commands_refuse_bad_ids_as_usage_errors_without_a_daemon() {
+    let home = Home::new();
+    for (args, wanted) in [
+        (
+            &["terminate", "x1"][..],
+            "expected a vat id ('v' and a number, e.g. v1) or a subcluster id ('s' and a number, e.g. s1)",
+        ),
+        (&["terminate", "ko4"], "or a subcluster id"),
+        (
+            &["restart", "s1"],
+            "expected a vat id: 'v' and a number, e.g. v1",
+        ),
+        (&["ping", "v"], "expected a vat id"),
+        (
+            &["revoke", "k4"],
+            "expected a kernel reference: 'ko' or 'kp' and a number",
+        ),
+        (&["revoked", "v1"], "expected a kernel reference"),
+        (&["send", "ko", "m"], "expected a kernel reference"),
+        (&["send", "ko4", ""], "a value is required for '<METHOD>'"),
+        (&["send", "ko4"], "<METHOD>"),
+        (&["gc", "extra"], "unexpected argument 'extra'"),
+        (&["launch"], "launch needs a cluster config"),
+    ] {
+        let (code, err) = refused(&home, args);
+        assert_eq!(code, Some(2), "{args:?}: {err}");
+        assert!(
+            err.starts_with("error: ") && err.contains(wanted),
+            "{args:?}: {err}"
+        );
+    }
+}
+
+#[test]
+fn send_and_launch_refuse_bad_json_with_the_reference_texts() {
+    let home = Home::new();
+    let (code, err) = refused(&home, &["send", "ko4", "m", r#"["a",1"#]);
+    assert_eq!(
+        (code, err.as_str()),
+        (Some(1), "Error: args-json must be valid JSON.\n")
+    );
+    let (code, err) = refused(&home, &["send", "ko4", "m", "1", "{a:1}"]);
+    assert_eq!(code, Some(1));
+    assert!(
+        err.starts_with("Error: argument 2 ({a:1}) looks like JSON but is not valid JSON"),
+        "{err}"
+    );
+    let (code, err) = refused(&home, &["send", "ko4", "m", "--timeout", "0"]);
+    assert_eq!(
+        (code, err.as_str()),
+        (
+            Some(1),
+            "Error: --timeout must be a positive integer, got: 0\n"
+        )
+    );
+    let (code, err) = refused(&home, &["launch", "{bad"]);
+    assert_eq!(
+        (code, err.as_str()),
+        (Some(1), "Error: config must be valid JSON.\n")
+    );
+    let (code, err) = refused(&home, &["launch", "[1]"]);
+    assert_eq!(code, Some(1));
+    assert!(
+        err.starts_with("Error: config must be a JSON object"),
+        "{err}"
+    );
+    let missing = home.path().join("nope.json");
+    let (code, err) = refused(&home, &["launch", missing.to_str().unwrap()]);
+    assert_eq!(code, Some(1));
+    assert!(err.contains("nope.json: no such file"), "{err}");
+}
+
+#[test]
+fn every_command_has_help() {
+    let home = Home::new();
+    for command in [
+        "exec",
+        "status",
+        "start",
+        "stop",
+        "purge",
+        "launch",
+        "send",
+        "terminate",
+        "restart",
+        "ping",
+        "revoke",
+        "revoked",
+        "gc",
+    ] {
+        let out = home.ocapctl(&[command, "--help"]);
+        assert_eq!(out.status.code(), Some(0), "{command}");
+        assert!(
+            stdout(&out).contains(&format!("Usage: ocapctl {command}")),
+            "{command}: {}",
+            stdout(&out)
+        );
+    }
+    let send = stdout(&home.ocapctl(&["send", "--help"]));
+    assert!(
+        send.contains("one JSON array") && send.contains("--raw"),
+        "{send}"
     );
 }

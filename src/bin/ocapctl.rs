@@ -1,12 +1,13 @@
 //! `ocapctl`, the small client of `ocapd`: parse the command line, call [`ocap::client`].
 
-use clap::{Parser, Subcommand};
-use ocap::client::{self, ClientError, StopOutcome, Target, exit_codes, output, params};
+use clap::{Args, CommandFactory, Parser, Subcommand};
+use ocap::client::commands::{KernelCommand, Style, parse_timeout};
+use ocap::client::ids::{KRef, VatId, VatOrSubcluster};
+use ocap::client::{self, ClientError, StopOutcome, Target, exit_codes, launch, output, params};
 use ocap::paths::Paths;
 use serde_json::{Value, json};
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::time::Duration;
 
 const EXIT_STATUS: &str = "Exit status: 0 success; 1 the daemon answered with an error or the command failed; \
 2 usage error; 69 no daemon reachable; 76 unintelligible reply; 77 permission denied.";
@@ -23,7 +24,8 @@ struct Cli {
     #[arg(long, global = true, value_name = "DIR")]
     home: Option<PathBuf>,
 
-    /// Print JSON even on a terminal
+    /// Print JSON: `status` even on a terminal; `ping`, `terminate`, `restart`, `revoke`, `gc`
+    /// the bare result instead of a word or nothing
     #[arg(long, global = true)]
     json: bool,
 
@@ -44,6 +46,75 @@ enum Command {
         #[arg(long, value_name = "SECS")]
         timeout: Option<String>,
     },
+    /// Launch a subcluster from a cluster config (launchSubcluster); prints its id, root kref
+    /// and bootstrap result
+    #[command(after_help = LAUNCH_HELP)]
+    Launch {
+        /// Cluster config: a JSON file, a JSON argument, or standard input when it is a pipe or
+        /// a file
+        #[arg(value_name = "CONFIG")]
+        config: Option<String>,
+        #[command(flatten)]
+        wait: Wait,
+    },
+    /// Send a message to a kernel object or promise (queueMessage) and print its result
+    #[command(after_help = SEND_HELP)]
+    Send {
+        /// The object or promise: koN or kpN
+        target: KRef,
+        /// The method to call
+        #[arg(value_parser = clap::builder::NonEmptyStringValueParser::new())]
+        method: String,
+        /// The arguments (see below)
+        #[arg(allow_negative_numbers = true)]
+        args: Vec<String>,
+        /// Print the result CapData as the kernel returned it, not prettified
+        #[arg(long)]
+        raw: bool,
+        #[command(flatten)]
+        wait: Wait,
+    },
+    /// Terminate a vat (vN: terminateVat) or a whole subcluster (sN: terminateSubcluster)
+    Terminate {
+        /// vN or sN
+        #[arg(value_name = "VAT_OR_SUBCLUSTER")]
+        id: VatOrSubcluster,
+        #[command(flatten)]
+        wait: Wait,
+    },
+    /// Restart a vat from its persisted state (restartVat)
+    Restart {
+        /// vN
+        vat: VatId,
+        #[command(flatten)]
+        wait: Wait,
+    },
+    /// Check that a vat answers (pingVat); prints pong
+    Ping {
+        /// vN
+        vat: VatId,
+        #[command(flatten)]
+        wait: Wait,
+    },
+    /// Revoke a kernel object: messages to it then fail (revoke)
+    Revoke {
+        /// koN
+        kref: KRef,
+        #[command(flatten)]
+        wait: Wait,
+    },
+    /// Print whether a kernel object is revoked (isRevoked): true or false
+    Revoked {
+        /// koN
+        kref: KRef,
+        #[command(flatten)]
+        wait: Wait,
+    },
+    /// Clean up terminated vats and run the kernel's garbage collection (collectGarbage)
+    Gc {
+        #[command(flatten)]
+        wait: Wait,
+    },
     /// Show whether a daemon runs and what its kernel holds
     Status,
     /// Make sure a daemon is serving (starts one unless a service manager owns the socket)
@@ -57,6 +128,40 @@ enum Command {
         force: bool,
     },
 }
+
+/// `--timeout`, on every command that waits for the kernel.
+#[derive(Debug, Args)]
+struct Wait {
+    /// Read timeout in seconds [default: no timeout]
+    #[arg(long, value_name = "SECS")]
+    timeout: Option<String>,
+}
+
+const LAUNCH_HELP: &str = "\
+Relative bundleSpec paths become file:// URLs against the current directory. A whole
+launchSubcluster params object, {\"config\": {...}}, is accepted too.
+
+Example:
+  ocapctl launch '{\"bootstrap\":\"counter\",\"vats\":{\"counter\":{\"bundleSpec\":\"./counter.bundle\"}}}'
+  ocapctl launch cluster.json";
+
+const SEND_HELP: &str = "\
+ARGS:
+  none                      no arguments
+  one JSON array            the whole argument list, as in `ocap daemon queueMessage`:
+                            '[\"a\",1]' sends \"a\" and 1 (to send one array, wrap it: '[[1,2]]')
+  otherwise, each ARG       one argument: JSON if it parses (5, -1.5, true, null, '\"x\"',
+                            '{\"a\":1}', '[1,2]'), else the text itself (hello, ko4).
+                            Text that starts like JSON ([ { \" or a number) must be valid JSON;
+                            to send such text, or a word like true, as a string, quote it: '\"true\"'.
+  Strings are never capabilities: \"ko4\" is sent as the string \"ko4\".
+
+The result CapData is shown prettified (<ko5> (Alleged: Foo) for objects, 7n for bigints,
+[undefined], [TypeError: boom]), indented on a terminal; --raw prints the CapData itself.
+
+Example:
+  ocapctl send ko4 add 5 '\"x\"' hello   sends [5,\"x\",\"hello\"]
+  ocapctl send ko4 resume               prints \"Counter incremented to: 2\"";
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -87,6 +192,48 @@ fn run(cli: &Cli, mut target: Target) -> Result<(), ClientError> {
             target.timeout = parse_timeout(timeout.as_deref())?;
             exec(&target, method.as_deref(), params.as_deref())
         }
+        Command::Launch { config, wait } => {
+            let Some(config) = launch::read_config(config.as_deref())? else {
+                usage_error(
+                    "launch",
+                    "launch needs a cluster config: a file, a JSON argument, \
+                     or standard input (a pipe or a file)",
+                );
+            };
+            let cwd = std::env::current_dir()
+                .map_err(|e| ClientError::Failed(format!("current directory: {e}")))?;
+            let params = launch::launch_params(config, &cwd)?;
+            kernel(cli, target, KernelCommand::Launch { params }, wait)
+        }
+        Command::Send {
+            target: kref,
+            method,
+            args,
+            raw,
+            wait,
+        } => {
+            let command = KernelCommand::Send {
+                target: kref.clone(),
+                method: method.clone(),
+                args: client::send::parse_args(args)?,
+                raw: *raw,
+            };
+            kernel(cli, target, command, wait)
+        }
+        Command::Terminate { id, wait } => {
+            kernel(cli, target, KernelCommand::Terminate(id.clone()), wait)
+        }
+        Command::Restart { vat, wait } => {
+            kernel(cli, target, KernelCommand::Restart(vat.clone()), wait)
+        }
+        Command::Ping { vat, wait } => kernel(cli, target, KernelCommand::Ping(vat.clone()), wait),
+        Command::Revoke { kref, wait } => {
+            kernel(cli, target, KernelCommand::Revoke(kref.clone()), wait)
+        }
+        Command::Revoked { kref, wait } => {
+            kernel(cli, target, KernelCommand::Revoked(kref.clone()), wait)
+        }
+        Command::Gc { wait } => kernel(cli, target, KernelCommand::CollectGarbage, wait),
         Command::Status => status(&target, cli.json),
         Command::Start => {
             client::ensure_daemon(&target)?;
@@ -106,6 +253,42 @@ fn exec(target: &Target, method: Option<&str>, params: Option<&str>) -> Result<(
     }
     let result = client::call(target, method, params.as_ref())?;
     print_json(&result);
+    Ok(())
+}
+
+/// Exits with clap's usage error (exit 2) for `subcommand`.
+fn usage_error(subcommand: &str, message: &str) -> ! {
+    let mut cli = Cli::command();
+    cli.build();
+    let sub = cli
+        .find_subcommand_mut(subcommand)
+        .expect("the subcommand exists");
+    sub.error(clap::error::ErrorKind::MissingRequiredArgument, message)
+        .exit()
+}
+
+/// A kernel command, its arguments already checked: start a daemon if needed, call, print.
+fn kernel(
+    cli: &Cli,
+    mut target: Target,
+    command: KernelCommand,
+    wait: &Wait,
+) -> Result<(), ClientError> {
+    let timeout = parse_timeout(wait.timeout.as_deref())?;
+    client::ensure_daemon(&target)?;
+    target.timeout = timeout;
+    let result = client::call(&target, command.method(), Some(&command.params()))?;
+    let style = Style {
+        tty: output::stdout_is_tty(),
+        json: cli.json,
+    };
+    let printed = command.render(&result, style);
+    if let Some(line) = printed.stderr {
+        eprintln!("{line}");
+    }
+    if let Some(line) = printed.stdout {
+        println!("{line}");
+    }
     Ok(())
 }
 
@@ -146,15 +329,4 @@ fn purge(target: &Target, force: bool) -> Result<(), ClientError> {
 /// Pretty on a terminal, compact otherwise.
 fn print_json(value: &Value) {
     println!("{}", output::json_text(value, output::stdout_is_tty()));
-}
-
-/// `--timeout` as the reference takes it: a positive whole number of seconds.
-fn parse_timeout(text: Option<&str>) -> Result<Option<Duration>, ClientError> {
-    let Some(text) = text else { return Ok(None) };
-    match text.parse::<u64>() {
-        Ok(secs) if secs > 0 => Ok(Some(Duration::from_secs(secs))),
-        _ => Err(ClientError::Usage(format!(
-            "--timeout must be a positive integer, got: {text}"
-        ))),
-    }
 }

@@ -1,14 +1,19 @@
-//! The blocking client behind `ocapctl`: connect and call, start, stop and purge a daemon.
+//! The blocking client behind `ocapctl`: connect and call, start, stop and purge a daemon, and
+//! the kernel commands' arguments and output ([`commands`]).
 //!
 //! Plain `std` I/O only: `ocapctl` must start in a few milliseconds and stay small, so nothing
 //! here may use the async runtime, SQLite or the JavaScript engine.
 
 mod activation;
 mod call;
+pub mod commands;
 mod error;
+pub mod ids;
+pub mod launch;
 pub mod output;
 pub mod params;
 mod purge;
+pub mod send;
 mod start;
 mod stop;
 

@@ -7,21 +7,26 @@ use std::io::Read;
 use std::os::unix::fs::FileTypeExt;
 use std::path::Path;
 
-/// The reference CLI's message for params that are not JSON.
-const NOT_JSON: &str = "params-json must be valid JSON.";
-
 /// Reads the params: `arg` as JSON, else `arg` as a file holding JSON, else standard input
-/// when it is a pipe or a redirected file. `None` means "send no params".
+/// when it is a pipe or a redirected file. `None` means "send no params". Params that are not
+/// JSON get the reference CLI's message, `params-json must be valid JSON.`
 pub fn read(arg: Option<&str>) -> Result<Option<Value>, ClientError> {
+    read_as(arg, "params-json")
+}
+
+/// [`read`] for another JSON input: what is not JSON is refused with `<label> must be valid
+/// JSON.`
+pub fn read_as(arg: Option<&str>, label: &str) -> Result<Option<Value>, ClientError> {
+    let not_json = || ClientError::Usage(format!("{label} must be valid JSON."));
     match arg.filter(|a| !a.is_empty()) {
-        Some(text) => from_arg(text).map(Some),
-        None => from_stdin(),
+        Some(text) => from_arg(text, not_json).map(Some),
+        None => from_stdin(not_json),
     }
 }
 
-fn from_arg(text: &str) -> Result<Value, ClientError> {
+fn from_arg(text: &str, not_json: impl Fn() -> ClientError) -> Result<Value, ClientError> {
     if let Ok(value) = serde_json::from_str::<Value>(text) {
-        return not_null(value);
+        return not_null(value, not_json);
     }
     let path = Path::new(text);
     if path.is_file() {
@@ -29,14 +34,14 @@ fn from_arg(text: &str) -> Result<Value, ClientError> {
             .map_err(|e| ClientError::Usage(format!("{text}: {e}")))?;
         let value = serde_json::from_str(&content)
             .map_err(|e| ClientError::Usage(format!("{text}: not valid JSON: {e}")))?;
-        return not_null(value);
+        return not_null(value, not_json);
     }
-    Err(ClientError::Usage(NOT_JSON.into()))
+    Err(not_json())
 }
 
-fn not_null(value: Value) -> Result<Value, ClientError> {
+fn not_null(value: Value, not_json: impl Fn() -> ClientError) -> Result<Value, ClientError> {
     if value.is_null() {
-        Err(ClientError::Usage(NOT_JSON.into()))
+        Err(not_json())
     } else {
         Ok(value)
     }
@@ -44,7 +49,7 @@ fn not_null(value: Value) -> Result<Value, ClientError> {
 
 /// Standard input counts only when it is a pipe or a regular file: a terminal would block
 /// forever, and `/dev/null` or a closed descriptor mean "nothing given".
-fn from_stdin() -> Result<Option<Value>, ClientError> {
+fn from_stdin(not_json: impl Fn() -> ClientError) -> Result<Option<Value>, ClientError> {
     let Ok(meta) = std::fs::metadata("/dev/stdin") else {
         return Ok(None);
     };
@@ -59,8 +64,8 @@ fn from_stdin() -> Result<Option<Value>, ClientError> {
     if text.trim().is_empty() {
         return Ok(None);
     }
-    let value = serde_json::from_str(&text).map_err(|_| ClientError::Usage(NOT_JSON.into()))?;
-    not_null(value).map(Some)
+    let value = serde_json::from_str(&text).map_err(|_| not_json())?;
+    not_null(value, not_json).map(Some)
 }
 
 /// For `launchSubcluster`: every `config.vats.*.bundleSpec` without `://` becomes the `file://`
@@ -119,6 +124,12 @@ mod tests {
     use super::*;
     use serde_json::json;
 
+    const NOT_JSON: &str = "params-json must be valid JSON.";
+
+    fn from_arg(text: &str) -> Result<Value, ClientError> {
+        super::from_arg(text, || ClientError::Usage(NOT_JSON.into()))
+    }
+
     #[test]
     fn json_arguments_and_files_are_read() {
         assert_eq!(from_arg("{\"a\":1}").unwrap(), json!({"a":1}));
@@ -136,6 +147,10 @@ mod tests {
     fn non_json_and_null_are_refused_with_the_reference_text() {
         assert_eq!(from_arg("{bad").unwrap_err().to_string(), NOT_JSON);
         assert_eq!(from_arg("null").unwrap_err().to_string(), NOT_JSON);
+        assert_eq!(
+            read_as(Some("{bad"), "config").unwrap_err().to_string(),
+            "config must be valid JSON."
+        );
     }
 
     #[test]
