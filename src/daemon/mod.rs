@@ -115,7 +115,7 @@ fn start(
     let (kernel, kernel_thread) = crate::kernel::start(
         conn,
         &paths.database,
-        Box::new(crate::vat::NoRuntime),
+        Box::new(crate::vat::process::ProcessFactory),
         crate::kernel::KernelOptions::default(),
     )
     .map_err(|e| e.to_string())?;

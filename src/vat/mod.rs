@@ -5,6 +5,7 @@
 //! syscalls and results have the exact JSON shapes of spec §7.3–§7.4, so the same types can be
 //! serialized for an out-of-process worker.
 
+pub mod process;
 mod protocol;
 
 pub use protocol::{Delivery, DeliveryResult, Message, Resolution, Syscall, VatstoreDelta};
@@ -59,18 +60,4 @@ pub trait VatFactory: Send {
         vat_id: &str,
         config: &serde_json::Value,
     ) -> Result<Box<dyn VatRuntime>, String>;
-}
-
-/// The factory of a kernel that has no way to run vat code (no JavaScript runtime is built in
-/// yet): every launch fails with this reason.
-pub struct NoRuntime;
-
-impl VatFactory for NoRuntime {
-    fn create(
-        &self,
-        _vat_id: &str,
-        _config: &serde_json::Value,
-    ) -> Result<Box<dyn VatRuntime>, String> {
-        Err("this ocapd has no vat runtime for the configured code".into())
-    }
 }

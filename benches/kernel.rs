@@ -1,0 +1,253 @@
+//! Kernel-only throughput with a trivial native (Rust) vat and durable commits: what the kernel
+//! itself costs per crank, so that the vat runtime, not the kernel, decides end-to-end speed.
+//!
+//! `cargo bench --bench kernel`; `OCAP_BENCH_SMOKE=1` for a quick run. Prints a table.
+
+use ocap::capdata::{CapData, Passable, decode, encode};
+use ocap::kernel::store::{Store, open};
+use ocap::kernel::{Call, Kernel, KernelOptions, LaunchPlan};
+use ocap::vat::{
+    Delivery, DeliveryResult, Message, Resolution, Syscall, Syscalls, VatFactory, VatFault,
+    VatRuntime,
+};
+use serde_json::{Value, json};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+/// A vat that answers `ping` with `pong`, and on `rally(n)` pings its peer `n` times in a row,
+/// each ping sent when the previous answer arrives (awaited, vat to vat).
+#[derive(Default)]
+struct PingVat {
+    peer: Option<String>,
+    next_promise: u64,
+    remaining: u64,
+    answer: Option<String>,
+}
+
+impl PingVat {
+    fn ping_peer(&mut self, sys: &mut dyn Syscalls) {
+        self.next_promise += 1;
+        let vpid = format!("p+{}", 4 + self.next_promise);
+        let methargs = encode(&Passable::Array(vec![
+            Passable::String("ping".into()),
+            Passable::Array(vec![]),
+        ]));
+        let target = self.peer.clone().expect("bootstrap gave a peer");
+        sys.syscall(Syscall::Send {
+            target,
+            message: Message {
+                methargs,
+                result: Some(vpid.clone()),
+            },
+        });
+        sys.syscall(Syscall::Subscribe(vpid));
+    }
+}
+
+fn resolve(sys: &mut dyn Syscalls, vpid: &str, value: &str) {
+    let value = encode(&Passable::String(value.into()));
+    sys.syscall(Syscall::Resolve(vec![Resolution {
+        promise: vpid.into(),
+        rejected: false,
+        value,
+    }]));
+}
+
+fn method_and_args(methargs: &CapData) -> (String, Vec<Passable>) {
+    match decode(methargs) {
+        Ok(Passable::Array(mut parts)) if parts.len() == 2 => {
+            let args = match parts.pop() {
+                Some(Passable::Array(a)) => a,
+                _ => vec![],
+            };
+            let method = match parts.pop() {
+                Some(Passable::String(m)) => m,
+                _ => String::new(),
+            };
+            (method, args)
+        }
+        _ => (String::new(), vec![]),
+    }
+}
+
+impl VatRuntime for PingVat {
+    fn init(
+        &mut self,
+        _state: Vec<(String, String)>,
+        _sys: &mut dyn Syscalls,
+        _budget: Duration,
+    ) -> Result<DeliveryResult, VatFault> {
+        Ok(DeliveryResult::default())
+    }
+
+    fn deliver(
+        &mut self,
+        delivery: &Delivery,
+        sys: &mut dyn Syscalls,
+        _budget: Duration,
+    ) -> Result<DeliveryResult, VatFault> {
+        match delivery {
+            Delivery::Message { message, .. } => {
+                let (method, args) = method_and_args(&message.methargs);
+                let result = message.result.clone().unwrap_or_default();
+                match method.as_str() {
+                    "bootstrap" => {
+                        if let Some(Passable::Record(roots)) = args.first()
+                            && let Some(Passable::Remotable { slot, .. }) = roots.get("b")
+                        {
+                            self.peer = Some(slot.clone());
+                        }
+                        resolve(sys, &result, "ready");
+                    }
+                    "rally" => {
+                        self.remaining = match args.first() {
+                            Some(Passable::Number(n)) => *n as u64,
+                            _ => 1,
+                        };
+                        self.answer = Some(result);
+                        self.ping_peer(sys);
+                    }
+                    _ => resolve(sys, &result, "pong"),
+                }
+            }
+            Delivery::Notify(_) => {
+                self.remaining -= 1;
+                if self.remaining == 0 {
+                    let answer = self.answer.take().unwrap_or_default();
+                    resolve(sys, &answer, "done");
+                } else {
+                    self.ping_peer(sys);
+                }
+            }
+            _ => {}
+        }
+        Ok(DeliveryResult::default())
+    }
+}
+
+struct Factory;
+
+impl VatFactory for Factory {
+    fn create(&self, _vat_id: &str, _config: &Value) -> Result<Box<dyn VatRuntime>, String> {
+        Ok(Box::new(PingVat::default()))
+    }
+}
+
+struct Bench {
+    kernel: Kernel,
+    _dir: tempfile::TempDir,
+}
+
+impl Bench {
+    fn new() -> Bench {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::new(open(&dir.path().join("kernel.sqlite")).unwrap());
+        let kernel = Kernel::new(store, Box::new(Factory), KernelOptions::default()).unwrap();
+        let mut bench = Bench { kernel, _dir: dir };
+        let vats = vec![
+            ("a".to_string(), json!({"bundleSpec": "native:ping"})),
+            ("b".to_string(), json!({"bundleSpec": "native:ping"})),
+        ];
+        let raw = json!({"bootstrap": "a", "vats": {"a": vats[0].1, "b": vats[1].1}});
+        bench
+            .call(Call::Launch(LaunchPlan {
+                raw,
+                bootstrap: "a".into(),
+                vats,
+                services: vec![],
+                has_io: false,
+            }))
+            .unwrap();
+        bench
+    }
+
+    /// One call, run to completion, committed (durably: synchronous=FULL).
+    fn call(&mut self, call: Call) -> Result<Value, String> {
+        let slot = Arc::new(Mutex::new(None));
+        let answer = Arc::clone(&slot);
+        self.kernel
+            .call(call, Box::new(move |a| *answer.lock().unwrap() = Some(a)))
+            .unwrap();
+        while self.kernel.crank().unwrap() {}
+        self.kernel.commit().unwrap();
+        let answer = slot.lock().unwrap().take();
+        answer.unwrap()
+    }
+
+    fn ping(&mut self) {
+        self.call(Call::QueueMessage {
+            target: "ko5".into(),
+            method: "ping".into(),
+            args: vec![],
+        })
+        .unwrap();
+    }
+
+    fn rows(&self) -> i64 {
+        self.kernel
+            .state()
+            .store()
+            .conn()
+            .query_row("SELECT count(*) FROM kv", [], |r| r.get(0))
+            .unwrap()
+    }
+}
+
+fn main() {
+    let smoke = std::env::var_os("OCAP_BENCH_SMOKE").is_some();
+    let n: u64 = if smoke { 200 } else { 10_000 };
+    println!(
+        "\nocap kernel benchmark{} (native Rust vats, WAL, synchronous=FULL)",
+        if smoke { " (smoke run)" } else { "" }
+    );
+    println!("| case | figure |\n|---|---|");
+
+    let mut bench = Bench::new();
+    let mut samples: Vec<f64> = (0..n)
+        .map(|_| {
+            let started = Instant::now();
+            bench.ping();
+            started.elapsed().as_secs_f64() * 1e6
+        })
+        .collect();
+    samples.sort_by(f64::total_cmp);
+    let total: f64 = samples.iter().sum();
+    println!(
+        "| queueMessage round trip, one commit each: p50 / p99 | {:.1} µs / {:.1} µs |",
+        samples[samples.len() / 2],
+        samples[samples.len() * 99 / 100]
+    );
+    println!(
+        "| queueMessage throughput, one commit each | {:.0}/s |",
+        n as f64 / (total / 1e6)
+    );
+
+    let before = bench.rows();
+    for _ in 0..n {
+        bench.ping();
+    }
+    println!(
+        "| kv rows added by {n} finished queueMessages | {} |",
+        bench.rows() - before
+    );
+
+    let mut bench = Bench::new();
+    let started = Instant::now();
+    let rounds = n;
+    let answer = bench
+        .call(Call::QueueMessage {
+            target: "ko4".into(),
+            method: "rally".into(),
+            args: vec![json!(rounds)],
+        })
+        .unwrap();
+    let elapsed = started.elapsed().as_secs_f64();
+    assert_eq!(answer["body"], "#\"done\"");
+    // Each round is two cranks: the ping to b, and the notify of its answer to a.
+    let cranks = 2 * rounds;
+    println!(
+        "| vat-to-vat awaited ping-pong | {:.0} cranks/s, {:.1} µs per crank |",
+        cranks as f64 / elapsed,
+        elapsed * 1e6 / cranks as f64
+    );
+}

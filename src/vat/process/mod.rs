@@ -1,0 +1,39 @@
+//! Vats in child processes: a worker program speaks the vat protocol of spec §7.3–§7.4 as
+//! newline-delimited JSON-RPC over its standard input and output.
+//!
+//! The kernel sends requests (`initVat`, `deliver`) with ids `"<vatId>:<n>"`; the worker answers
+//! each with its `VatDeliveryResult`, after sending any syscalls as `syscall` notifications. A
+//! worker that does not answer within the delivery budget is killed. Its standard error is
+//! passed through to the daemon's log. A worker is chosen per vat by `creationOptions.worker`,
+//! the program and its arguments (the reference accepts and ignores `creationOptions`).
+
+mod worker;
+
+pub use worker::ProcessVat;
+
+use super::{VatFactory, VatRuntime};
+use serde_json::Value;
+
+/// Runs vats whose config names a worker program; refuses the others with `fallback`'s
+/// reason.
+pub struct ProcessFactory;
+
+impl VatFactory for ProcessFactory {
+    fn create(&self, vat_id: &str, config: &Value) -> Result<Box<dyn VatRuntime>, String> {
+        let Some(command) = worker_command(config) else {
+            return Err("this ocapd has no built-in JavaScript runtime yet; give a worker program in creationOptions.worker".into());
+        };
+        Ok(Box::new(ProcessVat::spawn(
+            vat_id,
+            &command,
+            config.clone(),
+        )?))
+    }
+}
+
+/// `creationOptions.worker`: `["program", "arg", …]`.
+fn worker_command(config: &Value) -> Option<Vec<String>> {
+    let items = config.get("creationOptions")?.get("worker")?.as_array()?;
+    let command: Option<Vec<String>> = items.iter().map(|v| v.as_str().map(String::from)).collect();
+    command.filter(|c| !c.is_empty())
+}
