@@ -4,6 +4,7 @@
 //! (DESIGN.md principle 2: no locks around kernel state). This file is only the command loop;
 //! each concern lives in its own module.
 
+pub mod config;
 mod status;
 pub mod store;
 
