@@ -6,6 +6,7 @@
 //! Endo sorts record keys as strings, but the printed JSON still lists
 //! `"9"` before `"10"`.
 
+use serde_json::Value;
 use std::collections::HashMap;
 
 /// The numeric value of `key` if it is a JavaScript array index
@@ -24,12 +25,26 @@ pub(super) fn array_index(key: &str) -> Option<u32> {
 /// Reorders entries the way a JavaScript object would iterate them.
 ///
 /// The sort is stable, so non-index keys keep their insertion order.
-pub(super) fn js_property_order<T>(mut entries: Vec<(String, T)>) -> Vec<(String, T)> {
+pub fn js_property_order<T>(mut entries: Vec<(String, T)>) -> Vec<(String, T)> {
     entries.sort_by_key(|(key, _)| match array_index(key) {
         Some(i) => (0, i),
         None => (1, 0),
     });
     entries
+}
+
+/// `Object.entries(value)` for a JSON object or array, in JavaScript order; other values have
+/// none. (Arrays count: they are objects to JavaScript, keyed by index.)
+pub fn js_entries(value: &Value) -> Vec<(String, &Value)> {
+    match value {
+        Value::Object(map) => js_property_order(map.iter().map(|(k, v)| (k.clone(), v)).collect()),
+        Value::Array(items) => items
+            .iter()
+            .enumerate()
+            .map(|(i, v)| (i.to_string(), v))
+            .collect(),
+        _ => Vec::new(),
+    }
 }
 
 /// Collapses duplicate keys like repeated assignment: the last value wins but
@@ -88,6 +103,17 @@ mod tests {
             .map(|e| e.0)
             .collect();
         assert_eq!(keys, ["9", "10", "b", "a"]);
+    }
+
+    #[test]
+    fn entries_of_json_values() {
+        let object = serde_json::json!({"b": 1, "10": 2, "a": 3, "9": 4});
+        let keys: Vec<String> = js_entries(&object).into_iter().map(|e| e.0).collect();
+        assert_eq!(keys, ["9", "10", "b", "a"]);
+        let array = serde_json::json!(["x", "y"]);
+        let entries = js_entries(&array);
+        assert_eq!(entries[1], ("1".to_string(), &serde_json::json!("y")));
+        assert!(js_entries(&serde_json::json!("xy")).is_empty());
     }
 
     #[test]

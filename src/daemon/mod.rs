@@ -11,7 +11,7 @@ mod detach;
 mod launchd;
 mod listen;
 mod logging;
-mod methods;
+pub mod methods;
 mod notify;
 mod options;
 mod server;

@@ -13,6 +13,7 @@
 //! awaiting promises; `state` the persistent tables; `store` the database.
 
 mod calls;
+pub mod config;
 mod core;
 mod crank;
 mod gc;

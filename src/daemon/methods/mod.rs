@@ -5,6 +5,7 @@ mod daemon_info;
 mod execute_db_query;
 mod get_status;
 pub mod params;
+pub mod schemas;
 
 use super::server::Shared;
 use crate::protocol::RpcError;
