@@ -11,7 +11,7 @@ mod detach;
 mod launchd;
 mod listen;
 mod logging;
-pub mod methods;
+mod methods;
 mod notify;
 mod options;
 mod server;
@@ -176,6 +176,7 @@ impl Daemon {
         let signals =
             signals::register().map_err(|e| format!("cannot install signal handlers: {e}"))?;
         let shared = Arc::new(Shared::new(kernel.clone(), limits, info, stop.clone()));
+        let kernel_for_stop = kernel.clone();
         let tracker = TaskTracker::new();
         if let Some(interval) = notify::watchdog_interval() {
             tokio::spawn(notify::watchdog(interval, kernel, stop.clone()));
@@ -203,6 +204,9 @@ impl Daemon {
             }
         );
         stop.cancel();
+        if let Err(e) = kernel_for_stop.abandon_waiters().await {
+            tracing::warn!("could not release waiting callers: {e}");
+        }
         tracker.close();
         if tokio::time::timeout(drain, tracker.wait()).await.is_err() {
             tracing::warn!(

@@ -83,7 +83,14 @@ impl Kernel {
 
     /// Commits the batch transaction, then releases everything that waited for it.
     pub fn commit(&mut self) -> Result<(), KernelError> {
+        self.commit_then(|_| {})
+    }
+
+    /// Commits, runs `publish` (so that the published status includes this commit before any
+    /// caller hears back), then releases everything that waited for the commit.
+    pub fn commit_then(&mut self, publish: impl FnOnce(&Kernel)) -> Result<(), KernelError> {
         self.state.commit()?;
+        publish(self);
         for release in std::mem::take(&mut self.after_commit) {
             release();
         }

@@ -238,3 +238,19 @@ impl Kernel {
         self.state.remove_subcluster(id)
     }
 }
+
+impl From<super::config::ClusterConfig> for LaunchPlan {
+    fn from(config: super::config::ClusterConfig) -> LaunchPlan {
+        LaunchPlan {
+            raw: config.raw,
+            bootstrap: config.bootstrap,
+            vats: config
+                .vats
+                .into_iter()
+                .map(|(name, vat)| (name, vat.raw))
+                .collect(),
+            services: config.services,
+            has_io: !config.io.is_empty(),
+        }
+    }
+}

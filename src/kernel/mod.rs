@@ -52,6 +52,10 @@ use tokio::sync::{mpsc, oneshot, watch};
 /// uncommitted state).
 type Snapshot = Result<Arc<Status>, String>;
 
+/// What callers still awaiting a result are told when the daemon stops.
+const STOPPING: &str =
+    "The daemon is stopping; this result will not be delivered (the message stays queued)";
+
 /// At most this many cranks share one transaction…
 const BATCH_CRANKS: usize = 200;
 /// …and at most this much time, so replies are never held back for long.
@@ -63,6 +67,8 @@ enum Command {
     Call(Call, oneshot::Sender<Result<Value, String>>),
     /// Answer as soon as the thread gets here: proves the kernel loop is not wedged.
     Ping(oneshot::Sender<()>),
+    /// The daemon is stopping: answer everyone still awaiting a result, now.
+    Abandon(oneshot::Sender<()>),
 }
 
 /// Why a kernel command failed.
@@ -161,6 +167,12 @@ impl KernelHandle {
         self.ask(Command::Ping).await
     }
 
+    /// Fails every call still awaiting a result, so that the daemon can stop without leaving
+    /// clients hanging (their messages stay queued and run after the next start).
+    pub async fn abandon_waiters(&self) -> Result<(), KernelError> {
+        self.ask(Command::Abandon).await
+    }
+
     /// Whether the kernel has no queued work and no command waiting or being handled.
     pub fn is_idle(&self) -> bool {
         self.in_flight.load(Ordering::SeqCst) == 0 && !self.busy.load(Ordering::SeqCst)
@@ -200,14 +212,18 @@ fn run(
     publish: watch::Sender<Snapshot>,
     busy: Arc<AtomicBool>,
 ) -> Result<(), KernelError> {
+    let mut handled = false;
     loop {
-        let worked = run_batch(&mut kernel, &mut commands);
-        if let Err(e) = kernel.commit() {
+        let worked = run_batch(&mut kernel, &mut commands) || handled;
+        let committed = kernel.commit_then(|kernel| {
+            if worked {
+                drop(publish.send_replace(snapshot(kernel)));
+            }
+        });
+        if let Err(e) = committed {
             tracing::error!("commit failed: {e}");
         }
-        if worked {
-            drop(publish.send_replace(snapshot(&kernel)));
-        }
+        handled = false;
         let idle = kernel
             .state()
             .queue_length("run")
@@ -216,12 +232,16 @@ fn run(
         busy.store(!idle, Ordering::SeqCst);
         if idle {
             match commands.blocking_recv() {
-                Some(command) => handle(&mut kernel, command),
+                Some(command) => {
+                    handle(&mut kernel, command);
+                    handled = true;
+                }
                 None => break,
             }
         }
     }
-    kernel.abandon_waiters("the kernel is stopping");
+    kernel.abandon_waiters(STOPPING);
+    kernel.commit()?;
     close(kernel.into_store().into_conn())
 }
 
@@ -261,6 +281,13 @@ fn handle(kernel: &mut Kernel, command: Command) {
             }
         }
         Command::Ping(reply) => {
+            let _ = reply.send(());
+        }
+        Command::Abandon(reply) => {
+            kernel.abandon_waiters(STOPPING);
+            if let Err(e) = kernel.commit() {
+                tracing::error!("commit failed: {e}");
+            }
             let _ = reply.send(());
         }
     }

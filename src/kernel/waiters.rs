@@ -62,10 +62,10 @@ impl Kernel {
 
     /// Fails every waiter: the kernel is stopping, or its state was cleared.
     pub(super) fn abandon_waiters(&mut self, reason: &str) {
-        let reason = crate::capdata::kernel_error("VAT_TERMINATED", reason);
-        for (_, waiters) in std::mem::take(&mut self.waiters) {
+        let reason = crate::capdata::kernel_error("DELIVERY_FAILED", reason);
+        for (kpid, waiters) in std::mem::take(&mut self.waiters) {
             for waiter in waiters {
-                waiter(self, Err(reason.clone()));
+                self.release_waiter(&kpid, waiter, Err(reason.clone()));
             }
         }
     }

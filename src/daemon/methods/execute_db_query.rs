@@ -1,6 +1,6 @@
 //! `executeDBQuery {"sql"}` → rows as objects, read-only (spec §2; fixes §14.16).
 
-use super::params::{self, Kind};
+use super::schemas;
 use crate::daemon::server::Shared;
 use crate::kernel::store::{QueryLimits, read_only_query};
 use crate::protocol::RpcError;
@@ -9,8 +9,7 @@ use serde_json::Value;
 /// Runs the query on a blocking thread with its own read-only connection, so a slow query never
 /// holds up the kernel thread or the async workers.
 pub async fn call(shared: &Shared, params: Value) -> Result<Value, RpcError> {
-    let fields = params::object(&params, &[("sql", Kind::String)])?;
-    let sql = fields["sql"].as_str().unwrap_or_default().to_owned();
+    let sql = schemas::sql(&params)?;
     let database = shared.kernel.database().to_path_buf();
     let rows = tokio::task::spawn_blocking(move || {
         read_only_query(&database, &sql, QueryLimits::default())

@@ -4,6 +4,7 @@
 mod daemon_info;
 mod execute_db_query;
 mod get_status;
+mod kernel_control;
 pub mod params;
 pub mod schemas;
 
@@ -18,6 +19,9 @@ pub async fn call(shared: &Shared, method: &str, params: Value) -> Result<Value,
         "getStatus" => get_status::call(shared, params),
         "executeDBQuery" => execute_db_query::call(shared, params).await,
         "daemonInfo" => daemon_info::call(shared, params),
-        _ => Err(RpcError::method_not_found()),
+        _ => match kernel_control::parse(method, &params) {
+            Some(call) => kernel_control::call(shared, call?).await,
+            None => Err(RpcError::method_not_found()),
+        },
     }
 }

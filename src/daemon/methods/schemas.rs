@@ -41,6 +41,10 @@ pub fn kref(params: &Value) -> Result<String, RpcError> {
 }
 
 /// `{url: string}`: the URL of `redeemOcapURL`.
+#[allow(
+    dead_code,
+    reason = "for the OCAP URL and remote-comms methods, not served yet; tested against the reference now"
+)]
 pub fn url(params: &Value) -> Result<String, RpcError> {
     only_string(params, &[("url", Kind::String)])
 }
@@ -90,6 +94,10 @@ pub fn launch_subcluster(params: &Value) -> Result<ClusterConfig, RpcError> {
 
 /// `initRemoteComms`'s params: each one optional.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[allow(
+    dead_code,
+    reason = "for the OCAP URL and remote-comms methods, not served yet; tested against the reference now"
+)]
 pub struct RemoteCommsOptions {
     /// `relays`.
     pub relays: Option<Vec<String>>,
@@ -109,6 +117,10 @@ pub struct RemoteCommsOptions {
 
 /// `object({relays: optional(array(string())), …, maxQueue: optional(min(integer(), 0)), …})`.
 /// Integers too large for a `u64` saturate.
+#[allow(
+    dead_code,
+    reason = "for the OCAP URL and remote-comms methods, not served yet; tested against the reference now"
+)]
 pub fn remote_comms_options(params: &Value) -> Result<RemoteCommsOptions, RpcError> {
     const STRINGS: Kind = Kind::Optional(&Kind::ArrayOf(&Kind::String));
     const SCHEMA: &[Field] = &[
@@ -136,6 +148,10 @@ pub fn remote_comms_options(params: &Value) -> Result<RemoteCommsOptions, RpcErr
 
 /// `registerLocationHints`'s params.
 #[derive(Clone, Debug, PartialEq)]
+#[allow(
+    dead_code,
+    reason = "for the OCAP URL and remote-comms methods, not served yet; tested against the reference now"
+)]
 pub struct LocationHints {
     /// The peer the hints are about.
     pub peer_id: String,
@@ -144,6 +160,10 @@ pub struct LocationHints {
 }
 
 /// `object({peerId: string(), hints: array(string())})`.
+#[allow(
+    dead_code,
+    reason = "for the OCAP URL and remote-comms methods, not served yet; tested against the reference now"
+)]
 pub fn location_hints(params: &Value) -> Result<LocationHints, RpcError> {
     const SCHEMA: &[Field] = &[
         ("peerId", Kind::String),

@@ -1,0 +1,37 @@
+//! The kernel-control methods (spec §2): each parses its params with the reference's schema,
+//! becomes a kernel [`Call`], and answers once the kernel has committed its effects.
+
+use super::schemas;
+use crate::daemon::server::Shared;
+use crate::kernel::{Call, LaunchPlan};
+use crate::protocol::RpcError;
+use serde_json::Value;
+
+/// The kernel call for `method`, or `None` if `method` is not a kernel-control method.
+pub fn parse(method: &str, params: &Value) -> Option<Result<Call, RpcError>> {
+    let call = match method {
+        "launchSubcluster" => {
+            schemas::launch_subcluster(params).map(|config| Call::Launch(LaunchPlan::from(config)))
+        }
+        "queueMessage" => schemas::queue_message(params).map(|q| Call::QueueMessage {
+            target: q.target,
+            method: q.method,
+            args: q.args,
+        }),
+        "pingVat" => schemas::vat_id(params).map(Call::PingVat),
+        "restartVat" => schemas::vat_id(params).map(Call::RestartVat),
+        "terminateVat" => schemas::vat_id(params).map(Call::TerminateVat),
+        "terminateSubcluster" => schemas::subcluster_id(params).map(Call::TerminateSubcluster),
+        "terminateAllVats" => schemas::no_params(params).map(|()| Call::TerminateAllVats),
+        "collectGarbage" => schemas::no_params(params).map(|()| Call::CollectGarbage),
+        "revoke" => schemas::kref(params).map(Call::Revoke),
+        "isRevoked" => schemas::kref(params).map(Call::IsRevoked),
+        _ => return None,
+    };
+    Some(call)
+}
+
+/// Runs a parsed call; kernel refusals are `-32603` with the kernel's message, as in the reference.
+pub async fn call(shared: &Shared, call: Call) -> Result<Value, RpcError> {
+    shared.kernel.call(call).await.map_err(RpcError::internal)
+}

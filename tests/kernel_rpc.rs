@@ -1,0 +1,261 @@
+//! The kernel through the real socket and `ocapctl`, with a scripted vat running as a worker
+//! process (`tests/fixtures/scripted_vat.py`): the worked example of spec §12, persistence
+//! across stop, SIGKILL and restart, and the reference's error texts.
+
+mod common;
+
+use common::{Home, call, request};
+use serde_json::{Value, json};
+use std::process::Output;
+use std::time::Duration;
+
+fn worker() -> String {
+    format!(
+        "{}/tests/fixtures/scripted_vat.py",
+        env!("CARGO_MANIFEST_DIR")
+    )
+}
+
+fn cluster(home: &Home) -> std::path::PathBuf {
+    let config = json!({"bootstrap": "counter", "vats": {"counter": {
+        "bundleSpec": "./counter.bundle",
+        "parameters": {"name": "Counter"},
+        "creationOptions": {"worker": ["python3", worker()]}}}});
+    let path = home.path().join("cluster.json");
+    std::fs::write(&path, config.to_string()).unwrap();
+    path
+}
+
+fn out(output: &Output) -> (Option<i32>, String, String) {
+    (
+        output.status.code(),
+        String::from_utf8_lossy(&output.stdout).into_owned(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
+
+struct Stop<'a>(&'a Home);
+
+impl Drop for Stop<'_> {
+    fn drop(&mut self) {
+        let _ = self.0.ocapctl(&["stop"]);
+    }
+}
+
+#[test]
+fn worked_example_spec_12_through_ocapctl() {
+    let home = Home::new();
+    let _stop = Stop(&home);
+    let config = cluster(&home);
+    let (code, stdout, stderr) = out(&home
+        .command(common::OCAPCTL)
+        .current_dir(home.path())
+        .args(["launch", config.to_str().unwrap()])
+        .output()
+        .unwrap());
+    assert_eq!(code, Some(0), "{stderr}");
+    let launched: Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(
+        launched,
+        json!({"subclusterId":"s1","rootKref":"ko4","bootstrapResult":{"body":"#\"Counter initialized with count: 1\"","slots":[]}})
+    );
+
+    let (_, stdout, _) = out(&home.ocapctl(&["send", "ko4", "resume"]));
+    assert_eq!(stdout, "\"Counter incremented to: 2\"\n");
+    let (code, _, stderr) = out(&home.ocapctl(&["exec", "pingVat", r#"{"id":"v9"}"#]));
+    assert_eq!(
+        (code, stderr.trim_end()),
+        (Some(1), "Error: Vat does not exist. (code -32603)")
+    );
+    let (_, _, stderr) = out(&home.ocapctl(&["exec", "getStatus", "{}"]));
+    assert!(
+        stderr.starts_with("Error: Invalid params: Expected an array value"),
+        "{stderr}"
+    );
+    let (code, _, stderr) = out(&home.ocapctl(&["stop"]));
+    assert_eq!(
+        (code, stderr.as_str()),
+        (Some(0), "Stopping daemon...\nDaemon stopped.\n")
+    );
+
+    // The daemon starts again on demand; the vat is re-incarnated from its vatstore.
+    let (code, stdout, stderr) =
+        out(&home.ocapctl(&["exec", "queueMessage", r#"["ko4","resume",[]]"#]));
+    assert_eq!(code, Some(0), "{stderr}");
+    assert_eq!(
+        stdout,
+        "{\"body\":\"#\\\"Counter incremented to: 3\\\"\",\"slots\":[]}\n"
+    );
+    let status = call(&home.socket(), "getStatus", "[]");
+    assert_eq!(
+        status["vats"][0]["config"]["bundleSpec"],
+        format!("file://{}/counter.bundle", home.path().display())
+    );
+    assert_eq!(status["subclusters"][0]["vats"], json!({"counter": "v1"}));
+}
+
+#[test]
+fn nothing_committed_is_lost_to_sigkill() {
+    let home = Home::new();
+    let config = cluster(&home);
+    let mut daemon = home.daemon(&[]);
+    let launch = std::fs::read_to_string(&config).unwrap();
+    let launched = request(
+        &home.socket(),
+        &format!(r#"{{"id":1,"method":"launchSubcluster","params":{{"config":{launch}}}}}"#),
+    );
+    assert_eq!(launched["result"]["rootKref"], "ko4", "{launched}");
+    for n in 2..=4 {
+        let reply = call(&home.socket(), "queueMessage", r#"["ko4","resume",[]]"#);
+        assert_eq!(reply["body"], format!("#\"Counter incremented to: {n}\""));
+    }
+    daemon.signal(libc::SIGKILL);
+    daemon.wait_exit(Duration::from_secs(5));
+    let _daemon = home.daemon(&[]);
+    let reply = call(&home.socket(), "queueMessage", r#"["ko4","resume",[]]"#);
+    assert_eq!(
+        reply["body"], "#\"Counter incremented to: 5\"",
+        "every answered resume survived the kill"
+    );
+    let rows = call(
+        &home.socket(),
+        "executeDBQuery",
+        r#"{"sql":"SELECT key FROM kv WHERE key LIKE 'kp%' OR key LIKE 'queue.kp%'"}"#,
+    );
+    assert_eq!(
+        rows,
+        json!([]),
+        "finished messages leave no promise rows (spec §14.3)"
+    );
+}
+
+#[test]
+fn kernel_errors_reach_rpc_clients_with_reference_texts() {
+    let home = Home::new();
+    let _daemon = home.daemon(&[]);
+    let socket = home.socket();
+    let launch = std::fs::read_to_string(cluster(&home)).unwrap();
+    request(
+        &socket,
+        &format!(r#"{{"id":1,"method":"launchSubcluster","params":{{"config":{launch}}}}}"#),
+    );
+    let cases = [
+        (
+            r#"{"id":1,"method":"queueMessage","params":["ko99","resume",[]]}"#,
+            "[KERNEL:OBJECT_DELETED] Target object has no owner; it may have been deleted",
+        ),
+        (
+            r#"{"id":1,"method":"queueMessage","params":["ko4","fail",[]]}"#,
+            "boom",
+        ),
+        (
+            r#"{"id":1,"method":"queueMessage","params":["bad","m",[]]}"#,
+            "Invalid params: At path: 0 -- Expected a value of type `KRef`, but received: `\"bad\"`",
+        ),
+        (
+            r#"{"id":1,"method":"pingVat","params":{"vatId":"v1"}}"#,
+            "Invalid params: At path: id -- Expected a value of type `VatId`, but received: `undefined`",
+        ),
+        (
+            r#"{"id":1,"method":"terminateSubcluster","params":{"id":"s7"}}"#,
+            "Subcluster does not exist.",
+        ),
+        (
+            r#"{"id":1,"method":"revoke","params":{"kref":"kp1"}}"#,
+            "cannot revoke promise kp1",
+        ),
+        (
+            r#"{"id":1,"method":"launchSubcluster","params":{"config":{"bootstrap":"x","vats":{}}}}"#,
+            "invalid bootstrap vat name \"x\"",
+        ),
+    ];
+    for (line, message) in cases {
+        let response = request(&socket, line);
+        assert_eq!(response["error"]["message"], message, "{line}");
+        assert_eq!(response["error"]["code"], -32603);
+    }
+    assert_eq!(call(&socket, "pingVat", r#"{"id":"v1"}"#), json!("pong"));
+    assert_eq!(call(&socket, "revoke", r#"{"kref":"ko4"}"#), Value::Null);
+    assert_eq!(call(&socket, "isRevoked", r#"{"kref":"ko4"}"#), json!(true));
+    let response = request(
+        &socket,
+        r#"{"id":1,"method":"queueMessage","params":["ko4","resume",[]]}"#,
+    );
+    assert_eq!(
+        response["error"]["message"],
+        "[KERNEL:OBJECT_REVOKED] Target object has been revoked"
+    );
+}
+
+#[test]
+fn a_vat_that_hangs_is_terminated_and_others_go_on() {
+    let home = Home::new();
+    let _daemon = home.daemon(&[]);
+    let socket = home.socket();
+    let launch = std::fs::read_to_string(cluster(&home)).unwrap();
+    request(
+        &socket,
+        &format!(r#"{{"id":1,"method":"launchSubcluster","params":{{"config":{launch}}}}}"#),
+    );
+    request(
+        &socket,
+        &format!(r#"{{"id":1,"method":"launchSubcluster","params":{{"config":{launch}}}}}"#),
+    );
+    // ko4 is v1's root, ko5 is v2's. The delivery budget is 10 s by default; the scripted
+    // worker's `crash` exits at once, which the kernel must treat the same way.
+    let response = request(
+        &socket,
+        r#"{"id":1,"method":"queueMessage","params":["ko4","crash",[]]}"#,
+    );
+    let message = response["error"]["message"].as_str().unwrap();
+    assert!(
+        message.starts_with("[KERNEL:VAT_FATAL:INTERNAL_ERROR]"),
+        "{message}"
+    );
+    let status = call(&socket, "getStatus", "[]");
+    assert_eq!(
+        status["vats"].as_array().unwrap().len(),
+        1,
+        "only the crashed vat is gone"
+    );
+    assert_eq!(
+        call(&socket, "queueMessage", r#"["ko5","resume",[]]"#)["body"],
+        "#\"Counter incremented to: 2\""
+    );
+}
+
+#[test]
+fn a_vat_whose_code_is_gone_never_stops_the_daemon_from_booting() {
+    let home = Home::new();
+    let config = json!({"bootstrap": "a", "vats": {"a": {"bundleSpec": "file:///x", "creationOptions": {"worker": ["python3", worker()]}}}});
+    {
+        let mut daemon = home.daemon(&[]);
+        let launched = request(
+            &home.socket(),
+            &json!({"id": 1, "method": "launchSubcluster", "params": {"config": config}})
+                .to_string(),
+        );
+        assert_eq!(launched["result"]["rootKref"], "ko4", "{launched}");
+        daemon.signal(libc::SIGTERM);
+        daemon.wait_exit(Duration::from_secs(10));
+    }
+    // Break the vat's code: its worker program no longer exists.
+    let db = home.database();
+    let broken =
+        r#"{"bundleSpec":"file:///x","creationOptions":{"worker":["/nonexistent/worker"]}}"#;
+    let status = std::process::Command::new("python3")
+        .args(["-c", "import sqlite3,sys; c=sqlite3.connect(sys.argv[1]); c.execute(\"UPDATE kv SET value=? WHERE key='vatConfig.v1'\", (sys.argv[2],)); c.commit()"])
+        .arg(&db)
+        .arg(broken)
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let _daemon = home.daemon(&[]);
+    let response = request(
+        &home.socket(),
+        r#"{"id":1,"method":"queueMessage","params":["ko4","resume",[]]}"#,
+    );
+    let message = response["error"]["message"].as_str().unwrap();
+    assert!(message.contains("vat could not be started"), "{message}");
+    assert_eq!(call(&home.socket(), "getStatus", "[]")["vats"], json!([]));
+}
