@@ -60,7 +60,7 @@ fn malformed_requests_get_the_reference_error_codes() {
             "The method does not exist / is not available.",
         ),
         (
-            r#"{"id":5,"method":"launchSubcluster","params":{}}"#,
+            r#"{"id":5,"method":"issueOcapURL","params":{"kref":"ko1"}}"#,
             -32601,
             "The method does not exist",
         ),
