@@ -20,6 +20,10 @@ pub struct ConfigFile {
     pub drain_timeout: Option<f64>,
     /// As `--read-timeout`, seconds.
     pub read_timeout: Option<f64>,
+    /// As `--delivery-timeout`, seconds.
+    pub delivery_timeout: Option<f64>,
+    /// As `--reap-interval`.
+    pub reap_interval: Option<u32>,
     /// As `--max-request-bytes`.
     pub max_request_bytes: Option<usize>,
     /// As `--max-connections`.
@@ -80,6 +84,7 @@ impl ConfigFile {
             ("idle-timeout", config.idle_timeout),
             ("drain-timeout", config.drain_timeout),
             ("read-timeout", config.read_timeout),
+            ("delivery-timeout", config.delivery_timeout),
         ] {
             if let Some(secs) = secs {
                 super::options::parse_seconds(&secs.to_string())

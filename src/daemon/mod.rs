@@ -116,7 +116,7 @@ fn start(
         conn,
         &paths.database,
         Box::new(crate::vat::process::ProcessFactory),
-        crate::kernel::KernelOptions::default(),
+        settings.kernel,
     )
     .map_err(|e| e.to_string())?;
     // One async thread: measured faster than a 2-worker pool here (52 vs 135 µs per getStatus,

@@ -33,6 +33,14 @@ pub struct Options {
     #[arg(long, value_name = "SECS", value_parser = parse_seconds)]
     pub read_timeout: Option<f64>,
 
+    /// How long one delivery to a vat may take before the vat is terminated [default: 10]
+    #[arg(long, value_name = "SECS", value_parser = parse_seconds)]
+    pub delivery_timeout: Option<f64>,
+
+    /// Deliveries between `bringOutYourDead` for each vat, so vat-level GC runs [default: 100]
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    pub reap_interval: Option<u32>,
+
     /// Largest request line accepted, in bytes [default: 1048576]
     #[arg(long, value_name = "BYTES")]
     pub max_request_bytes: Option<usize>,

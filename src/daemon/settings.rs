@@ -30,6 +30,8 @@ pub struct Settings {
     pub drain_timeout: Duration,
     /// The reloadable limits.
     pub limits: Limits,
+    /// The kernel's delivery budget and reaping schedule.
+    pub kernel: crate::kernel::KernelOptions,
     /// The tracing filter.
     pub log_level: String,
     /// Where logs go instead of stderr, if set.
@@ -75,6 +77,14 @@ impl Settings {
                     .max_connections
                     .or(config.max_connections)
                     .unwrap_or(256),
+            },
+            kernel: crate::kernel::KernelOptions {
+                delivery_budget: secs(options.delivery_timeout, config.delivery_timeout)
+                    .unwrap_or(Duration::from_secs(10)),
+                reap_interval: options
+                    .reap_interval
+                    .or(config.reap_interval)
+                    .unwrap_or(100),
             },
             log_level: options
                 .log_level

@@ -35,6 +35,8 @@ pub enum Call {
     TerminateAllVats,
     /// `collectGarbage []`.
     CollectGarbage,
+    /// `clearState []`.
+    ClearState,
     /// `revoke {kref}`.
     Revoke(String),
     /// `isRevoked {kref}`.
@@ -100,6 +102,12 @@ impl Kernel {
             }
             Call::CollectGarbage => {
                 self.collect_garbage()?;
+                Ok(Value::Null)
+            }
+            Call::ClearState => {
+                self.running.clear();
+                self.deliveries_since_reap.clear();
+                self.state.reset()?;
                 Ok(Value::Null)
             }
             Call::Revoke(kref) => {

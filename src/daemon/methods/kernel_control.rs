@@ -24,6 +24,7 @@ pub fn parse(method: &str, params: &Value) -> Option<Result<Call, RpcError>> {
         "terminateSubcluster" => schemas::subcluster_id(params).map(Call::TerminateSubcluster),
         "terminateAllVats" => schemas::no_params(params).map(|()| Call::TerminateAllVats),
         "collectGarbage" => schemas::no_params(params).map(|()| Call::CollectGarbage),
+        "clearState" => schemas::no_params(params).map(|()| Call::ClearState),
         "revoke" => schemas::kref(params).map(Call::Revoke),
         "isRevoked" => schemas::kref(params).map(Call::IsRevoked),
         _ => return None,

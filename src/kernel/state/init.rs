@@ -2,6 +2,9 @@
 
 use super::{Result, State};
 
+/// Keys that survive `clearState`: the kernel's identity (spec §2.6).
+const IDENTITY: [&str; 3] = ["keySeed", "peerId", "ocapURLKey"];
+
 /// The kernel services every kernel registers, in allocation order: `ko1`, `ko2`, `ko3`.
 pub const SERVICES: [&str; 3] = [
     "ocapURLIssuerService",
@@ -16,6 +19,12 @@ impl State {
             return Ok(());
         }
         self.store.begin()?;
+        self.populate()?;
+        self.commit()
+    }
+
+    /// Writes a fresh kernel's keys, inside the caller's transaction.
+    pub fn populate(&mut self) -> Result<()> {
         for counter in [
             "nextObjectId",
             "nextPromiseId",
@@ -44,8 +53,25 @@ impl State {
             self.store.set(&format!("kernelService.{name}"), &kref)?;
             pinned.push(kref);
         }
-        self.store.set("initialized", "true")?;
-        self.commit()
+        Ok(self.store.set("initialized", "true")?)
+    }
+
+    /// Wipes both tables and starts afresh, keeping only the identity keys (`clearState`).
+    pub fn reset(&mut self) -> Result<()> {
+        let mut identity = Vec::new();
+        for key in IDENTITY {
+            if let Some(value) = self.store.get(key)? {
+                identity.push((key, value));
+            }
+        }
+        self.store
+            .conn()
+            .execute_batch("DELETE FROM kv; DELETE FROM kv_vatstore;")?;
+        for (key, value) in identity {
+            self.store.set(key, &value)?;
+        }
+        self.maybe_free.clear();
+        self.populate()
     }
 
     /// The kref of kernel service `name`.

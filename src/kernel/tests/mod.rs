@@ -507,3 +507,34 @@ impl Harness {
         answer.expect("no answer")
     }
 }
+
+#[test]
+fn clear_state_starts_afresh_with_the_services_spec_14_12() {
+    let mut h = Harness::new();
+    h.launch("counter", &[("counter", "file:///c.bundle")], &[])
+        .unwrap();
+    h.send("ko4", "resume", json!([])).unwrap();
+    assert_eq!(h.call(Call::ClearState).unwrap(), Value::Null);
+    assert_eq!(
+        h.kernel().state().live_vats().unwrap(),
+        Vec::<String>::new()
+    );
+    assert_eq!(
+        h.kv("kernelService.kernelFacet").as_deref(),
+        Some("ko3"),
+        "services are registered again"
+    );
+    assert_eq!(h.kv("ko3.owner").as_deref(), Some("kernel"));
+    let again = h
+        .launch("counter", &[("counter", "file:///c.bundle")], &[])
+        .unwrap();
+    assert_eq!(
+        (again["subclusterId"].as_str(), again["rootKref"].as_str()),
+        (Some("s1"), Some("ko4"))
+    );
+    assert_eq!(
+        body(&again["bootstrapResult"]),
+        "#\"Counter initialized with count: 1\"",
+        "no vatstore survived"
+    );
+}
