@@ -259,3 +259,55 @@ fn a_vat_whose_code_is_gone_never_stops_the_daemon_from_booting() {
     assert!(message.contains("vat could not be started"), "{message}");
     assert_eq!(call(&home.socket(), "getStatus", "[]")["vats"], json!([]));
 }
+
+fn launch_counter(home: &Home) {
+    let launch = std::fs::read_to_string(cluster(home)).unwrap();
+    let launched = request(
+        &home.socket(),
+        &format!(r#"{{"id":1,"method":"launchSubcluster","params":{{"config":{launch}}}}}"#),
+    );
+    assert_eq!(launched["result"]["rootKref"], "ko4", "{launched}");
+}
+
+#[test]
+fn a_delivery_past_its_budget_terminates_the_vat() {
+    let home = Home::new();
+    let _daemon = home.daemon(&["--delivery-timeout", "0.5"]);
+    launch_counter(&home);
+    let started = std::time::Instant::now();
+    let response = request(
+        &home.socket(),
+        r#"{"id":1,"method":"queueMessage","params":["ko4","spin",[]]}"#,
+    );
+    let message = response["error"]["message"].as_str().unwrap();
+    assert!(
+        message.starts_with("[KERNEL:VAT_FATAL:DELIVERY_TIMEOUT]"),
+        "{message}"
+    );
+    assert!(started.elapsed() < Duration::from_secs(8));
+    assert_eq!(call(&home.socket(), "getStatus", "[]")["vats"], json!([]));
+}
+
+#[test]
+fn callers_still_waiting_when_the_daemon_stops_get_an_answer() {
+    let home = Home::new();
+    let mut daemon = home.daemon(&[]);
+    launch_counter(&home);
+    let socket = home.socket();
+    let waiting = std::thread::spawn(move || {
+        request(
+            &socket,
+            r#"{"id":1,"method":"queueMessage","params":["ko4","hang",[]]}"#,
+        )
+    });
+    std::thread::sleep(Duration::from_millis(300));
+    daemon.signal(libc::SIGTERM);
+    let response = waiting.join().unwrap();
+    let message = response["error"]["message"].as_str().unwrap();
+    assert!(message.contains("The daemon is stopping"), "{message}");
+    assert_eq!(
+        daemon.wait_exit(Duration::from_secs(5)),
+        Some(0),
+        "no drain timeout was needed"
+    );
+}
