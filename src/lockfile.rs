@@ -4,10 +4,10 @@
 //! the lock through an open file; the OS releases it when the process ends, however it ends, so a
 //! crashed daemon never leaves a stale lock.
 
-use std::fs::{DirBuilder, File, OpenOptions};
+use std::fs::{File, OpenOptions};
 use std::io::{self, Read, Seek, Write};
 use std::os::fd::AsRawFd;
-use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
 /// A held lock; dropping it releases the lock.
@@ -47,13 +47,7 @@ impl DatabaseLock {
             path: lock.to_path_buf(),
             source,
         };
-        if let Some(dir) = lock.parent().filter(|d| !d.as_os_str().is_empty()) {
-            DirBuilder::new()
-                .recursive(true)
-                .mode(0o700)
-                .create(dir)
-                .map_err(io)?;
-        }
+        crate::paths::create_parent_dir(lock).map_err(io)?;
         let mut file = OpenOptions::new()
             .read(true)
             .write(true)

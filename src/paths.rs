@@ -73,6 +73,19 @@ impl Paths {
     }
 }
 
+/// Creates the folder that will hold `file` (and its parents), private to this user (0700) where
+/// it is created. Folders that exist are left as they are.
+pub fn create_parent_dir(file: &Path) -> std::io::Result<()> {
+    use std::os::unix::fs::DirBuilderExt;
+    match file.parent().filter(|d| !d.as_os_str().is_empty()) {
+        Some(dir) => std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(dir),
+        None => Ok(()),
+    }
+}
+
 /// `path` with `suffix` appended to its file name (`kernel.sqlite` → `kernel.sqlite-wal`).
 pub fn sibling(path: &Path, suffix: &str) -> PathBuf {
     let mut name = path.as_os_str().to_owned();

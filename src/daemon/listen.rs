@@ -4,9 +4,9 @@
 //! environment (`LISTEN_*`), which is only sound while the process is single-threaded.
 
 use crate::paths::Paths;
-use std::fs::DirBuilder;
+
 use std::io;
-use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+use std::os::unix::fs::PermissionsExt;
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::{Path, PathBuf};
 
@@ -125,13 +125,7 @@ pub fn bind(paths: &Paths) -> Result<UnixListener, ListenError> {
         path: path.clone(),
         source,
     };
-    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        DirBuilder::new()
-            .recursive(true)
-            .mode(0o700)
-            .create(dir)
-            .map_err(io)?;
-    }
+    crate::paths::create_parent_dir(path).map_err(io)?;
     remove_stale(path)?;
     // The umask makes the socket 0600 from the moment it exists; no window where others can
     // connect. Still single-threaded here, so changing the process umask is safe.

@@ -1,8 +1,8 @@
 //! Logging with `tracing`: to journald under systemd, to a file when detached, else to stderr.
 //! The filter can be replaced at run time (SIGHUP).
 
-use std::fs::{DirBuilder, OpenOptions};
-use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt};
+use std::fs::OpenOptions;
+use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
 use std::path::Path;
 use std::sync::Mutex;
 use tracing_subscriber::layer::SubscriberExt;
@@ -28,13 +28,8 @@ pub fn init(filter: &str, log_file: Option<&Path>) -> Result<LogControl, String>
     let (filter, handle) = reload::Layer::new(parse_filter(filter)?);
     let output: Box<dyn Layer<_> + Send + Sync> = match log_file {
         Some(path) => {
-            if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-                DirBuilder::new()
-                    .recursive(true)
-                    .mode(0o700)
-                    .create(dir)
-                    .map_err(|e| format!("{}: {e}", dir.display()))?;
-            }
+            crate::paths::create_parent_dir(path)
+                .map_err(|e| format!("{}: {e}", path.display()))?;
             let file = OpenOptions::new()
                 .create(true)
                 .append(true)

@@ -5,7 +5,7 @@ use super::core::Kernel;
 use super::ids::is_promise;
 use super::launch::LaunchPlan;
 use super::state::RunItem;
-use crate::capdata::{encode_json, error_message};
+use crate::capdata::{CapData, encode_json, error_message};
 use crate::vat::Message;
 use serde_json::{Value, json};
 
@@ -147,16 +147,25 @@ impl Kernel {
             self.after_commit.push(Box::new(move || reply(refusal)));
             return Ok(());
         }
+        let methargs = encode_json(&json!([method, args]));
+        self.send_from_kernel(target, methargs, reply)
+    }
+
+    /// Queues a message from the kernel itself to `target` with a fresh result promise, and
+    /// replies with the result CapData or the rejection's message once it settles.
+    pub(super) fn send_from_kernel(
+        &mut self,
+        target: String,
+        methargs: CapData,
+        reply: Reply,
+    ) -> Result<(), KernelError> {
         self.atomically(|k| {
             let kpid = k.state.create_promise(None)?;
-            let methargs = encode_json(&json!([method, args]));
-            k.state.push_run(&RunItem::Send {
-                target: target.clone(),
-                message: Message {
-                    methargs,
-                    result: Some(kpid.clone()),
-                },
-            })?;
+            let message = Message {
+                methargs,
+                result: Some(kpid.clone()),
+            };
+            k.state.push_run(&RunItem::Send { target, message })?;
             k.await_promise(
                 &kpid,
                 Box::new(move |kernel, settlement| {

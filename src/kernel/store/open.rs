@@ -2,8 +2,8 @@
 
 use super::{StoreError, schema};
 use rusqlite::{Connection, OpenFlags};
-use std::fs::{DirBuilder, OpenOptions};
-use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+use std::fs::OpenOptions;
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
 use std::time::Duration;
 
@@ -32,13 +32,7 @@ fn create_private(path: &Path) -> Result<(), StoreError> {
         path: path.to_path_buf(),
         source,
     };
-    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        DirBuilder::new()
-            .recursive(true)
-            .mode(0o700)
-            .create(dir)
-            .map_err(io)?;
-    }
+    crate::paths::create_parent_dir(path).map_err(io)?;
     OpenOptions::new()
         .create(true)
         .append(true)
