@@ -14,6 +14,14 @@ use super::syscall::SyscallContext;
 use crate::capdata::CapData;
 use crate::vat::{Delivery, Message, Resolution, VatFault};
 
+/// What one crank does.
+enum Work {
+    /// Deliver `bringOutYourDead` to this vat.
+    Reap(String),
+    /// Process a run-queue item.
+    Item(RunItem),
+}
+
 /// How a delivery to a vat went.
 enum Delivered {
     /// Done; commit.
@@ -37,18 +45,46 @@ impl Kernel {
     /// `bringOutYourDead` go first, then the run queue.
     pub fn crank(&mut self) -> Result<bool, KernelError> {
         self.state.begin_crank()?;
-        if let Some(vat) = self.next_reap()? {
-            let delivered = self.perform_reap(&vat);
-            self.conclude(delivered, None)?;
-            return Ok(true);
+        match self.take_work() {
+            Ok(Some(Work::Reap(vat))) => {
+                let delivered = self.perform_reap(&vat);
+                self.conclude(delivered, None)?;
+                Ok(true)
+            }
+            Ok(Some(Work::Item(item))) => {
+                let delivered = self.perform(&item);
+                if let Err(e) = self.conclude(delivered, Some(&item)) {
+                    self.skip_unprocessable(&e)?;
+                    return Err(e);
+                }
+                Ok(true)
+            }
+            Ok(None) => {
+                self.state.commit_crank()?;
+                Ok(false)
+            }
+            Err(e) => {
+                self.abandon_crank()?;
+                self.skip_unprocessable(&e)?;
+                Err(e)
+            }
         }
-        let Some(item) = self.state.dequeue("run")? else {
-            self.state.commit_crank()?;
-            return Ok(false);
-        };
-        let delivered = self.perform(&item);
-        self.conclude(delivered, Some(&item))?;
-        Ok(true)
+    }
+
+    /// The next thing to do: a vat due for `bringOutYourDead`, else the run queue's head.
+    fn take_work(&mut self) -> Result<Option<Work>, KernelError> {
+        if let Some(vat) = self.next_reap()? {
+            return Ok(Some(Work::Reap(vat)));
+        }
+        Ok(self.state.dequeue("run")?.map(Work::Item))
+    }
+
+    /// A run-queue item that the kernel cannot process (its state is unreadable) would fail
+    /// every crank forever; it is set aside under `queue.run.unprocessable.<n>`, logged, and the
+    /// kernel goes on.
+    fn skip_unprocessable(&mut self, error: &KernelError) -> Result<(), KernelError> {
+        tracing::error!("setting aside the run queue's head, which cannot be processed: {error}");
+        self.atomically(|k| k.state.set_aside_head("run"))
     }
 
     /// Commits or rolls back the crank by how the delivery went.

@@ -97,11 +97,11 @@ impl Kernel {
         let Some(text) = self.state.store().get("reapQueue")? else {
             return Ok(None);
         };
-        let mut queue: Vec<String> =
-            serde_json::from_str(&text).map_err(|e| KernelError::Corrupt {
-                key: "reapQueue".into(),
-                detail: e.to_string(),
-            })?;
+        let mut queue: Vec<String> = serde_json::from_str(&text).unwrap_or_else(|e| {
+            // Reaping is an optimization: an unreadable schedule is dropped, not fatal.
+            tracing::error!("reapQueue is unreadable ({e}); starting it afresh");
+            Vec::new()
+        });
         if queue.is_empty() {
             return Ok(None);
         }

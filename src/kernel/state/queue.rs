@@ -59,6 +59,22 @@ impl State {
         Ok(Some(item))
     }
 
+    /// Moves queue `name`'s head entry, unparsed, to `queue.<name>.unprocessable.<index>`.
+    pub fn set_aside_head(&self, name: &str) -> Result<()> {
+        let tail_key = format!("queue.{name}.tail");
+        let tail = self.get_number(&tail_key)?.max(1);
+        if tail >= self.get_number(&format!("queue.{name}.head"))?.max(1) {
+            return Ok(());
+        }
+        let key = format!("queue.{name}.{tail}");
+        if let Some(raw) = self.store.get(&key)? {
+            self.store
+                .set(&format!("queue.{name}.unprocessable.{tail}"), &raw)?;
+            self.store.delete(&key)?;
+        }
+        Ok(self.store.set(&tail_key, &(tail + 1).to_string())?)
+    }
+
     /// How many items queue `name` holds.
     pub fn queue_length(&self, name: &str) -> Result<u64> {
         let tail = self.get_number(&format!("queue.{name}.tail"))?.max(1);

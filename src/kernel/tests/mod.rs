@@ -538,3 +538,32 @@ fn clear_state_starts_afresh_with_the_services_spec_14_12() {
         "no vatstore survived"
     );
 }
+
+#[test]
+fn an_unreadable_queue_entry_is_set_aside_and_the_kernel_goes_on() {
+    let mut h = Harness::new();
+    h.launch("counter", &[("counter", "file:///c.bundle")], &[])
+        .unwrap();
+    let head = h.kv("queue.run.head").unwrap();
+    h.kernel()
+        .state()
+        .store()
+        .set(&format!("queue.run.{head}"), "{not json")
+        .unwrap();
+    let next: u64 = head.parse::<u64>().unwrap() + 1;
+    h.kernel()
+        .state()
+        .store()
+        .set("queue.run.head", &next.to_string())
+        .unwrap();
+    h.kernel().commit().unwrap();
+    assert!(h.kernel().crank().is_err(), "the bad entry fails its crank");
+    assert_eq!(
+        h.kv(&format!("queue.run.unprocessable.{head}")).as_deref(),
+        Some("{not json")
+    );
+    assert_eq!(
+        body(&h.send("ko4", "resume", json!([])).unwrap()),
+        "#\"Counter incremented to: 2\""
+    );
+}
