@@ -364,3 +364,39 @@ fn every_command_has_help() {
         "{send}"
     );
 }
+
+#[test]
+fn completions_for_each_shell_name_every_command() {
+    let home = Home::new();
+    for shell in ["bash", "zsh", "fish"] {
+        let out = home.ocapctl(&["completions", shell]);
+        assert!(out.status.success(), "{shell}: {}", stderr(&out));
+        let script = stdout(&out);
+        for command in ["exec", "launch", "send", "purge", "completions"] {
+            assert!(
+                script.contains(command),
+                "{shell} completions lack {command}"
+            );
+        }
+    }
+    assert_eq!(
+        home.ocapctl(&["completions", "tcsh"]).status.code(),
+        Some(2)
+    );
+}
+
+#[test]
+fn a_reader_that_goes_away_is_not_a_crash() {
+    let home = Home::new();
+    let mut child = home
+        .command(OCAPCTL)
+        .args(["completions", "bash"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take());
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(!stderr(&out).contains("panicked"));
+}

@@ -121,6 +121,11 @@ enum Command {
     Start,
     /// Stop the daemon: ask, then SIGTERM, then SIGKILL (never kills a supervised daemon)
     Stop,
+    /// Print shell completions for ocapctl (install them where your shell looks)
+    Completions {
+        /// The shell
+        shell: clap_complete::Shell,
+    },
     /// Stop the daemon and delete all its state (database, log, lock, socket)
     Purge {
         /// Required: confirms that all state is to be deleted
@@ -242,6 +247,13 @@ fn run(cli: &Cli, mut target: Target) -> Result<(), ClientError> {
         }
         Command::Stop => stop(&target),
         Command::Purge { force } => purge(&target, *force),
+        Command::Completions { shell } => {
+            let mut command = <Cli as clap::CommandFactory>::command();
+            let mut script = Vec::new();
+            clap_complete::generate(*shell, &mut command, "ocapctl", &mut script);
+            output::print_line(String::from_utf8_lossy(&script).trim_end());
+            Ok(())
+        }
     }
 }
 
@@ -287,7 +299,7 @@ fn kernel(
         eprintln!("{line}");
     }
     if let Some(line) = printed.stdout {
-        println!("{line}");
+        output::print_line(&line);
     }
     Ok(())
 }
@@ -296,7 +308,7 @@ fn status(target: &Target, json: bool) -> Result<(), ClientError> {
     let info = client::call(target, "daemonInfo", None)?;
     let status = client::call(target, "getStatus", None)?;
     if output::stdout_is_tty() && !json {
-        println!("{}", output::status_summary(&info, &status));
+        output::print_line(&output::status_summary(&info, &status));
     } else {
         print_json(&json!({"daemon": info, "status": status}));
     }
@@ -328,5 +340,5 @@ fn purge(target: &Target, force: bool) -> Result<(), ClientError> {
 
 /// Pretty on a terminal, compact otherwise.
 fn print_json(value: &Value) {
-    println!("{}", output::json_text(value, output::stdout_is_tty()));
+    output::print_line(&output::json_text(value, output::stdout_is_tty()));
 }

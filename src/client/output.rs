@@ -4,6 +4,20 @@
 use serde_json::Value;
 use std::io::IsTerminal;
 
+/// Prints `text` and a newline on standard output. A reader that went away (`ocapctl … | head`)
+/// is not an error worth a panic: the process just exits quietly, like other Unix tools.
+pub fn print_line(text: &str) {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    if let Err(e) = writeln!(out, "{text}").and_then(|()| out.flush()) {
+        if e.kind() == std::io::ErrorKind::BrokenPipe {
+            std::process::exit(0);
+        }
+        eprintln!("Error: writing the output: {e}");
+        std::process::exit(1);
+    }
+}
+
 /// Whether standard output is a terminal.
 pub fn stdout_is_tty() -> bool {
     std::io::stdout().is_terminal()
