@@ -258,3 +258,26 @@ fn deep_recursion_is_stopped_by_the_stack_limit() {
         ]
     );
 }
+
+#[test]
+fn a_dropped_import_is_dropped_and_retired_after_bring_out_your_dead() {
+    let (mut vat, _) = start(&test_vat("misbehaving"), "alice", vec![]);
+    let (_, syscalls) = deliver(
+        &mut vat,
+        &message(r#"["hold",["$0.Alleged: Other"]]"#, &["o-7"], "p-1"),
+    );
+    assert_eq!(syscalls.len(), 1, "{syscalls:?}");
+    let (_, syscalls) = deliver(&mut vat, &Delivery::BringOutYourDead);
+    assert!(
+        !syscalls.iter().any(|s| s.contains("o-7")),
+        "a held import is kept: {syscalls:?}"
+    );
+    deliver(&mut vat, &message(r#"["drop",[]]"#, &[], "p-2"));
+    let (result, syscalls) = deliver(&mut vat, &Delivery::BringOutYourDead);
+    assert_eq!(result.error, None);
+    assert_eq!(
+        syscalls,
+        vec![r#"["dropImports",["o-7"]]"#, r#"["retireImports",["o-7"]]"#],
+        "QuickJS collected the presence and liveslots saw its finalizer"
+    );
+}
