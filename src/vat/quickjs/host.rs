@@ -21,6 +21,9 @@ pub struct Host {
     pub syscalls: Vec<Syscall>,
     /// The first malformed syscall of this delivery.
     pub bad_syscall: Option<String>,
+    /// While SES locks down: its report of the non-standard intrinsics it removes from QuickJS
+    /// is expected on every start, so it is logged at debug level.
+    pub loading: bool,
 }
 
 impl Host {
@@ -61,6 +64,7 @@ impl Host {
 
     fn log(&self, level: &str, text: &str) {
         let vat = self.vat_id.as_str();
+        let level = if self.loading { "debug" } else { level };
         match level {
             "error" => tracing::error!(vat, "{text}"),
             "warn" => tracing::warn!(vat, "{text}"),

@@ -120,11 +120,13 @@ impl Engine {
         let host = Rc::new(RefCell::new(Host::new(vat_id, state)));
         let supervisor = context.with(|ctx| -> Result<Supervisor, VatFault> {
             host::install(&ctx, &host).map_err(|e| crashed("installing host functions", e))?;
+            host.borrow_mut().loading = true;
             for (name, source) in scripts::ALL {
                 ctx.eval::<(), _>(source).map_err(|e| {
                     VatFault::Crashed(format!("evaluating {name}: {}", describe(&ctx, e)))
                 })?;
             }
+            host.borrow_mut().loading = false;
             let object: Object = ctx
                 .globals()
                 .get("ocapSupervisor")
