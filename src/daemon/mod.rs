@@ -115,7 +115,7 @@ fn start(
     let (kernel, kernel_thread) = crate::kernel::start(
         conn,
         &paths.database,
-        Box::new(crate::vat::process::ProcessFactory),
+        Box::new(crate::vat::DefaultFactory::default()),
         settings.kernel,
     )
     .map_err(|e| e.to_string())?;

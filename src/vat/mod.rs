@@ -7,6 +7,7 @@
 
 pub mod process;
 mod protocol;
+pub mod quickjs;
 
 pub use protocol::{Delivery, DeliveryResult, Message, Resolution, Syscall, VatstoreDelta};
 
@@ -60,4 +61,26 @@ pub trait VatFactory: Send {
         vat_id: &str,
         config: &serde_json::Value,
     ) -> Result<Box<dyn VatRuntime>, String>;
+}
+
+/// The daemon's factory: a vat whose config names a worker program
+/// (`creationOptions.worker`) runs in that child process, every other vat in QuickJS.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct DefaultFactory {
+    /// The built-in runtime.
+    pub quickjs: quickjs::QuickJsFactory,
+}
+
+impl VatFactory for DefaultFactory {
+    fn create(
+        &self,
+        vat_id: &str,
+        config: &serde_json::Value,
+    ) -> Result<Box<dyn VatRuntime>, String> {
+        if process::worker_command(config).is_some() {
+            process::ProcessFactory.create(vat_id, config)
+        } else {
+            self.quickjs.create(vat_id, config)
+        }
+    }
 }

@@ -1,27 +1,39 @@
 //! Kernel behaviour with scripted vats, checked against the spec's ids, texts and store layout.
 //! Each test names the spec section it checks.
 
+mod quickjs;
 mod scripted;
 
 use super::{Call, Kernel, KernelOptions, LaunchPlan};
 use crate::kernel::store::{Store, open};
+use crate::vat::VatFactory;
 use scripted::ScriptedFactory;
 use serde_json::{Value, json};
 use std::sync::{Arc, Mutex};
 
 struct Harness {
     kernel: Option<Kernel>,
+    factory: fn() -> Box<dyn VatFactory>,
+    budget: std::time::Duration,
     _dir: tempfile::TempDir,
     path: std::path::PathBuf,
 }
 
 impl Harness {
     fn new() -> Harness {
+        let budget = KernelOptions::default().delivery_budget;
+        Harness::with_factory(|| Box::new(ScriptedFactory), budget)
+    }
+
+    /// A kernel whose vats `factory` makes, with a delivery budget.
+    fn with_factory(factory: fn() -> Box<dyn VatFactory>, budget: std::time::Duration) -> Harness {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("kernel.sqlite");
-        let kernel = Some(boot(&path));
+        let kernel = Some(boot(&path, factory(), budget));
         Harness {
             kernel,
+            factory,
+            budget,
             _dir: dir,
             path,
         }
@@ -35,7 +47,7 @@ impl Harness {
     fn restart(&mut self) {
         let kernel = self.kernel.take().unwrap();
         drop(kernel.into_store());
-        self.kernel = Some(boot(&self.path));
+        self.kernel = Some(boot(&self.path, (self.factory)(), self.budget));
     }
 
     fn run(&mut self) {
@@ -112,17 +124,16 @@ impl Harness {
     }
 }
 
-fn boot(path: &std::path::Path) -> Kernel {
+fn boot(
+    path: &std::path::Path,
+    factory: Box<dyn VatFactory>,
+    delivery_budget: std::time::Duration,
+) -> Kernel {
     let options = KernelOptions {
         reap_interval: 1_000,
-        ..KernelOptions::default()
+        delivery_budget,
     };
-    Kernel::new(
-        Store::new(open(path).unwrap()),
-        Box::new(ScriptedFactory),
-        options,
-    )
-    .unwrap()
+    Kernel::new(Store::new(open(path).unwrap()), factory, options).unwrap()
 }
 
 fn body(result: &Value) -> &str {

@@ -14,14 +14,13 @@ pub use worker::ProcessVat;
 use super::{VatFactory, VatRuntime};
 use serde_json::Value;
 
-/// Runs vats whose config names a worker program; refuses the others with `fallback`'s
-/// reason.
+/// Runs vats whose config names a worker program; refuses the others.
 pub struct ProcessFactory;
 
 impl VatFactory for ProcessFactory {
     fn create(&self, vat_id: &str, config: &Value) -> Result<Box<dyn VatRuntime>, String> {
         let Some(command) = worker_command(config) else {
-            return Err("this ocapd has no built-in JavaScript runtime yet; give a worker program in creationOptions.worker".into());
+            return Err("no worker program: give one in creationOptions.worker".into());
         };
         Ok(Box::new(ProcessVat::spawn(
             vat_id,
@@ -32,7 +31,7 @@ impl VatFactory for ProcessFactory {
 }
 
 /// `creationOptions.worker`: `["program", "arg", …]`.
-fn worker_command(config: &Value) -> Option<Vec<String>> {
+pub(crate) fn worker_command(config: &Value) -> Option<Vec<String>> {
     let items = config.get("creationOptions")?.get("worker")?.as_array()?;
     let command: Option<Vec<String>> = items.iter().map(|v| v.as_str().map(String::from)).collect();
     command.filter(|c| !c.is_empty())

@@ -1,0 +1,88 @@
+//! The kernel with real vats: the built-in QuickJS runtime running real SES and liveslots.
+
+use super::Harness;
+use crate::vat::quickjs::QuickJsFactory;
+use serde_json::json;
+use std::time::Duration;
+
+fn harness() -> Harness {
+    Harness::with_factory(
+        || Box::new(QuickJsFactory::default()),
+        Duration::from_secs(2),
+    )
+}
+
+fn counter() -> String {
+    format!("file://{}/counter.bundle", env!("OUT_DIR"))
+}
+
+fn test_vat(name: &str) -> String {
+    format!("file://{}/test-vats/{name}.bundle", env!("OUT_DIR"))
+}
+
+#[test]
+fn counter_vat_worked_example_spec_12_survives_a_restart() {
+    let mut h = harness();
+    let launched = h
+        .launch("counter", &[("counter", &counter())], &[])
+        .unwrap();
+    assert_eq!(
+        launched,
+        json!({"subclusterId":"s1","rootKref":"ko4","bootstrapResult":{"body":"#\"Counter initialized with count: 1\"","slots":[]}})
+    );
+    assert_eq!(
+        h.send("ko4", "resume", json!([])).unwrap(),
+        json!({"body":"#\"Counter incremented to: 2\"","slots":[]})
+    );
+    h.restart();
+    assert_eq!(
+        h.send("ko4", "resume", json!([])).unwrap(),
+        json!({"body":"#\"Counter incremented to: 3\"","slots":[]}),
+        "the count came back from kv_vatstore"
+    );
+}
+
+#[test]
+fn a_vat_that_throws_in_build_root_object_fails_its_launch_cleanly() {
+    let mut h = harness();
+    let err = h
+        .launch("bad", &[("bad", &test_vat("throws"))], &[])
+        .unwrap_err();
+    assert_eq!(err, "Failed to launch vat v1 (bad)");
+    assert_eq!(
+        h.kernel().state().live_vats().unwrap(),
+        Vec::<String>::new()
+    );
+    assert_eq!(h.keys("v1."), Vec::<String>::new());
+    // The kernel goes on.
+    h.launch("counter", &[("counter", &counter())], &[])
+        .unwrap();
+}
+
+#[test]
+fn an_infinite_loop_hits_the_budget_and_only_its_vat_dies() {
+    let mut h = harness();
+    h.launch(
+        "counter",
+        &[
+            ("counter", &counter()),
+            ("looper", &test_vat("misbehaving")),
+        ],
+        &[],
+    )
+    .unwrap();
+    // Roots: counter ko4, looper ko5.
+    let err = h.send("ko5", "spin", json!([])).unwrap_err();
+    assert!(
+        err.starts_with("[KERNEL:VAT_FATAL:DELIVERY_TIMEOUT]"),
+        "{err}"
+    );
+    assert_eq!(
+        h.kernel().state().live_vats().unwrap(),
+        vec!["v1".to_string()]
+    );
+    assert_eq!(
+        h.send("ko4", "resume", json!([])).unwrap(),
+        json!({"body":"#\"Counter incremented to: 2\"","slots":[]})
+    );
+}

@@ -1,0 +1,97 @@
+//! Reading a vat's code: the reference bundle format of spec §7.1 from a `file://` URL.
+
+use serde_json::Value;
+
+/// The code of the vat `config` names (a `bundleSpec` `file://` URL to an `iife` bundle).
+pub fn load(config: &Value) -> Result<String, String> {
+    let Some(spec) = config.get("bundleSpec").and_then(Value::as_str) else {
+        return Err("for now, only bundleSpec is supported in vatConfig specifications".into());
+    };
+    let Some(path) = spec.strip_prefix("file://") else {
+        return Err(format!(
+            "ocapd's built-in runtime loads bundles from file:// URLs only, not {spec}"
+        ));
+    };
+    let path = percent_decode(path)?;
+    let text = std::fs::read_to_string(&path)
+        .map_err(|e| format!("fetch of user code {spec} failed: {e}"))?;
+    parse(&text).map_err(|e| format!("bundle {spec}: {e}"))
+}
+
+/// The `code` of a bundle's JSON text.
+pub fn parse(text: &str) -> Result<String, String> {
+    let bundle: Value = serde_json::from_str(text).map_err(|e| format!("not JSON: {e}"))?;
+    match bundle.get("moduleFormat").and_then(Value::as_str) {
+        Some("iife") => {}
+        Some(other) => {
+            return Err(format!(
+                "unsupported moduleFormat {other:?} (only \"iife\")"
+            ));
+        }
+        None => return Err("no moduleFormat".into()),
+    }
+    bundle
+        .get("code")
+        .and_then(Value::as_str)
+        .map(String::from)
+        .ok_or_else(|| "no code".into())
+}
+
+/// Undoes `%XX` escapes in a URL path.
+fn percent_decode(path: &str) -> Result<String, String> {
+    let bytes = path.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' {
+            let hex = path
+                .get(i + 1..i + 3)
+                .and_then(|h| u8::from_str_radix(h, 16).ok())
+                .ok_or_else(|| format!("bad escape in file URL path {path}"))?;
+            out.push(hex);
+            i += 3;
+        } else {
+            out.push(bytes[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8(out).map_err(|_| format!("file URL path {path} is not UTF-8"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn bundles_are_read_and_checked() {
+        let dir = tempfile::tempdir().unwrap();
+        let good = dir.path().join("my vat.bundle");
+        std::fs::write(
+            &good,
+            r#"{"moduleFormat":"iife","code":"var __vatExports__ = 1;"}"#,
+        )
+        .unwrap();
+        let url = format!("file://{}", good.display()).replace(' ', "%20");
+        assert_eq!(
+            load(&json!({"bundleSpec": url})).unwrap(),
+            "var __vatExports__ = 1;"
+        );
+        let bad = dir.path().join("bad.bundle");
+        std::fs::write(&bad, "not json").unwrap();
+        let err = load(&json!({"bundleSpec": format!("file://{}", bad.display())})).unwrap_err();
+        assert!(err.contains("not JSON"), "{err}");
+        let err = load(&json!({"bundleSpec": "file:///nowhere/x.bundle"})).unwrap_err();
+        assert!(
+            err.starts_with("fetch of user code file:///nowhere/x.bundle failed"),
+            "{err}"
+        );
+        let err = load(&json!({"sourceSpec": "x.js"})).unwrap_err();
+        assert_eq!(
+            err,
+            "for now, only bundleSpec is supported in vatConfig specifications"
+        );
+        assert!(parse(r#"{"moduleFormat":"endoZipBase64","code":""}"#).is_err());
+        assert!(load(&json!({"bundleSpec": "https://example.org/v.bundle"})).is_err());
+    }
+}

@@ -1,0 +1,152 @@
+//! What the vat's JavaScript reaches in Rust (`globalThis.ocapHost`, taken by the supervisor):
+//! the vatstore, the syscall queue, the log and the collector.
+
+use crate::vat::{Syscall, VatstoreDelta};
+use rquickjs::{Ctx, Function, Object};
+use std::cell::RefCell;
+use std::collections::{BTreeMap, HashMap};
+use std::ops::Bound;
+use std::rc::Rc;
+
+/// The host side of one vat, shared by the host functions.
+#[derive(Default)]
+pub struct Host {
+    /// Vat id, for log lines.
+    pub vat_id: String,
+    /// The vatstore: seeded by `initVat`, changed by the vat.
+    vatstore: BTreeMap<String, String>,
+    /// This delivery's changes: `Some(value)` set, `None` deleted.
+    changes: HashMap<String, Option<String>>,
+    /// Syscalls made and not yet handed to the kernel.
+    pub syscalls: Vec<Syscall>,
+    /// The first malformed syscall of this delivery.
+    pub bad_syscall: Option<String>,
+    /// While SES locks down: its report of the non-standard intrinsics it removes from QuickJS
+    /// is expected on every start, so it is logged at debug level.
+    pub loading: bool,
+}
+
+impl Host {
+    /// A host for `vat_id` whose vatstore starts as `state`.
+    pub fn new(vat_id: &str, state: Vec<(String, String)>) -> Host {
+        Host {
+            vat_id: vat_id.into(),
+            vatstore: state.into_iter().collect(),
+            ..Default::default()
+        }
+    }
+
+    /// The vatstore changes since the last call, as `[sets, deletes]` in key order.
+    pub fn take_delta(&mut self) -> VatstoreDelta {
+        let mut changes: Vec<(String, Option<String>)> = self.changes.drain().collect();
+        changes.sort();
+        let mut delta = VatstoreDelta::default();
+        for (key, value) in changes {
+            match value {
+                Some(value) => delta.0.push((key, value)),
+                None => delta.1.push(key),
+            }
+        }
+        delta
+    }
+
+    fn syscall(&mut self, json: &str) {
+        let parsed = serde_json::from_str(json)
+            .map_err(|e| e.to_string())
+            .and_then(|v| Syscall::from_json(&v));
+        match parsed {
+            Ok(syscall) => self.syscalls.push(syscall),
+            Err(e) => {
+                self.bad_syscall.get_or_insert(format!("{e}: {json}"));
+            }
+        }
+    }
+
+    fn log(&self, level: &str, text: &str) {
+        let vat = self.vat_id.as_str();
+        let level = if self.loading { "debug" } else { level };
+        match level {
+            "error" => tracing::error!(vat, "{text}"),
+            "warn" => tracing::warn!(vat, "{text}"),
+            "debug" => tracing::debug!(vat, "{text}"),
+            _ => tracing::info!(vat, "{text}"),
+        }
+    }
+}
+
+/// Installs `globalThis.ocapHost` over `host`.
+pub fn install(ctx: &Ctx<'_>, host: &Rc<RefCell<Host>>) -> rquickjs::Result<()> {
+    let object = Object::new(ctx.clone())?;
+    let h = Rc::clone(host);
+    object.set(
+        "syscall",
+        Function::new(ctx.clone(), move |json: String| {
+            h.borrow_mut().syscall(&json)
+        })?,
+    )?;
+    let h = Rc::clone(host);
+    object.set(
+        "vatstoreGet",
+        Function::new(ctx.clone(), move |key: String| {
+            h.borrow().vatstore.get(&key).cloned()
+        })?,
+    )?;
+    let h = Rc::clone(host);
+    object.set(
+        "vatstoreGetNextKey",
+        Function::new(ctx.clone(), move |prior: String| {
+            h.borrow()
+                .vatstore
+                .range::<String, _>((Bound::Excluded(&prior), Bound::Unbounded))
+                .next()
+                .map(|(k, _)| k.clone())
+        })?,
+    )?;
+    let h = Rc::clone(host);
+    object.set(
+        "vatstoreSet",
+        Function::new(ctx.clone(), move |key: String, value: String| {
+            let mut host = h.borrow_mut();
+            host.vatstore.insert(key.clone(), value.clone());
+            host.changes.insert(key, Some(value));
+        })?,
+    )?;
+    let h = Rc::clone(host);
+    object.set(
+        "vatstoreDelete",
+        Function::new(ctx.clone(), move |key: String| {
+            let mut host = h.borrow_mut();
+            host.vatstore.remove(&key);
+            host.changes.insert(key, None);
+        })?,
+    )?;
+    let h = Rc::clone(host);
+    object.set(
+        "log",
+        Function::new(ctx.clone(), move |level: String, text: String| {
+            h.borrow().log(&level, &text)
+        })?,
+    )?;
+    object.set(
+        "gc",
+        Function::new(ctx.clone(), |ctx: Ctx<'_>| ctx.run_gc())?,
+    )?;
+    ctx.globals().set("ocapHost", object)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn deltas_hold_the_last_change_per_key() {
+        let mut host = Host::new("v1", vec![("a".into(), "1".into())]);
+        host.changes.insert("b".into(), Some("2".into()));
+        host.changes.insert("a".into(), None);
+        assert_eq!(
+            host.take_delta(),
+            VatstoreDelta(vec![("b".into(), "2".into())], vec!["a".into()])
+        );
+        assert_eq!(host.take_delta(), VatstoreDelta::default());
+    }
+}

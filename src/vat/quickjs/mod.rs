@@ -1,0 +1,350 @@
+//! The built-in vat runtime: one QuickJS runtime and context per vat, on the kernel thread,
+//! running the real SES shim, the real `@agoric/swingset-liveslots` and our supervisor
+//! (`vat-runtime/src/supervisor.js`), all built by `build.rs` from the npm lockfile.
+//!
+//! Rust drives the JavaScript: it calls the supervisor's prepared functions (never `eval` on
+//! the hot path), then runs promise jobs and `setImmediate` callbacks until nothing is left.
+//! Syscalls arrive synchronously through host functions (`host.rs`) and are handed to the
+//! kernel after every job. Each init or delivery has a CPU budget (the interrupt handler), the
+//! runtime a memory limit and a stack limit.
+
+mod bundle;
+mod host;
+mod scripts;
+
+use super::{Delivery, DeliveryResult, Syscall, Syscalls, VatFactory, VatFault, VatRuntime};
+use host::Host;
+use rquickjs::{Context, Ctx, Function, Object, Persistent, Runtime, Value};
+use serde_json::Value as Json;
+use std::cell::{Cell, RefCell};
+use std::rc::Rc;
+use std::time::{Duration, Instant};
+
+/// Limits for each vat's QuickJS runtime.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    /// Bytes the runtime may allocate.
+    pub memory: usize,
+    /// Bytes of native stack JavaScript may use.
+    pub stack: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Limits {
+        Limits {
+            memory: 128 << 20,
+            stack: 512 << 10,
+        }
+    }
+}
+
+/// Makes QuickJS vats.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct QuickJsFactory {
+    /// Applied to every vat's runtime.
+    pub limits: Limits,
+}
+
+impl VatFactory for QuickJsFactory {
+    fn create(&self, vat_id: &str, config: &Json) -> Result<Box<dyn VatRuntime>, String> {
+        let code = bundle::load(config)?;
+        Ok(Box::new(QuickJsVat {
+            vat_id: vat_id.into(),
+            config: config.clone(),
+            code,
+            limits: self.limits,
+            engine: None,
+        }))
+    }
+}
+
+/// One vat: its code until `init`, then its engine.
+pub struct QuickJsVat {
+    vat_id: String,
+    config: Json,
+    code: String,
+    limits: Limits,
+    engine: Option<Engine>,
+}
+
+/// The supervisor's functions, kept across calls.
+struct Supervisor {
+    init: Persistent<Function<'static>>,
+    deliver: Persistent<Function<'static>>,
+    outcome: Persistent<Function<'static>>,
+    run_immediates: Persistent<Function<'static>>,
+}
+
+/// A vat's QuickJS runtime with SES, liveslots and the supervisor loaded. Field order is drop
+/// order: the saved functions go before the context, the context before the runtime.
+pub struct Engine {
+    supervisor: Supervisor,
+    context: Context,
+    runtime: Runtime,
+    host: Rc<RefCell<Host>>,
+    /// When the current call must stop; `None` between calls.
+    deadline: Rc<Cell<Option<Instant>>>,
+    /// Whether the interrupt handler stopped the current call.
+    interrupted: Rc<Cell<bool>>,
+    /// Whether the current call ran out of memory.
+    out_of_memory: Cell<bool>,
+}
+
+/// How a value rejected with QuickJS's out-of-memory error starts, as liveslots encodes it.
+const OUT_OF_MEMORY: &str = "#{\"#error\":\"out of memory\",";
+
+impl Engine {
+    /// A runtime with the limits applied and SES, liveslots and the supervisor evaluated.
+    pub fn new(
+        vat_id: &str,
+        state: Vec<(String, String)>,
+        limits: Limits,
+    ) -> Result<Engine, VatFault> {
+        let crashed = |what: &str, e: rquickjs::Error| VatFault::Crashed(format!("{what}: {e}"));
+        let runtime = Runtime::new().map_err(|e| crashed("creating the QuickJS runtime", e))?;
+        runtime.set_memory_limit(limits.memory);
+        runtime.set_max_stack_size(limits.stack);
+        let deadline = Rc::new(Cell::new(None::<Instant>));
+        let interrupted = Rc::new(Cell::new(false));
+        {
+            let (deadline, interrupted) = (Rc::clone(&deadline), Rc::clone(&interrupted));
+            runtime.set_interrupt_handler(Some(Box::new(move || match deadline.get() {
+                Some(at) if Instant::now() >= at => {
+                    interrupted.set(true);
+                    true
+                }
+                _ => false,
+            })));
+        }
+        let context = Context::full(&runtime).map_err(|e| crashed("creating the context", e))?;
+        let host = Rc::new(RefCell::new(Host::new(vat_id, state)));
+        let supervisor = context.with(|ctx| -> Result<Supervisor, VatFault> {
+            host::install(&ctx, &host).map_err(|e| crashed("installing host functions", e))?;
+            host.borrow_mut().loading = true;
+            for (name, source) in scripts::ALL {
+                ctx.eval::<(), _>(source).map_err(|e| {
+                    VatFault::Crashed(format!("evaluating {name}: {}", describe(&ctx, e)))
+                })?;
+            }
+            host.borrow_mut().loading = false;
+            let object: Object = ctx
+                .globals()
+                .get("ocapSupervisor")
+                .map_err(|e| crashed("finding the supervisor", e))?;
+            let get = |name: &str| -> Result<Persistent<Function<'static>>, VatFault> {
+                let f: Function = object
+                    .get(name)
+                    .map_err(|e| crashed("reading the supervisor", e))?;
+                Ok(Persistent::save(&ctx, f))
+            };
+            Ok(Supervisor {
+                init: get("init")?,
+                deliver: get("deliver")?,
+                outcome: get("outcome")?,
+                run_immediates: get("runImmediates")?,
+            })
+        })?;
+        Ok(Engine {
+            supervisor,
+            context,
+            runtime,
+            host,
+            deadline,
+            interrupted,
+            out_of_memory: Cell::new(false),
+        })
+    }
+
+    /// Calls `start` (a supervisor function beginning some work), then runs promise jobs and
+    /// immediates until quiescent, within `budget`; syscalls go to `syscalls` as they come.
+    fn run(
+        &mut self,
+        syscalls: &mut dyn Syscalls,
+        budget: Duration,
+        start: impl FnOnce(&Ctx<'_>, &Supervisor) -> rquickjs::Result<()>,
+    ) -> Result<DeliveryResult, VatFault> {
+        self.interrupted.set(false);
+        self.out_of_memory.set(false);
+        self.deadline.set(Some(Instant::now() + budget));
+        let outcome = self.drive(syscalls, budget, start);
+        self.deadline.set(None);
+        let error = outcome?;
+        if self.out_of_memory.get() {
+            return Err(VatFault::OutOfMemory);
+        }
+        let mut host = self.host.borrow_mut();
+        if let Some(bad) = host.bad_syscall.take() {
+            return Err(VatFault::Crashed(format!("malformed syscall {bad}")));
+        }
+        Ok(DeliveryResult {
+            delta: host.take_delta(),
+            error,
+        })
+    }
+
+    /// The body of [`Engine::run`]: the supervisor's outcome, `None` when the work went well.
+    fn drive(
+        &mut self,
+        syscalls: &mut dyn Syscalls,
+        budget: Duration,
+        start: impl FnOnce(&Ctx<'_>, &Supervisor) -> rquickjs::Result<()>,
+    ) -> Result<Option<String>, VatFault> {
+        self.context
+            .with(|ctx| start(&ctx, &self.supervisor).map_err(|e| self.fault(&ctx, e, budget)))?;
+        self.flush(syscalls);
+        loop {
+            loop {
+                match self.runtime.execute_pending_job() {
+                    Ok(true) => self.flush(syscalls),
+                    Ok(false) => break,
+                    Err(job) => {
+                        return Err(job
+                            .0
+                            .with(|ctx| self.fault(&ctx, rquickjs::Error::Exception, budget)));
+                    }
+                }
+            }
+            let ran = self.context.with(|ctx| {
+                let run: Function = self
+                    .supervisor
+                    .run_immediates
+                    .clone()
+                    .restore(&ctx)
+                    .map_err(|e| self.fault(&ctx, e, budget))?;
+                run.call::<_, u32>(())
+                    .map_err(|e| self.fault(&ctx, e, budget))
+            })?;
+            self.flush(syscalls);
+            if ran == 0 && !self.runtime.is_job_pending() {
+                break;
+            }
+        }
+        self.context.with(|ctx| {
+            let outcome: Function = self
+                .supervisor
+                .outcome
+                .clone()
+                .restore(&ctx)
+                .map_err(|e| self.fault(&ctx, e, budget))?;
+            outcome
+                .call::<_, Option<String>>(())
+                .map_err(|e| self.fault(&ctx, e, budget))
+        })
+    }
+
+    /// Hands the queued syscalls to the kernel, noting a rejection by QuickJS's out-of-memory
+    /// error: liveslots catches that error and rejects the result with it, so this is where a
+    /// runaway allocation shows.
+    fn flush(&self, syscalls: &mut dyn Syscalls) {
+        let queued = std::mem::take(&mut self.host.borrow_mut().syscalls);
+        for syscall in queued {
+            if let Syscall::Resolve(resolutions) = &syscall
+                && resolutions
+                    .iter()
+                    .any(|r| r.rejected && r.value.body.starts_with(OUT_OF_MEMORY))
+            {
+                self.out_of_memory.set(true);
+            }
+            syscalls.syscall(syscall);
+        }
+    }
+
+    /// The fault an exception out of JavaScript means.
+    fn fault(&self, ctx: &Ctx<'_>, error: rquickjs::Error, budget: Duration) -> VatFault {
+        let text = describe(ctx, error);
+        if self.interrupted.get() {
+            VatFault::Timeout(budget)
+        } else if text.contains("out of memory") {
+            VatFault::OutOfMemory
+        } else {
+            VatFault::Crashed(text)
+        }
+    }
+
+    /// The runtime's current allocation, in bytes.
+    pub fn memory_used(&self) -> i64 {
+        self.runtime.memory_usage().malloc_size
+    }
+}
+
+/// Text for an error out of QuickJS, with the pending exception's message if there is one.
+fn describe(ctx: &Ctx<'_>, error: rquickjs::Error) -> String {
+    if !matches!(error, rquickjs::Error::Exception) {
+        return error.to_string();
+    }
+    let exception: Value = ctx.catch();
+    if let Some(e) = exception.as_exception() {
+        let message = e.message().unwrap_or_default();
+        let stack = e.stack().unwrap_or_default();
+        return if stack.is_empty() {
+            message
+        } else {
+            format!("{message}\n{stack}")
+        };
+    }
+    if exception.is_null() {
+        // QuickJS throws null when it runs out of memory while reporting running out of memory.
+        return "out of memory".into();
+    }
+    exception
+        .as_string()
+        .and_then(|s| s.to_string().ok())
+        .unwrap_or_else(|| format!("{exception:?}"))
+}
+
+impl QuickJsVat {
+    fn engine(&mut self) -> Result<&mut Engine, VatFault> {
+        self.engine
+            .as_mut()
+            .ok_or_else(|| VatFault::Crashed("cannot deliver before vat is loaded".into()))
+    }
+}
+
+impl VatRuntime for QuickJsVat {
+    fn init(
+        &mut self,
+        state: Vec<(String, String)>,
+        syscalls: &mut dyn Syscalls,
+        budget: Duration,
+    ) -> Result<DeliveryResult, VatFault> {
+        let started = Instant::now();
+        let mut engine = Engine::new(&self.vat_id, state, self.limits)?;
+        let loaded = started.elapsed();
+        let parameters = match self.config.get("parameters") {
+            Some(p) => crate::capdata::encode_json(p),
+            None => crate::capdata::encode_json(&serde_json::json!({})),
+        };
+        let parameters = serde_json::to_string(&parameters).expect("CapData serializes");
+        let config = self.config.to_string();
+        let (vat_id, code) = (self.vat_id.clone(), std::mem::take(&mut self.code));
+        let remaining = budget.saturating_sub(loaded);
+        let result = engine.run(syscalls, remaining, move |ctx, s| {
+            let init: Function = s.init.clone().restore(ctx)?;
+            init.call::<_, ()>((vat_id, config, code, parameters))
+        });
+        tracing::debug!(
+            vat = self.vat_id,
+            "QuickJS vat loaded in {loaded:?}, started in {:?}, {} KiB",
+            started.elapsed(),
+            engine.memory_used() / 1024
+        );
+        self.engine = Some(engine);
+        result
+    }
+
+    fn deliver(
+        &mut self,
+        delivery: &Delivery,
+        syscalls: &mut dyn Syscalls,
+        budget: Duration,
+    ) -> Result<DeliveryResult, VatFault> {
+        let json = delivery.to_json().to_string();
+        self.engine()?.run(syscalls, budget, move |ctx, s| {
+            let deliver: Function = s.deliver.clone().restore(ctx)?;
+            deliver.call::<_, ()>((json,))
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,283 @@
+//! The runtime against the real SES and liveslots, driven directly (no kernel).
+
+use super::*;
+use crate::capdata::CapData;
+use crate::vat::{Message, Syscall};
+
+/// Syscalls recorded in order.
+#[derive(Default)]
+struct Recorder(Vec<Syscall>);
+
+impl Syscalls for Recorder {
+    fn syscall(&mut self, syscall: Syscall) {
+        self.0.push(syscall);
+    }
+}
+
+const BUDGET: Duration = Duration::from_secs(10);
+
+fn test_vat(name: &str) -> String {
+    format!("file://{}/test-vats/{name}.bundle", env!("OUT_DIR"))
+}
+
+fn start(
+    url: &str,
+    name: &str,
+    state: Vec<(String, String)>,
+) -> (Box<dyn VatRuntime>, DeliveryResult) {
+    let config = serde_json::json!({"bundleSpec": url, "parameters": {"name": name}});
+    let mut vat = QuickJsFactory::default().create("v1", &config).unwrap();
+    let result = vat.init(state, &mut Recorder::default(), BUDGET).unwrap();
+    (vat, result)
+}
+
+fn message(method_args: &str, slots: &[&str], result: &str) -> Delivery {
+    Delivery::Message {
+        target: "o+0".into(),
+        message: Message {
+            methargs: CapData {
+                body: format!("#{method_args}"),
+                slots: slots.iter().map(|s| s.to_string()).collect(),
+            },
+            result: Some(result.into()),
+        },
+    }
+}
+
+fn deliver(vat: &mut Box<dyn VatRuntime>, delivery: &Delivery) -> (DeliveryResult, Vec<String>) {
+    let mut recorder = Recorder::default();
+    let result = vat.deliver(delivery, &mut recorder, BUDGET).unwrap();
+    let syscalls = recorder.0.iter().map(|s| s.to_json().to_string()).collect();
+    (result, syscalls)
+}
+
+#[test]
+fn ses_locks_down_in_quickjs() {
+    let engine = Engine::new("v1", vec![], Limits::default()).unwrap();
+    let frozen: Vec<bool> = engine.context.with(|ctx| {
+        ctx.eval(
+            "[Object.isFrozen(Array.prototype), Object.isFrozen(Object), typeof harden === 'function', \
+              typeof Compartment === 'function', typeof HandledPromise === 'function', \
+              (() => { try { Array.prototype.x = 1; return false } catch { return true } })()]",
+        )
+        .unwrap()
+    });
+    assert_eq!(
+        frozen,
+        vec![true; 6],
+        "lockdown must have hardened the intrinsics"
+    );
+    // A compartment refuses the forbidden `import(` text, as SES does.
+    let refused: bool = engine.context.with(|ctx| {
+        ctx.eval("try { new Compartment().evaluate('1 /* import(x) */'); false } catch { true }")
+            .unwrap()
+    });
+    assert!(refused);
+}
+
+fn counter() -> String {
+    format!("file://{}/counter.bundle", env!("OUT_DIR"))
+}
+
+#[test]
+fn counter_vat_runs_on_real_liveslots_and_keeps_its_count_in_the_vatstore() {
+    let (mut vat, init) = start(&counter(), "counter", vec![]);
+    assert_eq!(init.error, None);
+    assert!(
+        init.delta.0.iter().any(|(k, _)| k == "baggageID"),
+        "liveslots set up baggage in the vatstore: {:?}",
+        init.delta
+    );
+    let (result, syscalls) = deliver(
+        &mut vat,
+        &message(
+            r#"["bootstrap",[{"counter":"$0.Alleged: vatRoot"},{}]]"#,
+            &["o+0"],
+            "p-1",
+        ),
+    );
+    assert_eq!(result.error, None);
+    assert_eq!(
+        syscalls,
+        vec![
+            r##"["resolve",[["p-1",false,{"body":"#\"Counter initialized with count: 1\"","slots":[]}]]]"##
+        ]
+    );
+    let (result, syscalls) = deliver(&mut vat, &message(r#"["resume",[]]"#, &[], "p-2"));
+    assert_eq!(
+        syscalls,
+        vec![
+            r##"["resolve",[["p-2",false,{"body":"#\"Counter incremented to: 2\"","slots":[]}]]]"##
+        ]
+    );
+    assert!(
+        result
+            .delta
+            .0
+            .iter()
+            .any(|(k, v)| k.contains("baggage") || v.contains('2')),
+        "the new count is written: {:?}",
+        result.delta
+    );
+    // A new runtime over the stored vatstore continues the count (a kernel restart).
+    let mut state: std::collections::BTreeMap<String, String> = init.delta.0.into_iter().collect();
+    state.extend(result.delta.0);
+    for key in result.delta.1 {
+        state.remove(&key);
+    }
+    let (mut vat, init) = start(&counter(), "counter", state.into_iter().collect());
+    assert_eq!(init.error, None);
+    let (_, syscalls) = deliver(&mut vat, &message(r#"["resume",[]]"#, &[], "p-3"));
+    assert_eq!(
+        syscalls,
+        vec![
+            r##"["resolve",[["p-3",false,{"body":"#\"Counter incremented to: 3\"","slots":[]}]]]"##
+        ]
+    );
+}
+
+#[test]
+fn liveslots_syscalls_have_the_spec_7_7_shapes() {
+    let (mut vat, _) = start(&test_vat("misbehaving"), "alice", vec![]);
+    let (_, syscalls) = deliver(
+        &mut vat,
+        &message(
+            r#"["hello",[{"alice":"$0.Alleged: vatRoot","bob":"$1.Alleged: vatRoot"},{}]]"#,
+            &["o+0", "o-1"],
+            "p-1",
+        ),
+    );
+    assert_eq!(
+        syscalls,
+        vec![r##"["resolve",[["p-1",false,{"body":"#\"hello alice\"","slots":[]}]]]"##]
+    );
+    let (result, syscalls) = deliver(&mut vat, &message(r#"["boom",[]]"#, &[], "p-3"));
+    assert_eq!(
+        result.error, None,
+        "a throwing method rejects its result, it does not fail the delivery"
+    );
+    assert_eq!(
+        syscalls,
+        vec![
+            r##"["resolve",[["p-3",true,{"body":"#{\"#error\":\"boom\",\"errorId\":\"error:liveSlots:v1#70001\",\"name\":\"Error\"}","slots":[]}]]]"##
+        ]
+    );
+    let (_, syscalls) = deliver(&mut vat, &message(r#"["makeThing",[]]"#, &[], "p-4"));
+    assert_eq!(
+        syscalls,
+        vec![r##"["resolve",[["p-4",false,{"body":"#\"$0.Alleged: Thing\"","slots":["o+10"]}]]]"##]
+    );
+    let (_, syscalls) = deliver(
+        &mut vat,
+        &message(r#"["callOther",["$0.Alleged: Other"]]"#, &["o-1"], "p-5"),
+    );
+    assert_eq!(
+        syscalls,
+        vec![
+            r##"["send","o-1",{"methargs":{"body":"#[\"ping\",[\"x\"]]","slots":[]},"result":"p+5"}]"##,
+            r##"["subscribe","p+5"]"##
+        ]
+    );
+    let notify = Delivery::from_json(
+        &serde_json::json!(["notify", [["p+5", false, {"body": "#\"pong\"", "slots": []}]]]),
+    )
+    .unwrap();
+    let (_, syscalls) = deliver(&mut vat, &notify);
+    assert_eq!(
+        syscalls,
+        vec![r##"["resolve",[["p-5",false,{"body":"#\"pong\"","slots":[]}]]]"##]
+    );
+    let (_, syscalls) = deliver(&mut vat, &message(r#"["nope",[]]"#, &[], "p-6"));
+    assert!(
+        syscalls[0].starts_with(r##"["resolve",[["p-6",true,{"body":"#{\"#error\":\"target has no method \\\"nope\\\", has ["##),
+        "{syscalls:?}"
+    );
+}
+
+#[test]
+fn a_vat_that_throws_in_build_root_object_fails_its_init() {
+    let config = serde_json::json!({"bundleSpec": test_vat("throws")});
+    let mut vat = QuickJsFactory::default().create("v1", &config).unwrap();
+    let result = vat.init(vec![], &mut Recorder::default(), BUDGET).unwrap();
+    let error = result.error.expect("init must report the failure");
+    assert!(error.contains("buildRootObject exploded"), "{error}");
+}
+
+#[test]
+fn loops_hit_the_budget() {
+    for method in ["spin", "spinInJob"] {
+        let (mut vat, _) = start(&test_vat("misbehaving"), "alice", vec![]);
+        let budget = Duration::from_millis(200);
+        let started = Instant::now();
+        let fault = vat
+            .deliver(
+                &message(&format!(r#"["{method}",[]]"#), &[], "p-1"),
+                &mut Recorder::default(),
+                budget,
+            )
+            .unwrap_err();
+        assert_eq!(fault, VatFault::Timeout(budget), "{method}");
+        assert!(
+            started.elapsed() < Duration::from_secs(2),
+            "{method} stopped promptly"
+        );
+    }
+}
+
+#[test]
+fn runaway_allocation_hits_the_memory_limit() {
+    let config = serde_json::json!({"bundleSpec": test_vat("misbehaving"), "parameters": {}});
+    let factory = QuickJsFactory {
+        limits: Limits {
+            memory: 32 << 20,
+            ..Limits::default()
+        },
+    };
+    let mut vat = factory.create("v1", &config).unwrap();
+    vat.init(vec![], &mut Recorder::default(), BUDGET).unwrap();
+    let outcome = vat.deliver(
+        &message(r#"["hog",[]]"#, &[], "p-1"),
+        &mut Recorder::default(),
+        BUDGET,
+    );
+    assert_eq!(outcome.unwrap_err(), VatFault::OutOfMemory);
+}
+
+#[test]
+fn deep_recursion_is_stopped_by_the_stack_limit() {
+    let (mut vat, _) = start(&test_vat("misbehaving"), "alice", vec![]);
+    let (result, syscalls) = deliver(&mut vat, &message(r#"["recurse",[]]"#, &[], "p-1"));
+    assert_eq!(
+        result.error, None,
+        "the vat survives: the error is catchable, as in Node"
+    );
+    assert_eq!(
+        syscalls,
+        vec![
+            r##"["resolve",[["p-1",true,{"body":"#{\"#error\":\"Maximum call stack size exceeded\",\"errorId\":\"error:liveSlots:v1#70001\",\"name\":\"RangeError\"}","slots":[]}]]]"##
+        ]
+    );
+}
+
+#[test]
+fn a_dropped_import_is_dropped_and_retired_after_bring_out_your_dead() {
+    let (mut vat, _) = start(&test_vat("misbehaving"), "alice", vec![]);
+    let (_, syscalls) = deliver(
+        &mut vat,
+        &message(r#"["hold",["$0.Alleged: Other"]]"#, &["o-7"], "p-1"),
+    );
+    assert_eq!(syscalls.len(), 1, "{syscalls:?}");
+    let (_, syscalls) = deliver(&mut vat, &Delivery::BringOutYourDead);
+    assert!(
+        !syscalls.iter().any(|s| s.contains("o-7")),
+        "a held import is kept: {syscalls:?}"
+    );
+    deliver(&mut vat, &message(r#"["drop",[]]"#, &[], "p-2"));
+    let (result, syscalls) = deliver(&mut vat, &Delivery::BringOutYourDead);
+    assert_eq!(result.error, None);
+    assert_eq!(
+        syscalls,
+        vec![r#"["dropImports",["o-7"]]"#, r#"["retireImports",["o-7"]]"#],
+        "QuickJS collected the presence and liveslots saw its finalizer"
+    );
+}

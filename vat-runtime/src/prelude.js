@@ -1,0 +1,32 @@
+// First script in every vat's QuickJS context, before SES: a `console` that hands each line to
+// the host (Rust logs it with the vat id). QuickJS has no console of its own, and SES reports
+// through it while locking down.
+const host = globalThis.ocapHost;
+
+const show = value => {
+  if (typeof value === 'string') {
+    return value;
+  }
+  if (value instanceof Error) {
+    return `${value.name}: ${value.message}`;
+  }
+  try {
+    const text = JSON.stringify(value, (_key, v) =>
+      typeof v === 'bigint' ? `${v}n` : v,
+    );
+    return text === undefined ? String(value) : text;
+  } catch {
+    return String(value);
+  }
+};
+
+const line = level => (...args) => host.log(level, args.map(show).join(' '));
+
+globalThis.console = {
+  debug: line('debug'),
+  log: line('info'),
+  info: line('info'),
+  warn: line('warn'),
+  error: line('error'),
+  trace: line('debug'),
+};

@@ -1,0 +1,244 @@
+// ocapd's vat supervisor for the built-in QuickJS runtime (the counterpart of ocap-kernel's
+// VatSupervisor). Evaluated after the SES shim and liveslots. It builds liveslots with a syscall
+// object that calls the host (Rust) synchronously, loads the vat bundle into a Compartment, and
+// exposes to the host: `init`, `deliver`, `outcome` and `runImmediates`. The host drives promise
+// jobs and immediates until quiescence after each call.
+
+const host = globalThis.ocapHost;
+const { makeLiveSlots } = globalThis;
+delete globalThis.ocapHost;
+delete globalThis.makeLiveSlots;
+
+const { stringify } = JSON;
+
+// --- setImmediate, run by the host once no promise job is left (Node's order) ---------------
+
+let immediates = [];
+
+const setImmediate = (callback, ...args) => {
+  immediates.push(() => callback(...args));
+};
+
+/** Runs the immediates queued so far; returns how many ran. */
+const runImmediates = () => {
+  const batch = immediates;
+  immediates = [];
+  for (const callback of batch) {
+    callback();
+  }
+  return batch.length;
+};
+
+const waitUntilQuiescent = () => new Promise(resolve => setImmediate(resolve));
+
+/** Full collection, with finalizers given a turn to run (liveslots' bringOutYourDead). */
+const gcAndFinalize = async () => {
+  await waitUntilQuiescent();
+  host.gc();
+  await waitUntilQuiescent();
+  host.gc();
+  await waitUntilQuiescent();
+};
+
+// --- FinalizationRegistry whose unregister token is held weakly -------------------------------
+// QuickJS holds the token strongly; liveslots passes the registered object itself as token, so
+// that object could never be collected. Register with a private token object instead, and map
+// the caller's token to it through a WeakMap.
+
+const NativeFinalizationRegistry = globalThis.FinalizationRegistry;
+
+class WeakTokenFinalizationRegistry {
+  #registry;
+  #tokens = new WeakMap();
+
+  constructor(cleanup) {
+    this.#registry = new NativeFinalizationRegistry(cleanup);
+  }
+
+  register(target, held, token) {
+    if (token === undefined) {
+      this.#registry.register(target, held);
+      return;
+    }
+    let inner = this.#tokens.get(token);
+    if (inner === undefined) {
+      inner = {};
+      this.#tokens.set(token, inner);
+    }
+    this.#registry.register(target, held, inner);
+  }
+
+  unregister(token) {
+    const inner = this.#tokens.get(token);
+    if (inner === undefined) {
+      return false;
+    }
+    this.#tokens.delete(token);
+    return this.#registry.unregister(inner);
+  }
+}
+
+// --- metering: none, but liveslots asserts about it -------------------------------------------
+
+const makeMeterControl = () => {
+  let disabled = 0;
+  const runWithoutMetering = thunk => {
+    disabled += 1;
+    try {
+      return thunk();
+    } finally {
+      disabled -= 1;
+    }
+  };
+  return harden({
+    isMeteringDisabled: () => disabled > 0,
+    assertIsMetered: message => assert(disabled === 0, message),
+    assertNotMetered: message => assert(disabled > 0, message),
+    runWithoutMetering,
+    runWithoutMeteringAsync: async thunk => {
+      disabled += 1;
+      return Promise.resolve()
+        .then(() => thunk())
+        .finally(() => {
+          disabled -= 1;
+        });
+    },
+    unmetered:
+      thunk =>
+      (...args) =>
+        runWithoutMetering(() => thunk(...args)),
+  });
+};
+
+// --- syscalls ---------------------------------------------------------------------------------
+
+const kernelSyscall = (...vso) => {
+  host.syscall(stringify(vso));
+};
+
+const syscall = harden({
+  send: (target, methargs, result) =>
+    kernelSyscall('send', target, { methargs, result }),
+  subscribe: vpid => kernelSyscall('subscribe', vpid),
+  resolve: resolutions => kernelSyscall('resolve', resolutions),
+  exit: (isFailure, info) => kernelSyscall('exit', isFailure, info),
+  dropImports: vrefs => kernelSyscall('dropImports', vrefs),
+  retireImports: vrefs => kernelSyscall('retireImports', vrefs),
+  retireExports: vrefs => kernelSyscall('retireExports', vrefs),
+  abandonExports: vrefs => kernelSyscall('abandonExports', vrefs),
+  callNow: () => {
+    throw Error('callNow not supported (we have no devices)');
+  },
+  vatstoreGet: key => host.vatstoreGet(key),
+  vatstoreGetNextKey: priorKey => host.vatstoreGetNextKey(priorKey),
+  vatstoreSet: (key, value) => {
+    host.vatstoreSet(key, value);
+  },
+  vatstoreDelete: key => {
+    host.vatstoreDelete(key);
+  },
+});
+
+// --- endowments (spec §3.2) -------------------------------------------------------------------
+
+const errorText = error =>
+  error instanceof Error ? error.message : String(error);
+
+/** The globals a vat config asks for, from this start compartment; throws for any we lack. */
+const requestedGlobals = (vatId, config) => {
+  const endowments = {};
+  for (const name of config.globals ?? []) {
+    if (name === 'fetch' && !config.network?.allowedHosts) {
+      throw Error(
+        `Vat "${vatId}" requested "fetch" but no network.allowedHosts was specified`,
+      );
+    }
+    if (!(name in globalThis)) {
+      throw Error(
+        `Vat "${vatId}" requested global "${name}", which ocapd's built-in QuickJS runtime does not provide`,
+      );
+    }
+    endowments[name] = globalThis[name];
+  }
+  return endowments;
+};
+
+// --- the vat ----------------------------------------------------------------------------------
+
+let dispatch;
+let current = { done: true, error: null };
+
+/** Starts `dispatch(delivery)`; its settlement lands in `current`, read by `outcome`. */
+const start = delivery => {
+  const record = { done: false, error: null };
+  current = record;
+  Promise.resolve()
+    .then(() => dispatch(harden(delivery)))
+    .then(
+      () => {
+        record.done = true;
+      },
+      error => {
+        record.done = true;
+        record.error = errorText(error);
+      },
+    );
+};
+
+/**
+ * Builds liveslots for `vatId` over the vat bundle's `code` and starts the vat with
+ * `vatParameters` (CapData JSON). `config` is the vat's VatConfig.
+ */
+const init = (vatId, configJson, code, vatParametersJson) => {
+  const config = JSON.parse(configJson);
+  const globals = requestedGlobals(vatId, config);
+  const buildVatNamespace = async (lsEndowments, inescapableGlobalProperties) => {
+    const compartment = new Compartment({
+      __options__: true,
+      globals: {
+        ...globals,
+        console,
+        assert,
+        harden,
+        ...lsEndowments,
+        exports: {},
+      },
+    });
+    Object.defineProperties(
+      compartment.globalThis,
+      Object.getOwnPropertyDescriptors(inescapableGlobalProperties),
+    );
+    compartment.globalThis.global = compartment.globalThis;
+    return compartment.evaluate(`(function(){${code};return __vatExports__;})()`);
+  };
+  const gcTools = harden({
+    WeakRef,
+    FinalizationRegistry: WeakTokenFinalizationRegistry,
+    waitUntilQuiescent,
+    gcAndFinalize,
+    meterControl: makeMeterControl(),
+  });
+  ({ dispatch } = makeLiveSlots(
+    syscall,
+    vatId,
+    {},
+    {},
+    gcTools,
+    console,
+    buildVatNamespace,
+  ));
+  start(['startVat', JSON.parse(vatParametersJson)]);
+};
+
+/** Starts one delivery (the JSON tuple of spec §7.3). */
+const deliver = deliveryJson => start(JSON.parse(deliveryJson));
+
+/** The last init or delivery: null when it finished well, else why not. */
+const outcome = () => {
+  if (!current.done) {
+    return 'the delivery never finished (the vat is waiting for something that cannot happen)';
+  }
+  return current.error;
+};
+
+globalThis.ocapSupervisor = harden({ init, deliver, outcome, runImmediates });

@@ -1,0 +1,52 @@
+// A vat for the runtime's tests: spec §7.7 shapes (errors, new objects, eventual sends) and the
+// budget limits (loops, allocation, recursion), and imports to drop for GC.
+import { E, Far } from '@endo/far';
+
+export function buildRootObject(_vatPowers, parameters) {
+  let held = [];
+  return Far('root', {
+    hello() {
+      return `hello ${parameters.name}`;
+    },
+    boom() {
+      throw Error('boom');
+    },
+    makeThing() {
+      return Far('Thing', {});
+    },
+    async callOther(other) {
+      return E(other).ping('x');
+    },
+    log(text) {
+      console.log(text);
+    },
+    hold(presence) {
+      held.push(presence);
+    },
+    drop() {
+      held = [];
+    },
+    spin() {
+      for (;;) {
+        // burn the budget
+      }
+    },
+    spinInJob() {
+      Promise.resolve().then(() => {
+        for (;;) {
+          // burn the budget inside a promise job
+        }
+      });
+    },
+    hog() {
+      const chunks = [];
+      for (;;) {
+        chunks.push(new Array(100000).fill(chunks.length));
+      }
+    },
+    recurse() {
+      const down = n => down(n + 1) + 1;
+      return down(0);
+    },
+  });
+}

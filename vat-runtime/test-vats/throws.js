@@ -1,0 +1,4 @@
+// A vat whose buildRootObject throws: its launch must fail cleanly.
+export function buildRootObject() {
+  throw Error('buildRootObject exploded');
+}
