@@ -18,7 +18,11 @@ const RUNTIME_SCRIPTS: [(&str, &str); 4] = [
 ];
 
 /// Vat sources bundled into spec §7.1 bundles: (source, bundle name).
-const VATS: [(&str, &str); 1] = [("examples/counter/counter.js", "counter.bundle")];
+const VATS: [(&str, &str); 3] = [
+    ("examples/counter/counter.js", "counter.bundle"),
+    ("examples/ping-pong/ping.js", "ping.bundle"),
+    ("examples/ping-pong/pong.js", "pong.bundle"),
+];
 
 /// Folder of test vats, each `NAME.js` bundled to `test-vats/NAME.bundle`.
 const TEST_VATS: &str = "vat-runtime/test-vats";
@@ -32,7 +36,7 @@ fn main() {
         "vat-runtime/package-lock.json",
         "vat-runtime/src",
         TEST_VATS,
-        "examples/counter/counter.js",
+        "examples",
     ] {
         println!("cargo:rerun-if-changed={watched}");
     }

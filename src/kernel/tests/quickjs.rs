@@ -86,3 +86,35 @@ fn an_infinite_loop_hits_the_budget_and_only_its_vat_dies() {
         json!({"body":"#\"Counter incremented to: 2\"","slots":[]})
     );
 }
+
+fn example(name: &str) -> String {
+    format!("file://{}/{name}.bundle", env!("OUT_DIR"))
+}
+
+#[test]
+fn ping_pong_vat_to_vat_sends_and_pipelining() {
+    let mut h = harness();
+    let launched = h
+        .launch(
+            "ping",
+            &[("ping", &example("ping")), ("pong", &example("pong"))],
+            &[],
+        )
+        .unwrap();
+    assert_eq!(launched["bootstrapResult"]["body"], "#\"ping-pong ready\"");
+    assert_eq!(
+        h.send("ko4", "rally", json!([5])).unwrap(),
+        json!({"body":"#\"pong 5\"","slots":[]}),
+        "five awaited round trips between the vats"
+    );
+    assert_eq!(
+        h.send("ko4", "pipeline", json!([])).unwrap(),
+        json!({"body":"#2","slots":[]}),
+        "two messages sent to a counter before it existed"
+    );
+    assert_eq!(
+        h.promise_rows(),
+        Vec::<String>::new(),
+        "nothing left behind"
+    );
+}
