@@ -7,6 +7,7 @@
 use super::KernelError;
 use super::core::{Kernel, Settlement, Waiter};
 use super::state::PromiseState;
+use std::collections::BTreeMap;
 
 impl Kernel {
     /// Calls `waiter` once `kpid` is settled (after the commit that settles it).
@@ -58,6 +59,15 @@ impl Kernel {
             tracing::error!("releasing the waiter of {kpid}: {e}");
         }
         waiter(self, settlement);
+    }
+
+    /// The references the waiters hold, by promise: one per waiter (for
+    /// [`invariants::check_with`](super::invariants::check_with)).
+    pub fn waiter_refs(&self) -> BTreeMap<String, u64> {
+        self.waiters
+            .iter()
+            .map(|(kpid, waiters)| (kpid.clone(), waiters.len() as u64))
+            .collect()
     }
 
     /// Fails every waiter: the kernel is stopping, or its state was cleared.
