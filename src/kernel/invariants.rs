@@ -2,16 +2,16 @@
 //! from scratch (for tests now, `ocapctl fsck` later).
 //!
 //! It reads the store only, never the kernel's in-memory state, so it can judge a database on
-//! its own. The one thing the store cannot show is who outside it holds a reference: the
-//! kernel's waiters (RPC callers awaiting a promise) each hold one, and [`check_with`] takes
-//! them as `extra`. Reference counts are recomputed by the rules of `state/refcount.rs`:
+//! its own; references held from outside the store, if any, can be passed to [`check_with`] as
+//! `extra`. Reference counts are recomputed by the rules of `state/refcount.rs`:
 //!
 //! * an object is referred to by its owner (the exporter's c-list entry, or `+1,+1` for a
 //!   `kernel`-owned object), by every importer's c-list entry (reachable iff flagged `R`), by
 //!   every queued item naming it (run queue and promise queues: a `send`'s target, result and
 //!   slots, a `notify`'s promise), by every settled promise whose value names it, and by each
 //!   occurrence in `pinnedObjects`;
-//! * a promise likewise by c-list entries, queued items and values, plus the kernel's waiters.
+//! * a promise likewise by c-list entries, queued items and values, plus the kernel's waiters
+//!   (RPC callers awaiting it), which `kernelWaiters` records.
 //!
 //! The result is one line per violation, empty when the store is consistent.
 
@@ -27,8 +27,7 @@ pub fn check(store: &Store) -> Vec<String> {
     check_with(store, &BTreeMap::new())
 }
 
-/// Checks the whole store; `extra` counts references held outside it (kref → how many), such
-/// as [`Kernel::waiter_refs`](super::Kernel::waiter_refs).
+/// Checks the whole store; `extra` counts references held outside it (kref → how many).
 pub fn check_with(store: &Store, extra: &BTreeMap<String, u64>) -> Vec<String> {
     let read = || -> rusqlite::Result<(BTreeMap<String, String>, Vec<String>)> {
         let mut stmt = store.conn().prepare("SELECT key, value FROM kv")?;
@@ -494,9 +493,18 @@ impl Checker<'_> {
     }
 
     fn count_extra(&mut self) {
+        let waiters: BTreeMap<String, u64> = self.json("kernelWaiters").unwrap_or_default();
+        for (kpid, n) in waiters {
+            if !is_promise(&kpid) || n == 0 {
+                self.problem(format!("kernelWaiters holds {kpid}: {n}"));
+            }
+            for _ in 0..n {
+                self.refer(&kpid, true, "kernelWaiters");
+            }
+        }
         for (kref, n) in self.extra {
             for _ in 0..*n {
-                self.refer(kref, true, "the kernel's waiters");
+                self.refer(kref, true, "extra");
             }
         }
     }
@@ -957,12 +965,21 @@ mod tests {
             |s| s.set("kp2.refCount", "x").unwrap(),
             "kp2.refCount \"x\" is not a count",
         );
-        // A waiter's reference is only known from outside the store.
+        // Waiters' references are recorded; others can be passed in.
         let s = consistent();
-        s.set("kp2.refCount", "2").unwrap();
+        s.set("kp2.refCount", "3").unwrap();
+        s.set("kernelWaiters", r#"{"kp2":1}"#).unwrap();
         assert!(!check(&s).is_empty());
         let extra = BTreeMap::from([("kp2".to_string(), 1)]);
         assert_eq!(check_with(&s, &extra), Vec::<String>::new());
+        fires(
+            |s| s.set("kernelWaiters", r#"{"kp1":1}"#).unwrap(),
+            "kp1.refCount is 2 but its referrers add up to 3",
+        );
+        fires(
+            |s| s.set("kernelWaiters", r#"{"kp9":1}"#).unwrap(),
+            "kp9 does not exist but is referred to by kernelWaiters",
+        );
     }
 
     #[test]

@@ -507,3 +507,29 @@ impl Harness {
         answer.expect("no answer")
     }
 }
+
+#[test]
+fn a_crash_does_not_leak_what_waiters_held() {
+    // A waiter's reference is counted in the store but the waiter lives in memory: after a
+    // crash (no chance to answer and release it) the new kernel must release it, or the
+    // promise can never be collected.
+    let mut h = Harness::new();
+    h.launch("a", &[("a", "file:///a.bundle")], &[]).unwrap();
+    let call = Call::QueueMessage {
+        target: "ko4".into(),
+        method: "hang".into(),
+        args: vec![],
+    };
+    h.kernel().call(call, Box::new(|_| {})).unwrap();
+    h.run();
+    assert_eq!(h.kv("kp2.refCount").as_deref(), Some("2"), "vat and waiter");
+    h.restart();
+    assert_eq!(
+        h.kv("kp2.refCount").as_deref(),
+        Some("1"),
+        "the dead waiter's reference is released"
+    );
+    h.call(Call::TerminateVat("v1".into())).unwrap();
+    assert_eq!(h.promise_rows(), Vec::<String>::new());
+    assert_eq!(h.kv("kernelWaiters"), None);
+}
