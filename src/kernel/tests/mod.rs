@@ -1,6 +1,7 @@
 //! Kernel behaviour with scripted vats, checked against the spec's ids, texts and store layout.
 //! Each test names the spec section it checks.
 
+mod gc_random;
 mod scripted;
 
 use super::{Call, Kernel, KernelOptions, LaunchPlan};
