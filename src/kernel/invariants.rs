@@ -555,6 +555,20 @@ impl Checker<'_> {
                             if !is_promise(result) {
                                 self.problem(format!("{holder}: result {result} is not a promise"));
                             }
+                            // A message's result is settled by whoever the message reaches.
+                            let result_state =
+                                self.promises.get(result).and_then(|p| p.state.clone());
+                            if result_state.as_deref().is_some_and(|s| s != "unresolved") {
+                                self.problem(format!(
+                                    "{holder}: result {result} is already settled"
+                                ));
+                            }
+                            let decider = self.promises.get(result).and_then(|p| p.decider.clone());
+                            if let Some(decider) = decider {
+                                self.problem(format!(
+                                    "{holder}: result {result} is in transit but decided by {decider}"
+                                ));
+                            }
                             self.refer(result, true, &format!("{holder} (result)"));
                         }
                         for slot in &message.methargs.slots {
@@ -1148,6 +1162,26 @@ mod tests {
                 s.set("queue.kp2.tail", "1").unwrap();
             },
             "queue.kp2 exists but kp2 is not the run queue or an unresolved promise",
+        );
+    }
+
+    fn queue_send_with_result(s: &Store, kpid: &str) {
+        s.set("queue.run.head", "3").unwrap();
+        let item = format!(
+            r##"{{"type":"send","target":"ko4","message":{{"methargs":{{"body":"#[]","slots":[]}},"result":"{kpid}"}}}}"##
+        );
+        s.set("queue.run.2", &item).unwrap();
+    }
+
+    #[test]
+    fn queued_results_are_unsettled_and_undecided() {
+        fires(
+            |s| queue_send_with_result(s, "kp2"),
+            "queue.run.2: result kp2 is already settled",
+        );
+        fires(
+            |s| queue_send_with_result(s, "kp1"),
+            "queue.run.2: result kp1 is in transit but decided by v2",
         );
     }
 

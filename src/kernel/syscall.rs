@@ -87,6 +87,21 @@ impl SyscallContext<'_> {
         ) {
             return illegal(format!("message result {result} is already resolved"));
         }
+        // Only the promise's decider may hand the decision on (as SwingSet insists), and until
+        // the message is delivered nobody decides it: otherwise a vat could take over another
+        // vat's promise, and a sender terminated while its message waits on a promise would
+        // have the result rejected under the message, to be settled again by the receiver.
+        let decider = self.kernel.state.decider(&result)?;
+        if decider.as_deref() != Some(self.vat.as_str()) {
+            let why = decider.map_or("it has no decider".to_string(), |d| {
+                format!("its decider is \"{d}\"")
+            });
+            return illegal(format!(
+                "\"{}\" may not use \"{result}\" as a message result because {why}",
+                self.vat
+            ));
+        }
+        self.kernel.state.set_decider(&result, None)?;
         let item = RunItem::Send {
             target,
             message: Message {

@@ -534,3 +534,99 @@ fn a_crash_does_not_leak_what_waiters_held() {
     assert_eq!(h.promise_rows(), Vec::<String>::new());
     assert_eq!(h.kv("kernelWaiters"), None);
 }
+
+/// Launches vats `a`, `b`, `c` (`ko4`, `ko5`, `ko6`); `b` defers a result (`kp2`), which `a`
+/// then learns about (as its `p-2`) along with `c`'s root (its `o-1`).
+fn three_vats_and_a_deferred_promise() -> Harness {
+    use crate::capdata::{Passable, encode};
+    let mut h = Harness::new();
+    h.launch(
+        "a",
+        &[
+            ("a", "file:///a.bundle"),
+            ("b", "file:///b.bundle"),
+            ("c", "file:///c.bundle"),
+        ],
+        &[],
+    )
+    .unwrap();
+    let call = Call::QueueMessage {
+        target: "ko5".into(),
+        method: "defer".into(),
+        args: vec![],
+    };
+    h.kernel().call(call, Box::new(|_| {})).unwrap();
+    h.run();
+    assert_eq!(h.kv("kp2.decider").as_deref(), Some("v2"));
+    let methargs = encode(&Passable::Array(vec![
+        Passable::String("hold".into()),
+        Passable::Array(vec![
+            Passable::Promise { slot: "kp2".into() },
+            Passable::Remotable {
+                slot: "ko6".into(),
+                iface: None,
+            },
+        ]),
+    ]));
+    h.send_raw("ko4", methargs).unwrap();
+    assert_eq!(h.kv("v1.c.kp2").as_deref(), Some("R p-2"));
+    h
+}
+
+#[test]
+fn a_message_waiting_on_a_promise_keeps_its_result_when_the_sender_dies() {
+    // a: E(p).hold(gift) on b's unresolved promise p; the message waits on p. a is terminated:
+    // its message's result must not be rejected under it (it was, as a promise "decided" by
+    // a), or b, receiving the message once p settles, would settle the result a second time.
+    let mut h = three_vats_and_a_deferred_promise();
+    h.send("ko4", "give", json!([0, 0, 2, 0])).unwrap();
+    let waiting = h.keys("queue.kp2.");
+    assert!(waiting.contains(&"queue.kp2.1".to_string()), "{waiting:?}");
+    let result = h.kv("v1.c.p+5").unwrap();
+    h.call(Call::TerminateVat("v1".into())).unwrap();
+    assert_eq!(
+        h.kv(&format!("{result}.state")).as_deref(),
+        Some("unresolved")
+    );
+    assert_eq!(
+        h.kv(&format!("{result}.decider")),
+        None,
+        "undecided in transit"
+    );
+    assert_eq!(
+        crate::kernel::invariants::check(h.kernel().state().store()),
+        Vec::<String>::new()
+    );
+    // b settles p with a new object of its own: the message is delivered to b, which resolves
+    // its result (once); nobody refers to it any more, so it is collected.
+    h.send("ko5", "settle", json!([0, 0])).unwrap();
+    assert_eq!(h.kv(&format!("{result}.state")), None);
+    assert_eq!(
+        crate::kernel::invariants::check(h.kernel().state().store()),
+        Vec::<String>::new()
+    );
+}
+
+#[test]
+fn a_vat_cannot_take_over_a_promise_it_does_not_decide() {
+    // a uses b's promise as the result of a message to c: that would make c its decider and
+    // b, resolving it later, would be killed for an illegal syscall. a is the one at fault.
+    let mut h = three_vats_and_a_deferred_promise();
+    let err = h.send("ko4", "misuse", json!([0, 0])).unwrap_err();
+    assert_eq!(
+        err,
+        "[KERNEL:VAT_FATAL:ILLEGAL_SYSCALL] Syscall translation error: prepare to die"
+    );
+    assert_eq!(h.kv("vatConfig.v1"), None, "a is terminated");
+    assert_eq!(
+        h.kv("kp2.decider").as_deref(),
+        Some("v2"),
+        "b still decides"
+    );
+    h.send("ko5", "settle", json!([0, 0])).unwrap();
+    assert!(h.kv("vatConfig.v2").is_some(), "b is alive");
+    assert_eq!(
+        crate::kernel::invariants::check(h.kernel().state().store()),
+        Vec::<String>::new()
+    );
+}

@@ -328,6 +328,27 @@ impl ScriptedVat {
                 self.resolve(sys, &result, false, &Passable::Undefined);
                 self.delta(vec![])
             }
+            "misuse" => {
+                // args: [i, k]: E(held[i]).hold() with the k-th promise we know as its result,
+                // which is only legal if we decide it.
+                if let (Some(target), Some(stolen)) =
+                    (self.pick_held(&args, 0), self.pick_promise(&args, 1))
+                {
+                    let methargs = encode(&Passable::Array(vec![
+                        string("hold"),
+                        Passable::Array(vec![]),
+                    ]));
+                    sys.syscall(Syscall::Send {
+                        target,
+                        message: Message {
+                            methargs,
+                            result: Some(stolen),
+                        },
+                    });
+                }
+                self.resolve(sys, &result, false, &Passable::Undefined);
+                self.delta(vec![])
+            }
             "defer" => {
                 // The result is settled by a later `settle`.
                 self.mem.deferred.push(result);
