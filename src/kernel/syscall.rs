@@ -187,6 +187,16 @@ impl SyscallContext<'_> {
                 "{vref} is still reachable; drop it before retiring it"
             ));
         }
+        if export {
+            // An export may only be retired once nothing but the exporter's own entry reaches
+            // it (as SwingSet insists); it then loses its owner with its entry, like an
+            // abandoned one. Before, a vat could retire a reachable export and leave it owned
+            // but unexported: deliveries to it then killed the vat, and its row outlived it.
+            if self.kernel.state.refcount(&kref)?.reachable > 1 {
+                return illegal(format!("{vref} is still reachable by others"));
+            }
+            self.kernel.state.orphan(&kref)?;
+        }
         Ok(self.kernel.state.clist_remove(&self.vat, &kref)?)
     }
 

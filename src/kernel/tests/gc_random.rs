@@ -363,7 +363,8 @@ fn one_step(h: &mut Harness, rng: &mut Rng) -> String {
         62..=65 => ("settle", vec![number(rng.below(64)), number(rng.below(3))]),
         66..=67 => ("hang", vec![]),
         68 => ("fail", vec![]),
-        69..=71 => ("abandon", vec![number(rng.below(64))]),
+        69..=70 => ("abandon", vec![number(rng.below(64))]),
+        71 => ("retire", vec![number(rng.below(64))]),
         72..=75 => {
             // The kernel sends to any promise or object, routed however it stands.
             let to = if rng.chance(60) {

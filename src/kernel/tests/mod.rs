@@ -630,3 +630,48 @@ fn a_vat_cannot_take_over_a_promise_it_does_not_decide() {
         Vec::<String>::new()
     );
 }
+
+#[test]
+fn a_vat_retires_an_export_only_once_nobody_else_reaches_it() {
+    use crate::capdata::{Passable, encode};
+    let mut h = Harness::new();
+    h.launch(
+        "a",
+        &[("a", "file:///a.bundle"), ("b", "file:///b.bundle")],
+        &[],
+    )
+    .unwrap();
+    // Only a refers to its new export ko6: retiring it is fine, and it is collected.
+    assert_eq!(
+        h.send("ko4", "make", json!([])).unwrap()["slots"],
+        json!(["ko6"])
+    );
+    assert_eq!(h.kv("ko6.refCount").as_deref(), Some("1,1"));
+    h.send("ko4", "retire", json!([0])).unwrap();
+    assert_eq!(h.keys("ko6."), Vec::<String>::new());
+    assert_eq!(h.kv("v1.c.o+10"), None);
+    // b holds ko7: a may not retire it (it used to be left owned by a but unexported).
+    assert_eq!(
+        h.send("ko4", "make", json!([])).unwrap()["slots"],
+        json!(["ko7"])
+    );
+    let methargs = encode(&Passable::Array(vec![
+        Passable::String("hold".into()),
+        Passable::Array(vec![Passable::Remotable {
+            slot: "ko7".into(),
+            iface: None,
+        }]),
+    ]));
+    h.send_raw("ko5", methargs).unwrap();
+    let err = h.send("ko4", "retire", json!([0])).unwrap_err();
+    assert_eq!(
+        err,
+        "[KERNEL:VAT_FATAL:ILLEGAL_SYSCALL] Syscall translation error: prepare to die"
+    );
+    assert_eq!(h.kv("ko7.owner"), None, "orphaned with a's termination");
+    assert_eq!(h.kv("ko7.refCount").as_deref(), Some("1,1"), "b's import");
+    assert_eq!(
+        crate::kernel::invariants::check(h.kernel().state().store()),
+        Vec::<String>::new()
+    );
+}

@@ -11,7 +11,7 @@
 //! (`retireImports`, at once or at the following BOYD); every imported promise it receives is
 //! subscribed to. Its bookkeeping ([`Memory`]) lives in the vatstore, so it survives restarts
 //! and tests can compare it with the kernel's c-list. Methods that take plain-data arguments
-//! let a test drive it: `release`, `give`, `relay`, `promise`, `defer`, `settle`, `abandon`.
+//! let a test drive it: `release`, `give`, `relay`, `promise`, `defer`, `settle`, `abandon`, `retire`.
 
 use crate::capdata::{CapData, Passable, decode, encode};
 use crate::vat::{
@@ -400,8 +400,9 @@ impl ScriptedVat {
                 self.resolve(sys, &result, false, &value);
                 self.delta(vec![])
             }
-            "abandon" => {
-                // args: [i]: abandon the i-th export the kernel knows (never the root).
+            "abandon" | "retire" => {
+                // args: [i]: abandon (or retire: legal only once nobody else can reach it) the
+                // i-th export the kernel knows (never the root).
                 let n = match args.first() {
                     Some(Passable::Number(n)) => *n as usize,
                     _ => 0,
@@ -410,7 +411,11 @@ impl ScriptedVat {
                 if !exported.is_empty() {
                     let vref = exported[n % exported.len()].clone();
                     self.mem.exported.remove(&vref);
-                    sys.syscall(Syscall::AbandonExports(vec![vref]));
+                    sys.syscall(if method == "retire" {
+                        Syscall::RetireExports(vec![vref])
+                    } else {
+                        Syscall::AbandonExports(vec![vref])
+                    });
                 }
                 self.resolve(sys, &result, false, &Passable::Undefined);
                 self.delta(vec![])
