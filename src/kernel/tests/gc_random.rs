@@ -1,15 +1,18 @@
 //! A randomized differential test of reference counting and GC.
 //!
 //! Scripted vats pass object refs to each other, make new exports, hold and release imports,
-//! pipeline messages on promises, answer with promises, abandon exports and die in various
-//! ways, while the kernel is restarted now and then and `bringOutYourDead` runs every few
-//! deliveries. After every step two independent views must agree:
+//! pipeline messages on promises, answer with promises, settle deferred results, abandon and
+//! retire exports, and die in various ways (or fail to launch), while the kernel is restarted
+//! now and then and `bringOutYourDead` runs every few deliveries. After every step these
+//! independent views must agree:
 //!
 //! * the stored counts and tables against [`invariants::check`], which recomputes every
-//!   count from its referrers, and the waiters' references it finds recorded against the
-//!   kernel's actual waiters;
+//!   count from its referrers;
+//! * the waiters' references recorded in the store (`kernelWaiters`) against the kernel's
+//!   actual waiters;
 //! * each vat's own bookkeeping ([`Memory`], what liveslots would believe) against the
-//!   kernel's c-list for it.
+//!   kernel's c-list for it;
+//! * every settlement seen so far against the store: a settled promise never changes.
 //!
 //! At the end everything is terminated and collected: only the pinned services `ko1..ko3`
 //! may remain, and no promise at all.
@@ -409,6 +412,17 @@ fn one_step(h: &mut Harness, rng: &mut Rng) -> String {
         88 => {
             h.fire(Call::CollectGarbage);
             return "collect garbage".into();
+        }
+        89 => {
+            // A launch that fails (a vat cannot start, or bootstrap rejects) leaves nothing.
+            let (bootstrap, second) = if rng.chance(50) {
+                ("failboot", ("failboot", "file:///f.bundle"))
+            } else {
+                ("helper", ("other", "file:///broken.bundle"))
+            };
+            let err = h.launch(bootstrap, &[("helper", "file:///h.bundle"), second], &[]);
+            assert!(err.is_err(), "{err:?}");
+            return format!("failed launch: {}", err.unwrap_err());
         }
         _ => (["echo", "whoami"][rng.below(2)], vec![]),
     };
