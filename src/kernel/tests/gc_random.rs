@@ -381,7 +381,7 @@ fn one_step(h: &mut Harness, rng: &mut Rng) -> String {
             return format!("kernel send hold to {to}");
         }
         76 => {
-            let method = ["illegal", "explode", "exit"][rng.below(3)];
+            let method = ["illegal", "explode", "exit", "fragile"][rng.below(4)];
             (method, vec![])
         }
         77..=78 => {
@@ -412,6 +412,41 @@ fn one_step(h: &mut Harness, rng: &mut Rng) -> String {
         88 => {
             h.fire(Call::CollectGarbage);
             return "collect garbage".into();
+        }
+        90 => {
+            // A crash in the middle of a batch: what was not committed is lost, consistently.
+            let vat = rng.pick(&vats).unwrap();
+            let root = h.kv(&format!("{vat}.c.o+0"));
+            let to = root.unwrap_or(target);
+            let args = vec![
+                number(rng.below(64)),
+                number(rng.below(64)),
+                number(rng.below(4)),
+            ];
+            let methargs = encode(&Passable::Array(vec![
+                Passable::String("give".into()),
+                Passable::Array(args),
+            ]));
+            let cranks = rng.below(4);
+            let kernel = h.kernel();
+            kernel
+                .atomically(|k| {
+                    let kpid = k.state.create_promise(None)?;
+                    k.state.push_run(&RunItem::Send {
+                        target: to.clone(),
+                        message: Message {
+                            methargs,
+                            result: Some(kpid.clone()),
+                        },
+                    })?;
+                    k.await_promise(&kpid, Box::new(|_, _| {}))
+                })
+                .unwrap();
+            for _ in 0..cranks {
+                kernel.crank().unwrap();
+            }
+            h.crash_restart();
+            return format!("give to {to}, {cranks} cranks, crash before the commit");
         }
         89 => {
             // A launch that fails (a vat cannot start, or bootstrap rejects) leaves nothing.

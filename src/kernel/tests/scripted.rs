@@ -11,7 +11,8 @@
 //! (`retireImports`, at once or at the following BOYD); every imported promise it receives is
 //! subscribed to. Its bookkeeping ([`Memory`]) lives in the vatstore, so it survives restarts
 //! and tests can compare it with the kernel's c-list. Methods that take plain-data arguments
-//! let a test drive it: `release`, `give`, `relay`, `promise`, `defer`, `settle`, `abandon`, `retire`.
+//! let a test drive it: `release`, `give`, `relay`, `promise`, `defer`, `settle`, `abandon`, `retire`,
+//! `fragile` (the next delivery fails after its syscalls).
 
 use crate::capdata::{CapData, Passable, decode, encode};
 use crate::vat::{
@@ -53,6 +54,7 @@ struct ScriptedVat {
 
 /// What a scripted vat remembers (vatstore key [`MEMORY_KEY`]), like liveslots' tables.
 #[derive(Debug, Default, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct Memory {
     /// The last export number used (`o+<9 + n>`).
     pub next_export: u64,
@@ -74,6 +76,8 @@ pub struct Memory {
     pub deferred: Vec<String>,
     /// Results of our sends not yet heard about.
     pub sent: BTreeSet<String>,
+    /// Set by `fragile`: the next delivery of any kind makes its syscalls, then fails.
+    pub fragile: bool,
 }
 
 /// The vatstore key of a scripted vat's [`Memory`].
@@ -349,6 +353,11 @@ impl ScriptedVat {
                 self.resolve(sys, &result, false, &Passable::Undefined);
                 self.delta(vec![])
             }
+            "fragile" => {
+                self.mem.fragile = true;
+                self.resolve(sys, &result, false, &Passable::Undefined);
+                self.delta(vec![])
+            }
             "defer" => {
                 // The result is settled by a later `settle`.
                 self.mem.deferred.push(result);
@@ -536,16 +545,24 @@ impl VatRuntime for ScriptedVat {
         budget: Duration,
     ) -> Result<DeliveryResult, VatFault> {
         let _ = &self.id;
-        match delivery {
+        let fragile = self.mem.fragile;
+        let result = match delivery {
             Delivery::Message { message, .. } => {
                 if message.methargs.body.contains("\"spin\"") {
                     return Err(VatFault::Timeout(budget));
                 }
-                Ok(self.message(message, sys))
+                self.message(message, sys)
             }
-            Delivery::Notify(resolutions) => Ok(self.notify(resolutions, sys)),
-            Delivery::BringOutYourDead => Ok(self.bring_out_your_dead(sys)),
-            _ => Ok(self.delta(vec![])),
+            Delivery::Notify(resolutions) => self.notify(resolutions, sys),
+            Delivery::BringOutYourDead => self.bring_out_your_dead(sys),
+            _ => self.delta(vec![]),
+        };
+        if fragile {
+            return Ok(DeliveryResult {
+                error: Some("the fragile vat broke".into()),
+                ..Default::default()
+            });
         }
+        Ok(result)
     }
 }
