@@ -51,7 +51,8 @@ pub struct Kernel {
 }
 
 impl Kernel {
-    /// A kernel over an opened database: initializes a fresh one, restores an existing one.
+    /// A kernel over an opened database: initializes a fresh one, restores an existing one
+    /// (releasing what waiters that died in a crash held).
     pub fn new(
         store: Store,
         factory: Box<dyn VatFactory>,
@@ -59,7 +60,7 @@ impl Kernel {
     ) -> Result<Kernel, KernelError> {
         let mut state = State::new(store);
         state.initialize()?;
-        Ok(Kernel {
+        let mut kernel = Kernel {
             state,
             factory,
             running: HashMap::new(),
@@ -68,7 +69,9 @@ impl Kernel {
             settled: Vec::new(),
             after_commit: Vec::new(),
             deliveries_since_reap: HashMap::new(),
-        })
+        };
+        kernel.release_dead_waiters()?;
+        Ok(kernel)
     }
 
     /// The kernel's state (for tests and status).

@@ -18,6 +18,7 @@ mod core;
 mod crank;
 mod gc;
 pub mod ids;
+pub mod invariants;
 mod launch;
 mod lifecycle;
 mod promises;

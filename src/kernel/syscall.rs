@@ -87,6 +87,21 @@ impl SyscallContext<'_> {
         ) {
             return illegal(format!("message result {result} is already resolved"));
         }
+        // Only the promise's decider may hand the decision on (as SwingSet insists), and until
+        // the message is delivered nobody decides it: otherwise a vat could take over another
+        // vat's promise, and a sender terminated while its message waits on a promise would
+        // have the result rejected under the message, to be settled again by the receiver.
+        let decider = self.kernel.state.decider(&result)?;
+        if decider.as_deref() != Some(self.vat.as_str()) {
+            let why = decider.map_or("it has no decider".to_string(), |d| {
+                format!("its decider is \"{d}\"")
+            });
+            return illegal(format!(
+                "\"{}\" may not use \"{result}\" as a message result because {why}",
+                self.vat
+            ));
+        }
+        self.kernel.state.set_decider(&result, None)?;
         let item = RunItem::Send {
             target,
             message: Message {
@@ -171,6 +186,16 @@ impl SyscallContext<'_> {
             return illegal(format!(
                 "{vref} is still reachable; drop it before retiring it"
             ));
+        }
+        if export {
+            // An export may only be retired once nothing but the exporter's own entry reaches
+            // it (as SwingSet insists); it then loses its owner with its entry, like an
+            // abandoned one. Before, a vat could retire a reachable export and leave it owned
+            // but unexported: deliveries to it then killed the vat, and its row outlived it.
+            if self.kernel.state.refcount(&kref)?.reachable > 1 {
+                return illegal(format!("{vref} is still reachable by others"));
+            }
+            self.kernel.state.orphan(&kref)?;
         }
         Ok(self.kernel.state.clist_remove(&self.vat, &kref)?)
     }

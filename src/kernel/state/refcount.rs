@@ -4,7 +4,8 @@
 //! or the kernel's for kernel objects), every importer's c-list entry (reachable while its flag is
 //! `R`), every queued message that names it, every settled promise whose value names it, and pins.
 //! A promise's single count is the sum of its c-list entries, queued messages, promise values and
-//! kernel waiters. Each increment has exactly one matching decrement, so counts never underflow;
+//! kernel waiters (recorded in `kernelWaiters`, since the waiters themselves are in memory and do
+//! not survive a crash). Each increment has exactly one matching decrement, so counts never underflow;
 //! an attempt to is reported as corruption rather than wrapped.
 
 use super::queue::RunItem;
@@ -12,6 +13,10 @@ use super::{Result, State, corrupt};
 use crate::capdata::CapData;
 use crate::kernel::ids::is_promise;
 use crate::vat::Message;
+use std::collections::BTreeMap;
+
+/// The key recording the references kernel waiters hold: JSON `{kpid: count}`.
+const WAITERS: &str = "kernelWaiters";
 
 impl State {
     /// Adds a reference to `kref` (reachable, or recognizable only).
@@ -108,6 +113,37 @@ impl State {
             self.decref(result, true)?;
         }
         self.decref_slots(&message.methargs)
+    }
+
+    /// Counts a reference held by a kernel waiter, recording it in `kernelWaiters`.
+    pub fn hold_for_waiter(&self, kpid: &str) -> Result<()> {
+        let mut held = self.waiter_holds()?;
+        *held.entry(kpid.to_string()).or_insert(0) += 1;
+        self.set_json(WAITERS, &held)?;
+        self.incref(kpid, true)
+    }
+
+    /// Removes a reference of [`State::hold_for_waiter`].
+    pub fn release_for_waiter(&mut self, kpid: &str) -> Result<()> {
+        let mut held = self.waiter_holds()?;
+        match held.get_mut(kpid) {
+            Some(n) if *n > 1 => *n -= 1,
+            Some(_) => {
+                held.remove(kpid);
+            }
+            None => return Err(corrupt(WAITERS, format!("no waiter holds {kpid}"))),
+        }
+        if held.is_empty() {
+            self.store.delete(WAITERS)?;
+        } else {
+            self.set_json(WAITERS, &held)?;
+        }
+        self.decref(kpid, true)
+    }
+
+    /// The references kernel waiters hold, by promise (`kernelWaiters`, absent when none).
+    pub fn waiter_holds(&self) -> Result<BTreeMap<String, u64>> {
+        self.get_json(WAITERS)
     }
 
     /// Queues `item` on the run queue, counting its references.

@@ -1,6 +1,7 @@
 //! Kernel behaviour with scripted vats, checked against the spec's ids, texts and store layout.
 //! Each test names the spec section it checks.
 
+mod gc_random;
 mod quickjs;
 mod scripted;
 
@@ -14,7 +15,7 @@ use std::sync::{Arc, Mutex};
 struct Harness {
     kernel: Option<Kernel>,
     factory: fn() -> Box<dyn VatFactory>,
-    budget: std::time::Duration,
+    options: KernelOptions,
     _dir: tempfile::TempDir,
     path: std::path::PathBuf,
 }
@@ -25,15 +26,34 @@ impl Harness {
         Harness::with_factory(|| Box::new(ScriptedFactory), budget)
     }
 
+    /// A kernel with scripted vats and the given options.
+    fn with_options(options: KernelOptions) -> Harness {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("kernel.sqlite");
+        let factory: fn() -> Box<dyn VatFactory> = || Box::new(ScriptedFactory);
+        let kernel = Some(boot(&path, factory(), options));
+        Harness {
+            kernel,
+            factory,
+            options,
+            _dir: dir,
+            path,
+        }
+    }
+
     /// A kernel whose vats `factory` makes, with a delivery budget.
     fn with_factory(factory: fn() -> Box<dyn VatFactory>, budget: std::time::Duration) -> Harness {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("kernel.sqlite");
-        let kernel = Some(boot(&path, factory(), budget));
+        let options = KernelOptions {
+            reap_interval: 1_000,
+            delivery_budget: budget,
+        };
+        let kernel = Some(boot(&path, factory(), options));
         Harness {
             kernel,
             factory,
-            budget,
+            options,
             _dir: dir,
             path,
         }
@@ -47,7 +67,7 @@ impl Harness {
     fn restart(&mut self) {
         let kernel = self.kernel.take().unwrap();
         drop(kernel.into_store());
-        self.kernel = Some(boot(&self.path, (self.factory)(), self.budget));
+        self.kernel = Some(boot(&self.path, (self.factory)(), self.options));
     }
 
     fn run(&mut self) {
@@ -124,15 +144,7 @@ impl Harness {
     }
 }
 
-fn boot(
-    path: &std::path::Path,
-    factory: Box<dyn VatFactory>,
-    delivery_budget: std::time::Duration,
-) -> Kernel {
-    let options = KernelOptions {
-        reap_interval: 1_000,
-        delivery_budget,
-    };
+fn boot(path: &std::path::Path, factory: Box<dyn VatFactory>, options: KernelOptions) -> Kernel {
     Kernel::new(Store::new(open(path).unwrap()), factory, options).unwrap()
 }
 
@@ -551,6 +563,104 @@ fn clear_state_starts_afresh_with_the_services_spec_14_12() {
 }
 
 #[test]
+fn a_crash_does_not_leak_what_waiters_held() {
+    // A waiter's reference is counted in the store but the waiter lives in memory: after a
+    // crash (no chance to answer and release it) the new kernel must release it, or the
+    // promise can never be collected.
+    let mut h = Harness::new();
+    h.launch("a", &[("a", "file:///a.bundle")], &[]).unwrap();
+    let call = Call::QueueMessage {
+        target: "ko4".into(),
+        method: "hang".into(),
+        args: vec![],
+    };
+    h.kernel().call(call, Box::new(|_| {})).unwrap();
+    h.run();
+    assert_eq!(h.kv("kp2.refCount").as_deref(), Some("2"), "vat and waiter");
+    h.restart();
+    assert_eq!(
+        h.kv("kp2.refCount").as_deref(),
+        Some("1"),
+        "the dead waiter's reference is released"
+    );
+    h.call(Call::TerminateVat("v1".into())).unwrap();
+    assert_eq!(h.promise_rows(), Vec::<String>::new());
+    assert_eq!(h.kv("kernelWaiters"), None);
+}
+
+/// Launches vats `a`, `b`, `c` (`ko4`, `ko5`, `ko6`); `b` defers a result (`kp2`), which `a`
+/// then learns about (as its `p-2`) along with `c`'s root (its `o-1`).
+fn three_vats_and_a_deferred_promise() -> Harness {
+    use crate::capdata::{Passable, encode};
+    let mut h = Harness::new();
+    h.launch(
+        "a",
+        &[
+            ("a", "file:///a.bundle"),
+            ("b", "file:///b.bundle"),
+            ("c", "file:///c.bundle"),
+        ],
+        &[],
+    )
+    .unwrap();
+    let call = Call::QueueMessage {
+        target: "ko5".into(),
+        method: "defer".into(),
+        args: vec![],
+    };
+    h.kernel().call(call, Box::new(|_| {})).unwrap();
+    h.run();
+    assert_eq!(h.kv("kp2.decider").as_deref(), Some("v2"));
+    let methargs = encode(&Passable::Array(vec![
+        Passable::String("hold".into()),
+        Passable::Array(vec![
+            Passable::Promise { slot: "kp2".into() },
+            Passable::Remotable {
+                slot: "ko6".into(),
+                iface: None,
+            },
+        ]),
+    ]));
+    h.send_raw("ko4", methargs).unwrap();
+    assert_eq!(h.kv("v1.c.kp2").as_deref(), Some("R p-2"));
+    h
+}
+
+#[test]
+fn a_message_waiting_on_a_promise_keeps_its_result_when_the_sender_dies() {
+    // a: E(p).hold(gift) on b's unresolved promise p; the message waits on p. a is terminated:
+    // its message's result must not be rejected under it (it was, as a promise "decided" by
+    // a), or b, receiving the message once p settles, would settle the result a second time.
+    let mut h = three_vats_and_a_deferred_promise();
+    h.send("ko4", "give", json!([0, 0, 2, 0])).unwrap();
+    let waiting = h.keys("queue.kp2.");
+    assert!(waiting.contains(&"queue.kp2.1".to_string()), "{waiting:?}");
+    let result = h.kv("v1.c.p+5").unwrap();
+    h.call(Call::TerminateVat("v1".into())).unwrap();
+    assert_eq!(
+        h.kv(&format!("{result}.state")).as_deref(),
+        Some("unresolved")
+    );
+    assert_eq!(
+        h.kv(&format!("{result}.decider")),
+        None,
+        "undecided in transit"
+    );
+    assert_eq!(
+        crate::kernel::invariants::check(h.kernel().state().store()),
+        Vec::<String>::new()
+    );
+    // b settles p with a new object of its own: the message is delivered to b, which resolves
+    // its result (once); nobody refers to it any more, so it is collected.
+    h.send("ko5", "settle", json!([0, 0])).unwrap();
+    assert_eq!(h.kv(&format!("{result}.state")), None);
+    assert_eq!(
+        crate::kernel::invariants::check(h.kernel().state().store()),
+        Vec::<String>::new()
+    );
+}
+
+#[test]
 fn an_unreadable_queue_entry_is_set_aside_and_the_kernel_goes_on() {
     let mut h = Harness::new();
     h.launch("counter", &[("counter", "file:///c.bundle")], &[])
@@ -576,5 +686,74 @@ fn an_unreadable_queue_entry_is_set_aside_and_the_kernel_goes_on() {
     assert_eq!(
         body(&h.send("ko4", "resume", json!([])).unwrap()),
         "#\"Counter incremented to: 2\""
+    );
+}
+
+#[test]
+fn a_vat_cannot_take_over_a_promise_it_does_not_decide() {
+    // a uses b's promise as the result of a message to c: that would make c its decider and
+    // b, resolving it later, would be killed for an illegal syscall. a is the one at fault.
+    let mut h = three_vats_and_a_deferred_promise();
+    let err = h.send("ko4", "misuse", json!([0, 0])).unwrap_err();
+    assert_eq!(
+        err,
+        "[KERNEL:VAT_FATAL:ILLEGAL_SYSCALL] Syscall translation error: prepare to die"
+    );
+    assert_eq!(h.kv("vatConfig.v1"), None, "a is terminated");
+    assert_eq!(
+        h.kv("kp2.decider").as_deref(),
+        Some("v2"),
+        "b still decides"
+    );
+    h.send("ko5", "settle", json!([0, 0])).unwrap();
+    assert!(h.kv("vatConfig.v2").is_some(), "b is alive");
+    assert_eq!(
+        crate::kernel::invariants::check(h.kernel().state().store()),
+        Vec::<String>::new()
+    );
+}
+
+#[test]
+fn a_vat_retires_an_export_only_once_nobody_else_reaches_it() {
+    use crate::capdata::{Passable, encode};
+    let mut h = Harness::new();
+    h.launch(
+        "a",
+        &[("a", "file:///a.bundle"), ("b", "file:///b.bundle")],
+        &[],
+    )
+    .unwrap();
+    // Only a refers to its new export ko6: retiring it is fine, and it is collected.
+    assert_eq!(
+        h.send("ko4", "make", json!([])).unwrap()["slots"],
+        json!(["ko6"])
+    );
+    assert_eq!(h.kv("ko6.refCount").as_deref(), Some("1,1"));
+    h.send("ko4", "retire", json!([0])).unwrap();
+    assert_eq!(h.keys("ko6."), Vec::<String>::new());
+    assert_eq!(h.kv("v1.c.o+10"), None);
+    // b holds ko7: a may not retire it (it used to be left owned by a but unexported).
+    assert_eq!(
+        h.send("ko4", "make", json!([])).unwrap()["slots"],
+        json!(["ko7"])
+    );
+    let methargs = encode(&Passable::Array(vec![
+        Passable::String("hold".into()),
+        Passable::Array(vec![Passable::Remotable {
+            slot: "ko7".into(),
+            iface: None,
+        }]),
+    ]));
+    h.send_raw("ko5", methargs).unwrap();
+    let err = h.send("ko4", "retire", json!([0])).unwrap_err();
+    assert_eq!(
+        err,
+        "[KERNEL:VAT_FATAL:ILLEGAL_SYSCALL] Syscall translation error: prepare to die"
+    );
+    assert_eq!(h.kv("ko7.owner"), None, "orphaned with a's termination");
+    assert_eq!(h.kv("ko7.refCount").as_deref(), Some("1,1"), "b's import");
+    assert_eq!(
+        crate::kernel::invariants::check(h.kernel().state().store()),
+        Vec::<String>::new()
     );
 }
