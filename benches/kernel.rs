@@ -3,7 +3,7 @@
 //!
 //! `cargo bench --bench kernel`; `OCAP_BENCH_SMOKE=1` for a quick run. Prints a table.
 
-use ocap::capdata::{CapData, Passable, decode, encode};
+use ocap::capdata::{Passable, decode_methargs, encode};
 use ocap::kernel::store::{Store, open};
 use ocap::kernel::{Call, Kernel, KernelOptions, LaunchPlan};
 use ocap::vat::{
@@ -53,23 +53,6 @@ fn resolve(sys: &mut dyn Syscalls, vpid: &str, value: &str) {
     }]));
 }
 
-fn method_and_args(methargs: &CapData) -> (String, Vec<Passable>) {
-    match decode(methargs) {
-        Ok(Passable::Array(mut parts)) if parts.len() == 2 => {
-            let args = match parts.pop() {
-                Some(Passable::Array(a)) => a,
-                _ => vec![],
-            };
-            let method = match parts.pop() {
-                Some(Passable::String(m)) => m,
-                _ => String::new(),
-            };
-            (method, args)
-        }
-        _ => (String::new(), vec![]),
-    }
-}
-
 impl VatRuntime for PingVat {
     fn init(
         &mut self,
@@ -88,7 +71,7 @@ impl VatRuntime for PingVat {
     ) -> Result<DeliveryResult, VatFault> {
         match delivery {
             Delivery::Message { message, .. } => {
-                let (method, args) = method_and_args(&message.methargs);
+                let (method, args) = decode_methargs(&message.methargs).unwrap_or_default();
                 let result = message.result.clone().unwrap_or_default();
                 match method.as_str() {
                     "bootstrap" => {

@@ -134,11 +134,7 @@ fn kernel_errors_reach_rpc_clients_with_reference_texts() {
     let home = Home::new();
     let _daemon = home.daemon(&[]);
     let socket = home.socket();
-    let launch = std::fs::read_to_string(cluster(&home)).unwrap();
-    request(
-        &socket,
-        &format!(r#"{{"id":1,"method":"launchSubcluster","params":{{"config":{launch}}}}}"#),
-    );
+    launch_counter(&home);
     let cases = [
         (
             r#"{"id":1,"method":"queueMessage","params":["ko99","resume",[]]}"#,
@@ -192,15 +188,8 @@ fn a_vat_that_hangs_is_terminated_and_others_go_on() {
     let home = Home::new();
     let _daemon = home.daemon(&[]);
     let socket = home.socket();
-    let launch = std::fs::read_to_string(cluster(&home)).unwrap();
-    request(
-        &socket,
-        &format!(r#"{{"id":1,"method":"launchSubcluster","params":{{"config":{launch}}}}}"#),
-    );
-    request(
-        &socket,
-        &format!(r#"{{"id":1,"method":"launchSubcluster","params":{{"config":{launch}}}}}"#),
-    );
+    launch_counter(&home);
+    launch_counter_rooted_at(&home, "ko5");
     // ko4 is v1's root, ko5 is v2's. The delivery budget is 10 s by default; the scripted
     // worker's `crash` exits at once, which the kernel must treat the same way.
     let response = request(
@@ -260,13 +249,18 @@ fn a_vat_whose_code_is_gone_never_stops_the_daemon_from_booting() {
     assert_eq!(call(&home.socket(), "getStatus", "[]")["vats"], json!([]));
 }
 
-fn launch_counter(home: &Home) {
+/// Launches one more counter subcluster and checks its root kref.
+fn launch_counter_rooted_at(home: &Home, root: &str) {
     let launch = std::fs::read_to_string(cluster(home)).unwrap();
     let launched = request(
         &home.socket(),
         &format!(r#"{{"id":1,"method":"launchSubcluster","params":{{"config":{launch}}}}}"#),
     );
-    assert_eq!(launched["result"]["rootKref"], "ko4", "{launched}");
+    assert_eq!(launched["result"]["rootKref"], root, "{launched}");
+}
+
+fn launch_counter(home: &Home) {
+    launch_counter_rooted_at(home, "ko4");
 }
 
 #[test]

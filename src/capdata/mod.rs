@@ -25,6 +25,7 @@ mod js_object;
 mod json_parse;
 mod json_write;
 mod kernel_error;
+mod methargs;
 mod prettify;
 mod value;
 
@@ -39,6 +40,7 @@ pub use js_number::js_number_to_string;
 pub use js_object::{js_entries, js_property_order};
 pub use json_write::stringify_js;
 pub use kernel_error::{error_message, kernel_error};
+pub use methargs::decode_methargs;
 pub use prettify::{PrettifyError, prettify};
 pub use value::Passable;
 

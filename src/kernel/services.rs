@@ -3,7 +3,7 @@
 
 use super::KernelError;
 use super::core::Kernel;
-use crate::capdata::{CapData, Passable, decode, encode_json, kernel_error};
+use crate::capdata::{CapData, decode_methargs, encode_json, kernel_error};
 use crate::vat::Message;
 use serde_json::json;
 
@@ -46,11 +46,5 @@ impl Kernel {
 
 /// The method of a `[method, args]` methargs value.
 fn method_name(methargs: &CapData) -> Option<String> {
-    match decode(methargs).ok()? {
-        Passable::Array(items) => match items.into_iter().next()? {
-            Passable::String(method) => Some(method),
-            _ => None,
-        },
-        _ => None,
-    }
+    decode_methargs(methargs).map(|(method, _)| method)
 }

@@ -416,17 +416,7 @@ fn one_step(h: &mut Harness, rng: &mut Rng) -> String {
             let cranks = rng.below(4);
             let kernel = h.kernel();
             kernel
-                .atomically(|k| {
-                    let kpid = k.state.create_promise(None)?;
-                    k.state.push_run(&RunItem::Send {
-                        target: to.clone(),
-                        message: Message {
-                            methargs,
-                            result: Some(kpid.clone()),
-                        },
-                    })?;
-                    k.await_promise(&kpid, Box::new(|_, _| {}))
-                })
+                .send_from_kernel(to.clone(), methargs, Box::new(|_| {}))
                 .unwrap();
             for _ in 0..cranks {
                 kernel.crank().unwrap();

@@ -496,34 +496,14 @@ impl Harness {
         target: &str,
         methargs: crate::capdata::CapData,
     ) -> Result<Value, String> {
-        use crate::kernel::state::RunItem;
-        use crate::vat::Message;
         let slot = Arc::new(Mutex::new(None));
         let answer = Arc::clone(&slot);
-        let kernel = self.kernel();
-        kernel
-            .atomically(|k| {
-                let kpid = k.state.create_promise(None)?;
-                k.state.push_run(&RunItem::Send {
-                    target: target.into(),
-                    message: Message {
-                        methargs,
-                        result: Some(kpid.clone()),
-                    },
-                })?;
-                k.await_promise(
-                    &kpid,
-                    Box::new(move |kernel, settlement| {
-                        let answer2 = Arc::clone(&answer);
-                        let value = settlement
-                            .map(|v| serde_json::to_value(v).unwrap())
-                            .map_err(|r| crate::capdata::error_message(&r).unwrap_or(r.body));
-                        kernel
-                            .after_commit
-                            .push(Box::new(move || *answer2.lock().unwrap() = Some(value)));
-                    }),
-                )
-            })
+        self.kernel()
+            .send_from_kernel(
+                target.into(),
+                methargs,
+                Box::new(move |a| *answer.lock().unwrap() = Some(a)),
+            )
             .unwrap();
         self.run();
         let answer = slot.lock().unwrap().take();

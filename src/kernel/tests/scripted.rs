@@ -14,7 +14,7 @@
 //! let a test drive it: `release`, `give`, `relay`, `promise`, `defer`, `settle`, `abandon`, `retire`,
 //! `fragile` (the next delivery fails after its syscalls).
 
-use crate::capdata::{CapData, Passable, decode, encode};
+use crate::capdata::{CapData, Passable, decode_methargs, encode};
 use crate::vat::{
     Delivery, DeliveryResult, Message, Resolution, Syscall, Syscalls, VatFactory, VatFault,
     VatRuntime, VatstoreDelta,
@@ -211,24 +211,11 @@ impl ScriptedVat {
     }
 
     fn message(&mut self, message: &Message, sys: &mut dyn Syscalls) -> DeliveryResult {
-        let (method, args) = match decode(&message.methargs) {
-            Ok(Passable::Array(mut parts)) if parts.len() == 2 => {
-                let args = match parts.pop() {
-                    Some(Passable::Array(a)) => a,
-                    _ => vec![],
-                };
-                let method = match parts.pop() {
-                    Some(Passable::String(m)) => m,
-                    _ => String::new(),
-                };
-                (method, args)
-            }
-            _ => {
-                return DeliveryResult {
-                    error: Some("bad methargs".into()),
-                    ..Default::default()
-                };
-            }
+        let Some((method, args)) = decode_methargs(&message.methargs) else {
+            return DeliveryResult {
+                error: Some("bad methargs".into()),
+                ..Default::default()
+            };
         };
         let result = message.result.clone().unwrap_or_default();
         let slots = &message.methargs.slots;
