@@ -82,6 +82,7 @@ fn main() {
     figures.push(get_status_throughput(&scale, 64));
     figures.push(idle_rss(&scale));
     figures.push(binary_size());
+    figures.extend(vats(&scale));
     print_table(&figures, smoke);
     write_json(&figures, smoke);
 }
@@ -366,6 +367,141 @@ fn idle_rss(scale: &Scale) -> Figure {
         samples.push(kib / 1024.0);
     }
     summarize("idle daemon RSS", "MiB", samples, "< 15", "210")
+}
+
+/// One JSON-RPC call on a fresh connection; the result, or a panic with the error.
+fn rpc(socket: &Path, method: &str, params: Value) -> Value {
+    let mut stream = UnixStream::connect(socket).unwrap();
+    let line = json!({"jsonrpc": "2.0", "id": 1, "method": method, "params": params});
+    stream.write_all(format!("{line}\n").as_bytes()).unwrap();
+    let mut reply = Vec::new();
+    stream.read_to_end(&mut reply).unwrap();
+    let reply: Value = serde_json::from_slice(&reply).unwrap();
+    assert!(reply.get("error").is_none(), "{method}: {reply}");
+    reply["result"].clone()
+}
+
+/// A config of built-in JavaScript vats from the example bundles the build made.
+fn example_config(bootstrap: &str, vats: &[&str]) -> Value {
+    let vats: serde_json::Map<String, Value> = vats
+        .iter()
+        .map(|name| {
+            (
+                name.to_string(),
+                json!({"bundleSpec": format!("file://{}/{name}.bundle", env!("OUT_DIR"))}),
+            )
+        })
+        .collect();
+    json!({"config": {"bootstrap": bootstrap, "vats": vats}})
+}
+
+fn rss_mib(pid: u32) -> f64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    let kib: f64 = status
+        .lines()
+        .find(|l| l.starts_with("VmRSS:"))
+        .unwrap()
+        .split_whitespace()
+        .nth(1)
+        .unwrap()
+        .parse()
+        .unwrap();
+    kib / 1024.0
+}
+
+/// The whole system with real JavaScript vats (SES + liveslots in QuickJS): launch, messages from
+/// clients, vat-to-vat deliveries, memory per vat.
+fn vats(scale: &Scale) -> Vec<Figure> {
+    let home = Home::new();
+    let daemon = home.daemon();
+    let socket = home.socket();
+    let started = Instant::now();
+    rpc(
+        &socket,
+        "launchSubcluster",
+        example_config("ping", &["ping", "pong"]),
+    );
+    let launch = vec![millis(started.elapsed())];
+    rpc(
+        &socket,
+        "launchSubcluster",
+        example_config("counter", &["counter"]),
+    );
+    // ping is ko4, pong ko5, counter ko6.
+    let resume = || rpc(&socket, "queueMessage", json!(["ko6", "resume", []]));
+    let mut latency: Vec<f64> = (0..scale.calls / 4)
+        .map(|_| {
+            let started = Instant::now();
+            resume();
+            started.elapsed().as_secs_f64() * 1e3
+        })
+        .collect();
+    latency.sort_by(f64::total_cmp);
+    let deadline = Instant::now() + scale.throughput;
+    let started = Instant::now();
+    let done: usize = std::thread::scope(|s| {
+        let workers: Vec<_> = (0..8)
+            .map(|_| {
+                s.spawn(|| {
+                    let mut n = 0;
+                    while Instant::now() < deadline {
+                        resume();
+                        n += 1;
+                    }
+                    n
+                })
+            })
+            .collect();
+        workers.into_iter().map(|w| w.join().unwrap()).sum()
+    });
+    let throughput = vec![done as f64 / started.elapsed().as_secs_f64()];
+    let rounds = scale.calls as u64;
+    let started = Instant::now();
+    rpc(&socket, "queueMessage", json!(["ko4", "rally", [rounds]]));
+    // Each awaited round is two deliveries: the ping to pong, and the notify of its answer.
+    let deliveries = vec![2.0 * rounds as f64 / started.elapsed().as_secs_f64()];
+    let before = rss_mib(daemon.0.id());
+    for _ in 0..5 {
+        rpc(
+            &socket,
+            "launchSubcluster",
+            example_config("counter", &["counter"]),
+        );
+    }
+    let per_vat = vec![(rss_mib(daemon.0.id()) - before) / 5.0];
+    vec![
+        summarize(
+            "2-vat subcluster launch (JS vats)",
+            "ms",
+            launch,
+            "< 300",
+            "3,500",
+        ),
+        Figure {
+            name: "queueMessage to a JS vat, p50 sequential",
+            unit: "ms",
+            median: percentile(&latency, 0.5),
+            min: latency[0],
+            max: percentile(&latency, 0.99),
+            target: "< 1.5",
+            reference: "16.6",
+        },
+        summarize(
+            "queueMessage to a JS vat, 8 clients",
+            "msg/s",
+            throughput,
+            "> 3,000",
+            "182",
+        ),
+        summarize(
+            "vat-to-vat deliveries, awaited (JS vats)",
+            "deliv/s",
+            deliveries,
+            "> 5,000",
+            "189-233",
+        ),
+        summarize("memory per started JS vat", "MiB", per_vat, "< 8", "120"),
+    ]
 }
 
 /// Size of the client binary as built for this run (release profile: stripped).
