@@ -339,7 +339,7 @@ fn one_step(h: &mut Harness, rng: &mut Rng) -> String {
             ("hold", gifts)
         }
         20..=37 => {
-            let mode = rng.below(4);
+            let mode = rng.below(5);
             let (i, j, k) = (rng.below(64), rng.below(64), rng.below(64));
             ("give", vec![number(i), number(j), number(mode), number(k)])
         }
@@ -368,7 +368,7 @@ fn one_step(h: &mut Harness, rng: &mut Rng) -> String {
         }
         76 => {
             let method = ["illegal", "explode", "exit", "fragile"][rng.below(4)];
-            (method, vec![])
+            (method, vec![number(rng.below(2))])
         }
         77..=78 => {
             let kref = target.clone();

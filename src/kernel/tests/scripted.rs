@@ -12,7 +12,7 @@
 //! subscribed to. Its bookkeeping ([`Memory`]) lives in the vatstore, so it survives restarts
 //! and tests can compare it with the kernel's c-list. Methods that take plain-data arguments
 //! let a test drive it: `release`, `give`, `relay`, `promise`, `defer`, `settle`, `abandon`, `retire`,
-//! `fragile` (the next delivery fails after its syscalls).
+//! `fragile` (the next notify or BOYD fails after its syscalls).
 
 use crate::capdata::{CapData, Passable, decode_methargs, encode};
 use crate::vat::{
@@ -76,8 +76,9 @@ pub struct Memory {
     pub deferred: Vec<String>,
     /// Results of our sends not yet heard about.
     pub sent: BTreeSet<String>,
-    /// Set by `fragile`: the next delivery of any kind makes its syscalls, then fails.
-    pub fragile: bool,
+    /// Set by `fragile`: the next notify (`"notify"`) or BOYD (`"boyd"`) makes its
+    /// syscalls, then fails.
+    pub fragile: Option<String>,
 }
 
 /// The vatstore key of a scripted vat's [`Memory`].
@@ -290,7 +291,8 @@ impl ScriptedVat {
             "give" => {
                 // args: [i, j, mode, k]: E(held[i]).hold(held[j], newExport); mode 1 pipelines
                 // E(E(held[i]).make()).hold(…); mode 2 sends to the k-th promise we know
-                // instead; mode 3 also gives that promise.
+                // instead; mode 3 also gives that promise; mode 4 asks for a promise instead,
+                // E(held[i]).promise(k), so that we hear of one promise settled to another.
                 let mode = match args.get(2) {
                     Some(Passable::Number(n)) => *n as u64,
                     _ => 0,
@@ -314,7 +316,12 @@ impl ScriptedVat {
                     } else {
                         target
                     };
-                    self.send(sys, &target, "hold", gift, None);
+                    if mode == 4 {
+                        let k = args.get(3).cloned().unwrap_or(Passable::Number(0.0));
+                        self.send(sys, &target, "promise", vec![k], None);
+                    } else {
+                        self.send(sys, &target, "hold", gift, None);
+                    }
                 }
                 self.resolve(sys, &result, false, &Passable::Undefined);
                 self.delta(vec![])
@@ -341,7 +348,9 @@ impl ScriptedVat {
                 self.delta(vec![])
             }
             "fragile" => {
-                self.mem.fragile = true;
+                // args: [n]: the next notify (n even) or BOYD (n odd) will fail.
+                let odd = matches!(args.first(), Some(Passable::Number(n)) if *n as u64 % 2 == 1);
+                self.mem.fragile = Some(if odd { "boyd" } else { "notify" }.into());
                 self.resolve(sys, &result, false, &Passable::Undefined);
                 self.delta(vec![])
             }
@@ -532,7 +541,7 @@ impl VatRuntime for ScriptedVat {
         budget: Duration,
     ) -> Result<DeliveryResult, VatFault> {
         let _ = &self.id;
-        let fragile = self.mem.fragile;
+        let fragile = self.mem.fragile.clone();
         let result = match delivery {
             Delivery::Message { message, .. } => {
                 if message.methargs.body.contains("\"spin\"") {
@@ -544,7 +553,11 @@ impl VatRuntime for ScriptedVat {
             Delivery::BringOutYourDead => self.bring_out_your_dead(sys),
             _ => self.delta(vec![]),
         };
-        if fragile {
+        let breaks = matches!(
+            (fragile.as_deref(), delivery),
+            (Some("notify"), Delivery::Notify(_)) | (Some("boyd"), Delivery::BringOutYourDead)
+        );
+        if breaks {
             return Ok(DeliveryResult {
                 error: Some("the fragile vat broke".into()),
                 ..Default::default()
