@@ -354,17 +354,7 @@ fn idle_rss(scale: &Scale) -> Figure {
             get_status(&home.socket());
         }
         std::thread::sleep(Duration::from_millis(100));
-        let status = std::fs::read_to_string(format!("/proc/{}/status", daemon.0.id())).unwrap();
-        let kib: f64 = status
-            .lines()
-            .find(|l| l.starts_with("VmRSS:"))
-            .unwrap()
-            .split_whitespace()
-            .nth(1)
-            .unwrap()
-            .parse()
-            .unwrap();
-        samples.push(kib / 1024.0);
+        samples.push(rss_mib(daemon.0.id()));
     }
     summarize("idle daemon RSS", "MiB", samples, "< 15", "210")
 }

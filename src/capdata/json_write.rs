@@ -108,6 +108,27 @@ fn newline(out: &mut String, indent: Option<usize>, level: usize) {
     }
 }
 
+/// JavaScript's `String(value)` for a JSON value (`[object Object]`, arrays joined with
+/// commas, `null` elements as empty strings).
+pub fn js_string(value: &Value) -> String {
+    match value {
+        Value::Null => "null".into(),
+        Value::Bool(b) => b.to_string(),
+        Value::Number(n) => js_number_to_string(n.as_f64().unwrap_or(f64::NAN)),
+        Value::String(s) => s.clone(),
+        Value::Array(items) => items
+            .iter()
+            .map(|item| match item {
+                // Array.prototype.join prints null (and undefined) as "".
+                Value::Null => String::new(),
+                other => js_string(other),
+            })
+            .collect::<Vec<_>>()
+            .join(","),
+        Value::Object(_) => "[object Object]".into(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

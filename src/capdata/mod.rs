@@ -38,7 +38,7 @@ pub use decode::{DecodeError, MAX_DEPTH, decode};
 pub use encode::{encode, encode_json};
 pub use js_number::js_number_to_string;
 pub use js_object::{js_entries, js_property_order};
-pub use json_write::stringify_js;
+pub use json_write::{js_string, stringify_js};
 pub use kernel_error::{error_message, kernel_error};
 pub use methargs::decode_methargs;
 pub use prettify::{PrettifyError, prettify};

@@ -10,6 +10,7 @@ use super::decode::MAX_DEPTH;
 use super::js_number::js_number_to_string;
 use super::js_object::{dedupe_last_wins, js_property_order};
 use super::json_parse::{Json, ParseError, parse};
+use super::json_write::js_string;
 
 /// Why a body could not be prettified.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
@@ -167,26 +168,6 @@ fn record(entries: &[(String, Json)], slots: &[String]) -> Value {
         .collect();
     let ordered = js_property_order(dedupe_last_wins(unescaped));
     Value::Object(ordered.into_iter().collect())
-}
-
-/// JavaScript's `String(value)` for a walked value.
-fn js_string(value: &Value) -> String {
-    match value {
-        Value::Null => "null".into(),
-        Value::Bool(b) => b.to_string(),
-        Value::Number(n) => js_number_to_string(n.as_f64().unwrap_or(f64::NAN)),
-        Value::String(s) => s.clone(),
-        Value::Array(items) => items
-            .iter()
-            .map(|item| match item {
-                // Array.prototype.join prints null (and undefined) as "".
-                Value::Null => String::new(),
-                other => js_string(other),
-            })
-            .collect::<Vec<_>>()
-            .join(","),
-        Value::Object(_) => "[object Object]".into(),
-    }
 }
 
 #[cfg(test)]

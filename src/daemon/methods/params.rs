@@ -295,29 +295,7 @@ pub fn print(value: Option<&Value>) -> String {
     match value {
         None => "undefined".into(),
         Some(Value::String(s)) => json_string(s),
-        Some(other) => to_js_string(other),
-    }
-}
-
-/// JavaScript's `String(value)` for JSON values.
-fn to_js_string(value: &Value) -> String {
-    match value {
-        Value::Null => "null".into(),
-        Value::Bool(b) => b.to_string(),
-        Value::Number(n) => js_number_to_string(n.as_f64().unwrap_or(f64::NAN)),
-        Value::String(s) => s.clone(),
-        Value::Array(items) => items
-            .iter()
-            .map(|v| {
-                if v.is_null() {
-                    String::new()
-                } else {
-                    to_js_string(v)
-                }
-            })
-            .collect::<Vec<_>>()
-            .join(","),
-        Value::Object(_) => "[object Object]".into(),
+        Some(other) => crate::capdata::js_string(other),
     }
 }
 
