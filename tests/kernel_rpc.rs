@@ -305,3 +305,35 @@ fn callers_still_waiting_when_the_daemon_stops_get_an_answer() {
         "no drain timeout was needed"
     );
 }
+
+#[test]
+fn fsck_finds_a_clean_database_clean_and_a_broken_count_broken() {
+    let home = Home::new();
+    let _stop = Stop(&home);
+    let (code, _, stderr) = out(&home.ocapctl(&["start"]));
+    assert_eq!(code, Some(0), "{stderr}");
+    launch_counter(&home);
+    call(&home.socket(), "queueMessage", r#"["ko4","resume",[]]"#);
+    let (code, stdout, stderr) = out(&home.ocapctl(&["fsck"]));
+    assert_eq!(code, Some(0), "{stderr}");
+    assert_eq!(
+        serde_json::from_str::<Value>(&stdout).unwrap(),
+        json!({"integrity": ["ok"], "invariants": []})
+    );
+
+    // Break one count behind the daemon's back (a bug or a bad disk would).
+    let status = std::process::Command::new("python3")
+        .args(["-c", "import sqlite3,sys; c=sqlite3.connect(sys.argv[1]); c.execute(\"UPDATE kv SET value='9,9' WHERE key='ko4.refCount'\"); c.commit()"])
+        .arg(home.database())
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let (code, stdout, stderr) = out(&home.ocapctl(&["fsck"]));
+    assert_eq!(code, Some(1));
+    assert!(stderr.contains("the database has 1 problem(s)"), "{stderr}");
+    let report: Value = serde_json::from_str(&stdout).unwrap();
+    assert!(
+        report["invariants"][0].as_str().unwrap().contains("ko4"),
+        "{report}"
+    );
+}

@@ -121,6 +121,9 @@ enum Command {
     Start,
     /// Stop the daemon: ask, then SIGTERM, then SIGKILL (never kills a supervised daemon)
     Stop,
+    /// Check the database: SQLite's integrity check and the kernel's invariants (exit 1 if
+    /// anything is wrong)
+    Fsck,
     /// Print shell completions for ocapctl (install them where your shell looks)
     Completions {
         /// The shell
@@ -246,6 +249,7 @@ fn run(cli: &Cli, mut target: Target) -> Result<(), ClientError> {
             Ok(())
         }
         Command::Stop => stop(&target),
+        Command::Fsck => fsck(&target, cli.json),
         Command::Purge { force } => purge(&target, *force),
         Command::Completions { shell } => {
             let mut command = <Cli as clap::CommandFactory>::command();
@@ -311,6 +315,41 @@ fn status(target: &Target, json: bool) -> Result<(), ClientError> {
         output::print_line(&output::status_summary(&info, &status));
     } else {
         print_json(&json!({"daemon": info, "status": status}));
+    }
+    Ok(())
+}
+
+fn fsck(target: &Target, json: bool) -> Result<(), ClientError> {
+    client::ensure_daemon(target)?;
+    let report = client::call(target, "checkIntegrity", None)?;
+    let integrity: Vec<&str> = report["integrity"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(Value::as_str)
+        .collect();
+    let problems: Vec<&str> = report["invariants"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(Value::as_str)
+        .collect();
+    if output::stdout_is_tty() && !json {
+        output::print_line(&format!("database integrity: {}", integrity.join("; ")));
+        let invariants = if problems.is_empty() {
+            "ok".to_string()
+        } else {
+            problems.join("\n  ")
+        };
+        output::print_line(&format!("kernel invariants: {invariants}"));
+    } else {
+        print_json(&report);
+    }
+    let count = problems.len() + usize::from(integrity != ["ok"]);
+    if count > 0 {
+        return Err(ClientError::Failed(format!(
+            "the database has {count} problem(s)"
+        )));
     }
     Ok(())
 }

@@ -16,6 +16,7 @@ mod calls;
 pub mod config;
 mod core;
 mod crank;
+pub mod fsck;
 mod gc;
 pub mod ids;
 pub mod invariants;
