@@ -310,9 +310,7 @@ fn callers_still_waiting_when_the_daemon_stops_get_an_answer() {
 fn fsck_finds_a_clean_database_clean_and_a_broken_count_broken() {
     let home = Home::new();
     let _stop = Stop(&home);
-    let (code, _, stderr) = out(&home.ocapctl(&["start"]));
-    assert_eq!(code, Some(0), "{stderr}");
-    launch_counter(&home);
+    launch_counter_via_ocapctl(&home);
     call(&home.socket(), "queueMessage", r#"["ko4","resume",[]]"#);
     let (code, stdout, stderr) = out(&home.ocapctl(&["fsck"]));
     assert_eq!(code, Some(0), "{stderr}");
@@ -336,4 +334,40 @@ fn fsck_finds_a_clean_database_clean_and_a_broken_count_broken() {
         report["invariants"][0].as_str().unwrap().contains("ko4"),
         "{report}"
     );
+}
+
+#[test]
+fn backup_copies_a_running_kernel_that_a_new_daemon_can_serve() {
+    let home = Home::new();
+    let _stop = Stop(&home);
+    launch_counter_via_ocapctl(&home);
+    call(&home.socket(), "queueMessage", r#"["ko4","resume",[]]"#);
+    let copy = home.path().join("copy/kernel.sqlite");
+    std::fs::create_dir_all(copy.parent().unwrap()).unwrap();
+    let (code, _, stderr) = out(&home.ocapctl(&["backup", copy.to_str().unwrap()]));
+    assert_eq!(code, Some(0), "{stderr}");
+    let (code, _, stderr) = out(&home.ocapctl(&["backup", copy.to_str().unwrap()]));
+    assert_eq!(code, Some(1));
+    assert!(stderr.contains("refusing to overwrite"), "{stderr}");
+
+    // A second daemon over the copy has the same kernel: the counter goes on from 2.
+    let other = home.path().join("other.sock");
+    let mut daemon = home.daemon(&[
+        "--db",
+        copy.to_str().unwrap(),
+        "--socket",
+        other.to_str().unwrap(),
+    ]);
+    assert_eq!(
+        call(&other, "queueMessage", r#"["ko4","resume",[]]"#)["body"],
+        "#\"Counter incremented to: 3\""
+    );
+    daemon.signal(libc::SIGTERM);
+    daemon.wait_exit(Duration::from_secs(10));
+}
+
+fn launch_counter_via_ocapctl(home: &Home) {
+    let (code, _, stderr) = out(&home.ocapctl(&["start"]));
+    assert_eq!(code, Some(0), "{stderr}");
+    launch_counter(home);
 }

@@ -121,6 +121,11 @@ enum Command {
     Start,
     /// Stop the daemon: ask, then SIGTERM, then SIGKILL (never kills a supervised daemon)
     Stop,
+    /// Copy the database, consistently, while the daemon runs (never overwrites FILE)
+    Backup {
+        /// Where to write the copy (a new file)
+        file: PathBuf,
+    },
     /// Check the database: SQLite's integrity check and the kernel's invariants (exit 1 if
     /// anything is wrong)
     Fsck,
@@ -250,6 +255,14 @@ fn run(cli: &Cli, mut target: Target) -> Result<(), ClientError> {
         }
         Command::Stop => stop(&target),
         Command::Fsck => fsck(&target, cli.json),
+        Command::Backup { file } => {
+            let file = std::path::absolute(file)
+                .map_err(|e| ClientError::Usage(format!("{}: {e}", file.display())))?;
+            client::ensure_daemon(&target)?;
+            client::call(&target, "backupDatabase", Some(&json!({"path": file})))?;
+            eprintln!("Database copied to {}", file.display());
+            Ok(())
+        }
         Command::Purge { force } => purge(&target, *force),
         Command::Completions { shell } => {
             let mut command = <Cli as clap::CommandFactory>::command();

@@ -1,6 +1,7 @@
 //! The control API's methods. Each file parses its params and applies itself; this file only
 //! routes by name. Reference methods not implemented yet answer "method not found" (spec §2).
 
+mod backup_database;
 mod check_integrity;
 mod daemon_info;
 mod execute_db_query;
@@ -21,6 +22,7 @@ pub async fn call(shared: &Shared, method: &str, params: Value) -> Result<Value,
         "executeDBQuery" => execute_db_query::call(shared, params).await,
         "daemonInfo" => daemon_info::call(shared, params),
         "checkIntegrity" => check_integrity::call(shared, params).await,
+        "backupDatabase" => backup_database::call(shared, params).await,
         _ => match kernel_control::parse(method, &params) {
             Some(call) => kernel_control::call(shared, call?).await,
             None => Err(RpcError::method_not_found()),

@@ -3,11 +3,13 @@
 //! Tables `kv` and `kv_vatstore` are the reference's (spec §6.1), so its SQL works unchanged on
 //! our databases; our own metadata lives apart in `meta`.
 
+mod backup;
 mod kv;
 mod open;
 mod query;
 mod schema;
 
+pub use backup::backup;
 pub use kv::Store;
 pub use open::open;
 pub use query::{QueryLimits, read_only_query};
