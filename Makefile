@@ -52,6 +52,7 @@ build:
 
 test:
 	$(CARGO) test --locked
+	OCAP_BENCH_SMOKE=1 $(CARGO) test --locked --bench suite
 
 # Build, then start a daemon with the built-in defaults (no service manager) and show it.
 run: build
@@ -59,7 +60,7 @@ run: build
 	target/release/ocapctl status
 
 bench:
-	$(CARGO) bench --locked --bench service
+	$(CARGO) bench --locked --bench suite
 
 lint:
 	$(CARGO) fmt --check

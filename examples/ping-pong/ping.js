@@ -1,6 +1,7 @@
 // The ping side of a two-vat example: vat-to-vat eventual sends, awaited one after another
-// (`rally`), and promise pipelining (`pipeline`: a message sent to the promise for an object
-// before that object exists). Bundled by the build into ping.bundle.
+// (`rally`), all at once (`burst`), to every peer (`fanout`), and promise pipelining
+// (`pipeline`: a message sent to the promise for an object before that object exists). Its
+// peers are the subcluster's vats named `pong…`. Bundled by the build into ping.bundle.
 import { E } from '@endo/eventual-send';
 import { makeExo } from '@endo/exo';
 import { M } from '@endo/patterns';
@@ -9,10 +10,15 @@ const makeDefaultExo = (name, methods) =>
   makeExo(name, M.interface(name, {}, { defaultGuards: 'passable' }), methods);
 
 export function buildRootObject() {
+  let peers = [];
   let pong;
   return makeDefaultExo('ping', {
     bootstrap(vats) {
-      pong = vats.pong;
+      peers = Object.keys(vats)
+        .filter(name => name.startsWith('pong'))
+        .sort()
+        .map(name => vats[name]);
+      pong = peers[0];
       return 'ping-pong ready';
     },
     async rally(rounds) {
@@ -21,6 +27,20 @@ export function buildRootObject() {
         last = await E(pong).ping(i);
       }
       return last;
+    },
+    async burst(count) {
+      const pings = [];
+      for (let i = 1; i <= count; i += 1) {
+        pings.push(E(pong).ping(i));
+      }
+      const answers = await Promise.all(pings);
+      return answers.length;
+    },
+    async fanout(rounds) {
+      for (let i = 1; i <= rounds; i += 1) {
+        await Promise.all(peers.map(peer => E(peer).ping(i)));
+      }
+      return rounds * peers.length;
     },
     pipeline() {
       const counter = E(pong).makeCounter();

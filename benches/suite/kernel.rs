@@ -1,8 +1,8 @@
-//! Kernel-only throughput with a trivial native (Rust) vat and durable commits: what the kernel
-//! itself costs per crank, so that the vat runtime, not the kernel, decides end-to-end speed.
-//!
-//! `cargo bench --bench kernel`; `OCAP_BENCH_SMOKE=1` for a quick run. Prints a table.
+//! The kernel alone, in-process, with trivial native (Rust) vats and durable commits: what the
+//! kernel itself costs per message and per crank, apart from sockets and the JavaScript runtime.
 
+use crate::Scale;
+use crate::report::{Figure, p50_p99};
 use ocap::capdata::{Passable, decode_methargs, encode};
 use ocap::kernel::store::{Store, open};
 use ocap::kernel::{Call, Kernel, KernelOptions, LaunchPlan};
@@ -13,6 +13,69 @@ use ocap::vat::{
 use serde_json::{Value, json};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
+
+pub fn cases(scale: &Scale, out: &mut dyn FnMut(Figure)) {
+    let n = scale.messages;
+    let (mut p50s, mut rates, mut concurrent, mut cranks) = (vec![], vec![], vec![], vec![]);
+    for _ in 0..scale.heavy_runs {
+        let mut bench = Bench::new();
+        let mut samples: Vec<f64> = (0..n)
+            .map(|_| {
+                let started = Instant::now();
+                bench.ping();
+                started.elapsed().as_secs_f64() * 1e6
+            })
+            .collect();
+        let total: f64 = samples.iter().sum();
+        p50s.push(p50_p99(&mut samples).0);
+        rates.push(n as f64 / (total / 1e6));
+        // Eight callers at once: their calls and cranks share one commit, as in the daemon.
+        let started = Instant::now();
+        for _ in 0..n / 8 {
+            bench.ping_concurrently(8);
+        }
+        concurrent.push((n / 8 * 8) as f64 / started.elapsed().as_secs_f64());
+        cranks.push(rally(n as u64));
+    }
+    out(Figure::of(
+        "kernel alone: queueMessage, one commit each, p50",
+        "µs",
+        p50s,
+    ));
+    out(Figure::of(
+        "kernel alone: queueMessage, one commit each",
+        "msg/s",
+        rates,
+    ));
+    out(Figure::of(
+        "kernel alone: queueMessage, 8 concurrent callers",
+        "msg/s",
+        concurrent,
+    ));
+    out(Figure::of(
+        "kernel alone: vat-to-vat crank (awaited ping-pong)",
+        "µs",
+        cranks,
+    )
+    .target("< 20"));
+}
+
+/// Microseconds per crank of `rounds` awaited pings between two native vats, one commit.
+fn rally(rounds: u64) -> f64 {
+    let mut bench = Bench::new();
+    let started = Instant::now();
+    let answer = bench
+        .call(Call::QueueMessage {
+            target: "ko4".into(),
+            method: "rally".into(),
+            args: vec![json!(rounds)],
+        })
+        .unwrap();
+    let elapsed = started.elapsed().as_secs_f64();
+    assert_eq!(answer["body"], "#\"done\"");
+    // Each round is two cranks: the ping to b, and the notify of its answer to a.
+    elapsed * 1e6 / (2 * rounds) as f64
+}
 
 /// A vat that answers `ping` with `pong`, and on `rally(n)` pings its peer `n` times in a row,
 /// each ping sent when the previous answer arrives (awaited, vat to vat).
@@ -190,82 +253,4 @@ impl Bench {
         self.kernel.commit().unwrap();
         assert_eq!(*answers.lock().unwrap(), callers);
     }
-
-    fn rows(&self) -> i64 {
-        self.kernel
-            .state()
-            .store()
-            .conn()
-            .query_row("SELECT count(*) FROM kv", [], |r| r.get(0))
-            .unwrap()
-    }
-}
-
-fn main() {
-    let smoke = std::env::var_os("OCAP_BENCH_SMOKE").is_some();
-    let n: u64 = if smoke { 200 } else { 10_000 };
-    println!(
-        "\nocap kernel benchmark{} (native Rust vats, WAL, synchronous=FULL)",
-        if smoke { " (smoke run)" } else { "" }
-    );
-    println!("| case | figure |\n|---|---|");
-
-    let mut bench = Bench::new();
-    let mut samples: Vec<f64> = (0..n)
-        .map(|_| {
-            let started = Instant::now();
-            bench.ping();
-            started.elapsed().as_secs_f64() * 1e6
-        })
-        .collect();
-    samples.sort_by(f64::total_cmp);
-    let total: f64 = samples.iter().sum();
-    println!(
-        "| queueMessage round trip, one commit each: p50 / p99 | {:.1} µs / {:.1} µs |",
-        samples[samples.len() / 2],
-        samples[samples.len() * 99 / 100]
-    );
-    println!(
-        "| queueMessage throughput, one commit each | {:.0}/s |",
-        n as f64 / (total / 1e6)
-    );
-
-    // Eight callers at once: their calls and cranks share one commit, as in the daemon.
-    let started = Instant::now();
-    for _ in 0..n / 8 {
-        bench.ping_concurrently(8);
-    }
-    println!(
-        "| queueMessage throughput, 8 concurrent callers | {:.0}/s |",
-        (n / 8 * 8) as f64 / started.elapsed().as_secs_f64()
-    );
-
-    let before = bench.rows();
-    for _ in 0..n {
-        bench.ping();
-    }
-    println!(
-        "| kv rows added by {n} finished queueMessages | {} |",
-        bench.rows() - before
-    );
-
-    let mut bench = Bench::new();
-    let started = Instant::now();
-    let rounds = n;
-    let answer = bench
-        .call(Call::QueueMessage {
-            target: "ko4".into(),
-            method: "rally".into(),
-            args: vec![json!(rounds)],
-        })
-        .unwrap();
-    let elapsed = started.elapsed().as_secs_f64();
-    assert_eq!(answer["body"], "#\"done\"");
-    // Each round is two cranks: the ping to b, and the notify of its answer to a.
-    let cranks = 2 * rounds;
-    println!(
-        "| vat-to-vat awaited ping-pong | {:.0} cranks/s, {:.1} µs per crank |",
-        cranks as f64 / elapsed,
-        elapsed * 1e6 / cranks as f64
-    );
 }
