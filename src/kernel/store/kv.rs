@@ -107,7 +107,7 @@ impl Store {
     /// Opens the batch transaction if none is open.
     pub fn begin(&self) -> rusqlite::Result<()> {
         if !self.in_transaction() {
-            self.conn.execute_batch("BEGIN IMMEDIATE")?;
+            self.run_cached("BEGIN IMMEDIATE")?;
         }
         Ok(())
     }
@@ -115,7 +115,7 @@ impl Store {
     /// Commits the batch transaction, if one is open.
     pub fn commit(&self) -> rusqlite::Result<()> {
         if self.in_transaction() {
-            self.conn.execute_batch("COMMIT")?;
+            self.run_cached("COMMIT")?;
         }
         Ok(())
     }
@@ -123,12 +123,18 @@ impl Store {
     /// Starts a crank (or command) savepoint inside the batch transaction.
     pub fn savepoint(&self) -> rusqlite::Result<()> {
         self.begin()?;
-        self.conn.execute_batch("SAVEPOINT crank")
+        self.run_cached("SAVEPOINT crank")
     }
 
     /// Keeps the crank's writes.
     pub fn release(&self) -> rusqlite::Result<()> {
-        self.conn.execute_batch("RELEASE crank")
+        self.run_cached("RELEASE crank")
+    }
+
+    /// Runs one statement from the statement cache: a savepoint opens and closes every crank,
+    /// and `execute_batch` would parse it each time.
+    fn run_cached(&self, sql: &str) -> rusqlite::Result<()> {
+        self.conn.prepare_cached(sql)?.execute([]).map(drop)
     }
 
     /// Undoes the crank's writes.
