@@ -43,14 +43,20 @@ pub struct Settings {
 impl Settings {
     /// Reads the config file (if any) and merges it under the flags.
     pub fn load(options: &Options) -> Result<Settings, ConfigError> {
-        let (config_path, config) = match &options.config {
+        let (config_path, config) = Settings::read_file(options)?;
+        Ok(Settings::merge(options, &config, config_path))
+    }
+
+    /// The config file the daemon uses, and its contents: `--config` (which must exist), else
+    /// the default file if it exists.
+    pub fn read_file(options: &Options) -> Result<(Option<PathBuf>, ConfigFile), ConfigError> {
+        Ok(match &options.config {
             Some(path) => (Some(path.clone()), ConfigFile::load(path, false)?),
             None => match default_path() {
                 Some(path) if path.exists() => (Some(path.clone()), ConfigFile::load(&path, true)?),
                 _ => (None, ConfigFile::default()),
             },
-        };
-        Ok(Settings::merge(options, &config, config_path))
+        })
     }
 
     /// Flags win over the file; the file wins over defaults.
