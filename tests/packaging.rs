@@ -533,3 +533,59 @@ fn glob_matching_is_what_rpm_files_lists_need() {
     ));
     assert!(!glob_matches("usr/bin/ocapd", "usr/bin/ocapctl"));
 }
+
+#[test]
+fn make_install_user_and_uninstall_user_in_a_fresh_home() {
+    let home = tempfile::tempdir().unwrap();
+    // No user manager can be reached from here: uninstall-user's systemctl calls fail harmlessly.
+    let runtime = tempfile::tempdir().unwrap();
+    let vars = [
+        format!("HOME={}", home.path().display()),
+        format!("XDG_CONFIG_HOME={}/.config", home.path().display()),
+        // The binaries are already built by this test run.
+        "CARGO=true".to_string(),
+    ];
+    let with = |target: &str| {
+        let mut command = Command::new("make");
+        command
+            .arg("-C")
+            .arg(root())
+            .arg(target)
+            .args(&vars)
+            .arg(format!("OUT={}", out_dir()))
+            .env("XDG_RUNTIME_DIR", runtime.path())
+            .env_remove("DBUS_SESSION_BUS_ADDRESS")
+            .env_remove("MAKEFLAGS")
+            .env_remove("MFLAGS")
+            .env_remove("MAKELEVEL");
+        command
+    };
+    {
+        let _make = MAKE.lock().unwrap_or_else(|e| e.into_inner());
+        let hint = run_ok(&mut with("install-user"));
+        assert!(hint.contains("systemctl --user daemon-reload"), "{hint}");
+    }
+    let files = files_under(home.path());
+    for file in [
+        ".local/bin/ocapd",
+        ".local/bin/ocapctl",
+        ".config/systemd/user/ocap.socket",
+        ".config/systemd/user/ocap.service",
+        ".local/share/man/man1/ocapctl.1",
+        ".local/share/man/man8/ocapd.8",
+        ".local/share/bash-completion/completions/ocapctl",
+        ".local/share/fish/vendor_completions.d/ocapctl.fish",
+    ] {
+        assert!(files.contains(file), "{file} not installed: {files:?}");
+    }
+    let unit =
+        std::fs::read_to_string(home.path().join(".config/systemd/user/ocap.service")).unwrap();
+    let exec = format!(
+        "\nExecStart={}/.local/bin/ocapd --foreground",
+        home.path().display()
+    );
+    assert!(unit.contains(&exec), "{unit}");
+    run_ok(&mut with("uninstall-user"));
+    let left = files_under(home.path());
+    assert!(left.is_empty(), "uninstall-user left {left:?}");
+}
