@@ -3,30 +3,13 @@
 
 mod common;
 
-use common::{Home, OCAPCTL, OCAPD};
+use common::{Cleanup, Home, OCAPCTL, OCAPD, stderr, stdout};
 use serde_json::Value;
 use std::io::{BufRead, BufReader};
 use std::os::unix::fs::PermissionsExt;
-use std::process::{Output, Stdio};
+use std::process::Stdio;
 use std::sync::mpsc;
 use std::time::Duration;
-
-fn stdout(out: &Output) -> String {
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
-fn stderr(out: &Output) -> String {
-    String::from_utf8_lossy(&out.stderr).into_owned()
-}
-
-/// Stops whatever daemon `home` has, so no test leaves one behind.
-struct Cleanup<'a>(&'a Home);
-
-impl Drop for Cleanup<'_> {
-    fn drop(&mut self) {
-        let _ = self.0.ocapctl(&["stop"]);
-    }
-}
 
 fn write_config(home: &Home, text: &str) {
     let dir = home.path().join("config/ocap");

@@ -54,7 +54,7 @@ fn run_ok(command: &mut Command) -> String {
 
 /// `make ARGS` in the repository with the binaries of this test run and no make variables
 /// leaking in from an outer `make test`.
-fn make(args: &[&str]) -> String {
+fn make_command(args: &[&str]) -> Command {
     let mut command = Command::new("make");
     command
         .arg("-C")
@@ -64,7 +64,12 @@ fn make(args: &[&str]) -> String {
         .env_remove("MAKEFLAGS")
         .env_remove("MFLAGS")
         .env_remove("MAKELEVEL");
-    run_ok(&mut command)
+    command
+}
+
+/// Runs `make ARGS` (see [`make_command`]); returns its output.
+fn make(args: &[&str]) -> String {
+    run_ok(&mut make_command(args))
 }
 
 /// Whether `tool` runs; if not, says which check is skipped.
@@ -546,18 +551,12 @@ fn make_install_user_and_uninstall_user_in_a_fresh_home() {
         "CARGO=true".to_string(),
     ];
     let with = |target: &str| {
-        let mut command = Command::new("make");
+        let mut args = vec![target];
+        args.extend(vars.iter().map(String::as_str));
+        let mut command = make_command(&args);
         command
-            .arg("-C")
-            .arg(root())
-            .arg(target)
-            .args(&vars)
-            .arg(format!("OUT={}", out_dir()))
             .env("XDG_RUNTIME_DIR", runtime.path())
-            .env_remove("DBUS_SESSION_BUS_ADDRESS")
-            .env_remove("MAKEFLAGS")
-            .env_remove("MFLAGS")
-            .env_remove("MAKELEVEL");
+            .env_remove("DBUS_SESSION_BUS_ADDRESS");
         command
     };
     {
