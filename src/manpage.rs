@@ -66,7 +66,8 @@ pub fn write_pages(
     extra: &[Section],
     dir: &Path,
 ) -> std::io::Result<Vec<PathBuf>> {
-    let mut cmd = cmd;
+    // clap's own `help` subcommand needs no page, nor a mention that would point at none.
+    let mut cmd = cmd.disable_help_subcommand(true);
     cmd.build();
     let name = cmd.get_name().to_string();
     let mut written = vec![write_page(
@@ -79,11 +80,7 @@ pub fn write_pages(
         title: "SEE ALSO",
         items: &[("", &parent)],
     }];
-    // clap's own `help` subcommand needs no page.
-    for sub in cmd
-        .get_subcommands()
-        .filter(|s| !s.is_hide_set() && s.get_name() != "help")
-    {
+    for sub in cmd.get_subcommands().filter(|s| !s.is_hide_set()) {
         let file = format!("{name}-{}.{section}", sub.get_name());
         let page = render(sub.clone(), section, &see_also, true);
         written.push(write_page(dir, &file, &page)?);

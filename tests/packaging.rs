@@ -484,6 +484,7 @@ fn make_dist_makes_the_tarball_and_the_recipes_that_build_from_it() {
         "service do",
         "run [opt_bin/\"ocapd\", \"--foreground\"]",
         "\"install-docs\"",
+        "\"install-files\", \"PREFIX=#{prefix}\", \"BINDIR=#{opt_bin}\"",
         "launchd/org.ocap.ocapd.plist",
     ] {
         assert!(formula.contains(needle), "{needle} not in the formula");

@@ -14,12 +14,14 @@ class Ocap < Formula
 
   def install
     system "make", "build"
-    system "make", "install-bins", "install-docs", "install-files",
+    system "make", "install-bins", "install-docs",
            "PREFIX=#{prefix}",
            "MANDIR=#{man}",
            "BASH_COMPLETION_DIR=#{bash_completion}",
            "ZSH_COMPLETION_DIR=#{zsh_completion}",
            "FISH_COMPLETION_DIR=#{fish_completion}"
+    # The plist and units name ocapd by its opt path, which survives upgrades.
+    system "make", "install-files", "PREFIX=#{prefix}", "BINDIR=#{opt_bin}"
     # systemd units mean nothing on macOS; the LaunchAgent template
     # (share/ocap/launchd/org.ocap.ocapd.plist) stays for socket activation.
     rm_r lib/"systemd" if OS.mac?
@@ -32,10 +34,12 @@ class Ocap < Formula
         ~/Library/Application Support/ocap/daemon.sock
       For socket activation instead (ocapd starts on the first connection and exits when idle),
       install the LaunchAgent template:
+        mkdir -p ~/Library/Logs/ocap && mkdir -m 700 -p ~/Library/Application\\ Support/ocap
         sed -e "s|__HOME__|$HOME|g" #{opt_share}/ocap/launchd/org.ocap.ocapd.plist \\
           > ~/Library/LaunchAgents/org.ocap.ocapd.plist
         launchctl bootstrap gui/$(id -u) ~/Library/LaunchAgents/org.ocap.ocapd.plist
-      Check with `ocapctl status` and `ocapctl doctor`.
+      Check with `ocapctl status` and `ocapctl doctor`. The service's log is #{var}/log/ocap.log;
+      the LaunchAgent's ~/Library/Logs/ocap/ocapd.log (`ocapctl logs`).
     EOS
   end
 
@@ -45,8 +49,8 @@ class Ocap < Formula
     run [opt_bin/"ocapd", "--foreground"]
     keep_alive crashed: true
     process_type :background
-    log_path var/"log/ocap/ocapd.log"
-    error_log_path var/"log/ocap/ocapd.log"
+    log_path var/"log/ocap.log"
+    error_log_path var/"log/ocap.log"
   end
 
   test do
