@@ -35,9 +35,10 @@ BASH_COMPLETION_DIR ?= $(PREFIX)/share/bash-completion/completions
 ZSH_COMPLETION_DIR ?= $(PREFIX)/share/zsh/site-functions
 FISH_COMPLETION_DIR ?= $(PREFIX)/share/fish/vendor_completions.d
 
-# Which cargo profile to build and install: release or debug.
+# Which cargo profile to build and install: release or debug; OUT is where
+# cargo puts its binaries (the tests point it at their own build).
 PROFILE ?= release
-OUT := target/$(PROFILE)
+OUT := $(or $(CARGO_TARGET_DIR),target)/$(PROFILE)
 # Man pages and completions, written by the built binaries themselves.
 GEN := $(OUT)/generated
 VERSION := $(shell sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -n 1)
