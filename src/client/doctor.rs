@@ -400,9 +400,10 @@ fn integrity(file: &Path, report: &Value) -> Check {
     )
 }
 
+/// The uid files must belong to: the one the daemon started by this user runs as.
 fn current_uid() -> u32 {
-    // SAFETY: getuid has no preconditions and cannot fail.
-    unsafe { libc::getuid() }
+    // SAFETY: geteuid has no preconditions and cannot fail.
+    unsafe { libc::geteuid() }
 }
 
 /// The report as JSON: `{"ok": bool, "checks": [{check, status, detail, fix}]}`.
