@@ -14,10 +14,19 @@ pub struct Section<'a> {
     pub items: &'a [(&'a str, &'a str)],
 }
 
-/// The page of `cmd` in manual `section`, followed by `extra`. A command's `after_help` becomes
-/// its NOTES section (the top-level one is expected to be covered by `extra` instead).
-pub fn render(cmd: clap::Command, section: &str, extra: &[Section], notes: bool) -> Vec<u8> {
-    let man = clap_mangen::Man::new(cmd.clone()).section(section);
+/// The page of `cmd` in manual `section`, its footer naming `source` (the program and version),
+/// followed by `extra`. With `notes`, the command's `after_help` becomes its NOTES section (the
+/// top-level one's is covered by `extra` instead).
+fn render(
+    cmd: clap::Command,
+    section: &str,
+    source: &str,
+    extra: &[Section],
+    notes: bool,
+) -> Vec<u8> {
+    let man = clap_mangen::Man::new(cmd.clone())
+        .section(section)
+        .source(source);
     let mut out = Vec::new();
     let io = |r: std::io::Result<()>| r.expect("writing to a Vec cannot fail");
     io(man.render_title(&mut out));
@@ -70,10 +79,11 @@ pub fn write_pages(
     let mut cmd = cmd.disable_help_subcommand(true);
     cmd.build();
     let name = cmd.get_name().to_string();
+    let source = format!("{name} {}", cmd.get_version().unwrap_or_default());
     let mut written = vec![write_page(
         dir,
         &format!("{name}.{section}"),
-        &render(cmd.clone(), section, extra, false),
+        &render(cmd.clone(), section, &source, extra, false),
     )?];
     let parent = format!("{name}({section})");
     let see_also = [Section {
@@ -82,7 +92,7 @@ pub fn write_pages(
     }];
     for sub in cmd.get_subcommands().filter(|s| !s.is_hide_set()) {
         let file = format!("{name}-{}.{section}", sub.get_name());
-        let page = render(sub.clone(), section, &see_also, true);
+        let page = render(sub.clone(), section, &source, &see_also, true);
         written.push(write_page(dir, &file, &page)?);
     }
     Ok(written)
@@ -153,5 +163,7 @@ mod tests {
             "{one}"
         );
         assert!(one.contains("demo(1)"), "{one}");
+        let footer = format!(".TH demo-one 1  \"demo {}\"", env!("CARGO_PKG_VERSION"));
+        assert!(one.contains(&footer), "{one}");
     }
 }
