@@ -224,3 +224,37 @@ fn doctor_checks_the_socket_unit_where_systemd_would_own_the_socket() {
     let (_, report) = doctor(&home, per_user);
     assert_eq!(status(&report, "socket unit").0, "ok", "{report:#}");
 }
+
+#[test]
+fn logs_read_the_journal_where_a_socket_unit_owns_the_socket() {
+    let home = Home::new();
+    let runtime = home.path().join("run");
+    std::fs::create_dir(&runtime).unwrap();
+    let units = home.path().join("config/systemd/user");
+    std::fs::create_dir_all(&units).unwrap();
+    std::fs::write(units.join("ocap.socket"), "[Socket]\n").unwrap();
+    // A journalctl that shows how it was called.
+    let bin = home.path().join("bin");
+    std::fs::create_dir(&bin).unwrap();
+    let fake = bin.join("journalctl");
+    std::fs::write(&fake, "#!/bin/sh\necho \"journalctl $*\"\n").unwrap();
+    std::fs::set_permissions(&fake, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let path = format!(
+        "{}:{}",
+        bin.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let out = home
+        .command(OCAPCTL)
+        .args(["logs", "-f", "-n", "5"])
+        .env_remove("OCAP_HOME")
+        .env("XDG_RUNTIME_DIR", &runtime)
+        .env("PATH", path)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(
+        stdout(&out),
+        "journalctl --user -u ocap.service --lines=5 --follow\n"
+    );
+}
