@@ -67,6 +67,10 @@ pub const MANUAL: &[Section<'static>] = &[
                 "The config file; its keys are the long option names (idle-timeout = 300). Options on the command line win.",
             ),
             (
+                "/etc/ocap/ocapd.toml",
+                "The config file when the user has none, and the system service's.",
+            ),
+            (
                 "$XDG_RUNTIME_DIR/ocap/daemon.sock",
                 "The control socket of a per-user daemon (/run/ocap/daemon.sock for the system service).",
             ),

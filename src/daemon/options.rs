@@ -57,7 +57,8 @@ pub struct Options {
     #[arg(long, value_name = "PATH")]
     pub log_file: Option<PathBuf>,
 
-    /// Configuration file [default: $XDG_CONFIG_HOME/ocap/ocapd.toml if it exists]
+    /// Configuration file [default: $XDG_CONFIG_HOME/ocap/ocapd.toml, else /etc/ocap/ocapd.toml,
+    /// if it exists]
     #[arg(long, value_name = "PATH", env = "OCAP_CONFIG")]
     pub config: Option<PathBuf>,
 
