@@ -496,8 +496,8 @@ fn make_dist_makes_the_tarball_and_the_recipes_that_build_from_it() {
                 .arg(work.path().join("ocap.rb")),
         );
     }
-    if have("makepkg", "makepkg --printsrcinfo")
-        && have("setpriv", "makepkg --printsrcinfo")
+    if have("makepkg", "makepkg on the PKGBUILD")
+        && have("setpriv", "makepkg on the PKGBUILD")
         && is_root()
     {
         // makepkg refuses to run as root.
@@ -506,19 +506,24 @@ fn make_dist_makes_the_tarball_and_the_recipes_that_build_from_it() {
             std::fs::set_permissions(dir, std::os::unix::fs::PermissionsExt::from_mode(0o777))
                 .unwrap();
         }
-        let info = run_ok(
-            Command::new("setpriv")
+        let makepkg = |arg: &str| {
+            let mut command = Command::new("setpriv");
+            command
                 .args([
                     "--reuid=nobody",
                     "--regid=nogroup",
                     "--clear-groups",
                     "makepkg",
-                    "--printsrcinfo",
+                    arg,
                 ])
                 .current_dir(work.path())
                 .env("HOME", scratch.path())
-                .env("BUILDDIR", scratch.path()),
-        );
+                .env("BUILDDIR", scratch.path());
+            run_ok(&mut command)
+        };
+        let info = makepkg("--printsrcinfo");
+        // The checksum make dist wrote is the tarball's.
+        makepkg("--verifysource");
         assert!(info.contains(&format!("pkgver = {}", version())), "{info}");
     }
 }
