@@ -221,7 +221,7 @@ fn socket_file(socket: &Path) -> Check {
     }
 }
 
-/// The socket unit and linger, when systemd manages this socket path.
+/// The socket unit (and linger, for a user's), when systemd manages this socket path.
 fn systemd(socket: &Path) -> Vec<Check> {
     let var = |name| {
         std::env::var_os(name)
@@ -229,63 +229,78 @@ fn systemd(socket: &Path) -> Vec<Check> {
             .map(PathBuf::from)
     };
     let home = var("HOME").unwrap_or_else(|| PathBuf::from("/"));
-    let config = var("XDG_CONFIG_HOME").unwrap_or_else(|| home.join(".config"));
-    let user_dir = config.join("systemd/user");
-    let default_socket = var("XDG_RUNTIME_DIR").map(|r| r.join("ocap/daemon.sock"));
-    let managed = default_socket.as_deref() == Some(socket);
+    let user_dir = var("XDG_CONFIG_HOME")
+        .unwrap_or_else(|| home.join(".config"))
+        .join("systemd/user");
     let systemd_here = Path::new("/run/systemd/system").exists() || user_dir.is_dir();
-    if !managed || !systemd_here || cfg!(target_os = "macos") {
+    if !systemd_here || cfg!(target_os = "macos") {
         return Vec::new();
     }
-    let Some(Unit::SystemdUser(unit)) = unit_for(socket) else {
-        return vec![check(
-            "socket unit",
+    if socket == Path::new("/run/ocap/daemon.sock") {
+        let wants = [PathBuf::from("/etc/systemd/system")];
+        return vec![socket_unit(socket, &wants, "systemctl")];
+    }
+    let per_user = var("XDG_RUNTIME_DIR").map(|r| r.join("ocap/daemon.sock"));
+    if per_user.as_deref() != Some(socket) {
+        return Vec::new();
+    }
+    let wants = [user_dir, PathBuf::from("/etc/systemd/user")];
+    let user = var("USER").or_else(|| var("LOGNAME"));
+    vec![
+        socket_unit(socket, &wants, "systemctl --user"),
+        linger(user.as_deref()),
+    ]
+}
+
+/// Whether `ocap.socket` is installed for `socket`, and enabled in one of the `wants` folders.
+fn socket_unit(socket: &Path, wants: &[PathBuf], systemctl: &str) -> Check {
+    const NAME: &str = "socket unit";
+    let enable = format!("{systemctl} enable --now ocap.socket");
+    let Some(Unit::SystemdUser(unit) | Unit::SystemdSystem(unit)) = unit_for(socket) else {
+        return check(
+            NAME,
             Level::Warn,
             "ocap.socket is not installed: the daemon starts only when ocapctl starts it".into(),
-            Some("install the package or `make install-user`, then systemctl --user enable --now ocap.socket".into()),
-        )];
+            Some(format!(
+                "install the package or `make install-user`, then {enable}"
+            )),
+        );
     };
-    let enabled = [user_dir.as_path(), Path::new("/etc/systemd/user")]
+    let enabled = wants
         .iter()
         .any(|d| d.join("sockets.target.wants/ocap.socket").exists());
-    let mut checks = vec![if enabled {
-        check(
-            "socket unit",
-            Level::Ok,
-            format!("{} enabled", unit.display()),
-            None,
-        )
+    if enabled {
+        check(NAME, Level::Ok, format!("{} enabled", unit.display()), None)
     } else {
         check(
-            "socket unit",
+            NAME,
             Level::Warn,
             format!("{} is installed but not enabled", unit.display()),
-            Some("systemctl --user enable --now ocap.socket".into()),
+            Some(enable),
         )
-    }];
-    let user = var("USER").or_else(|| var("LOGNAME"));
-    let lingering = user
-        .as_ref()
-        .is_some_and(|u| Path::new("/var/lib/systemd/linger").join(u).exists());
-    checks.push(if lingering {
-        check(
+    }
+}
+
+/// A user's daemon runs in their user manager, which stops at logout unless lingering.
+fn linger(user: Option<&Path>) -> Check {
+    let lingering = user.is_some_and(|u| Path::new("/var/lib/systemd/linger").join(u).exists());
+    if lingering {
+        return check(
             "linger",
             Level::Ok,
             "enabled: the daemon keeps running after you log out".into(),
             None,
-        )
-    } else {
-        let name = user.map_or("$USER".into(), |u| u.display().to_string());
-        check(
-            "linger",
-            Level::Warn,
-            "off: your user manager, and with it the daemon, stops when you log out".into(),
-            Some(format!(
-                "loginctl enable-linger {name} (if the kernel should outlive your session)"
-            )),
-        )
-    });
-    checks
+        );
+    }
+    let name = user.map_or("$USER".into(), |u| u.display().to_string());
+    check(
+        "linger",
+        Level::Warn,
+        "off: your user manager, and with it the daemon, stops when you log out".into(),
+        Some(format!(
+            "loginctl enable-linger {name} (if the kernel should outlive your session)"
+        )),
+    )
 }
 
 /// `daemonInfo`, without starting a daemon; its answer feeds the database check.
@@ -472,6 +487,18 @@ mod tests {
         assert_eq!(socket_file(&path).level, Level::Fail);
         let long = dir.path().join("x".repeat(120));
         assert_eq!(socket_file(&long).level, Level::Fail);
+    }
+
+    #[test]
+    fn linger_off_names_the_user_to_enable() {
+        let c = linger(Some(Path::new("no-such-user-ocap-test")));
+        assert_eq!(c.level, Level::Warn);
+        assert!(
+            c.fix
+                .unwrap()
+                .starts_with("loginctl enable-linger no-such-user-ocap-test")
+        );
+        assert!(linger(None).fix.unwrap().contains("$USER"));
     }
 
     #[test]
