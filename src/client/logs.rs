@@ -92,7 +92,6 @@ fn journal(user: bool, options: LogOptions) -> Result<(), ClientError> {
 }
 
 fn file(path: &Path, options: LogOptions) -> Result<(), ClientError> {
-    let failed = |e: std::io::Error| ClientError::Failed(format!("{}: {e}", path.display()));
     let mut log = std::fs::File::open(path).map_err(|e| {
         if e.kind() == std::io::ErrorKind::NotFound {
             ClientError::Failed(format!(
@@ -100,34 +99,48 @@ fn file(path: &Path, options: LogOptions) -> Result<(), ClientError> {
                 path.display()
             ))
         } else {
-            failed(e)
+            io_failed(path, e)
         }
     })?;
     let mut text = Vec::new();
-    log.read_to_end(&mut text).map_err(failed)?;
+    log.read_to_end(&mut text).map_err(|e| io_failed(path, e))?;
     let mut out = std::io::stdout().lock();
     write_out(&mut out, last_lines(&text, options.lines))?;
-    if !options.follow {
-        return Ok(());
+    if options.follow {
+        follow(path, log, text.len() as u64, &mut out)?;
     }
-    let mut offset = text.len() as u64;
+    Ok(())
+}
+
+/// Prints what is appended to `path` after `offset`, every 200 ms, until interrupted.
+fn follow(
+    path: &Path,
+    mut log: std::fs::File,
+    mut offset: u64,
+    out: &mut impl Write,
+) -> Result<(), ClientError> {
     loop {
         std::thread::sleep(Duration::from_millis(200));
-        let len = std::fs::metadata(path).map(|m| m.len()).unwrap_or(0);
+        let len = std::fs::metadata(path).map_or(0, |m| m.len());
         if len < offset {
             // Truncated or replaced (ocapctl purge): start again from its beginning.
-            log = match std::fs::File::open(path) {
-                Ok(log) => log,
-                Err(_) => continue,
+            let Ok(fresh) = std::fs::File::open(path) else {
+                continue;
             };
-            offset = 0;
+            (log, offset) = (fresh, 0);
         }
-        log.seek(SeekFrom::Start(offset)).map_err(failed)?;
+        log.seek(SeekFrom::Start(offset))
+            .map_err(|e| io_failed(path, e))?;
         let mut fresh = Vec::new();
-        log.read_to_end(&mut fresh).map_err(failed)?;
+        log.read_to_end(&mut fresh)
+            .map_err(|e| io_failed(path, e))?;
         offset += fresh.len() as u64;
-        write_out(&mut out, &fresh)?;
+        write_out(out, &fresh)?;
     }
+}
+
+fn io_failed(path: &Path, e: std::io::Error) -> ClientError {
+    ClientError::Failed(format!("{}: {e}", path.display()))
 }
 
 /// A reader that went away (`ocapctl logs -f | head`) ends the command quietly.
