@@ -194,14 +194,20 @@ fn doctor_fails_a_broken_home_and_says_what_to_fix() {
     assert_eq!(status(&report, "daemon").0, "warn");
 }
 
-#[test]
-fn doctor_checks_the_socket_unit_where_systemd_would_own_the_socket() {
+/// A home whose user has `ocap.socket` installed (not enabled), and its runtime and unit folders.
+fn home_with_a_socket_unit() -> (Home, std::path::PathBuf, std::path::PathBuf) {
     let home = Home::new();
     let runtime = home.path().join("run");
     std::fs::create_dir(&runtime).unwrap();
     let units = home.path().join("config/systemd/user");
     std::fs::create_dir_all(&units).unwrap();
     std::fs::write(units.join("ocap.socket"), "[Socket]\n").unwrap();
+    (home, runtime, units)
+}
+
+#[test]
+fn doctor_checks_the_socket_unit_where_systemd_would_own_the_socket() {
+    let (home, runtime, units) = home_with_a_socket_unit();
     let per_user = |c: &mut std::process::Command| {
         c.env_remove("OCAP_HOME").env("XDG_RUNTIME_DIR", &runtime);
     };
@@ -227,12 +233,7 @@ fn doctor_checks_the_socket_unit_where_systemd_would_own_the_socket() {
 
 #[test]
 fn logs_read_the_journal_where_a_socket_unit_owns_the_socket() {
-    let home = Home::new();
-    let runtime = home.path().join("run");
-    std::fs::create_dir(&runtime).unwrap();
-    let units = home.path().join("config/systemd/user");
-    std::fs::create_dir_all(&units).unwrap();
-    std::fs::write(units.join("ocap.socket"), "[Socket]\n").unwrap();
+    let (home, runtime, _) = home_with_a_socket_unit();
     // A journalctl that shows how it was called.
     let bin = home.path().join("bin");
     std::fs::create_dir(&bin).unwrap();
