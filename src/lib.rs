@@ -10,6 +10,7 @@
 //! - [`client`]: the blocking client behind `ocapctl`: connect, call, start, stop, purge.
 //! - [`daemon`]: `ocapd`'s service shell: activation, locking, serving, signals, readiness.
 //! - [`kernel`]: the kernel thread and its SQLite store.
+//! - [`manpage`]: manual pages from the clap definitions, for both binaries.
 //! - [`vat`]: the `VatRuntime` seam: deliveries, syscalls and results (spec §7).
 //!
 //! `ocapctl` uses only `paths`, `protocol`, `peer`, `lockfile`, `random`, `capdata` and `client`, so it carries no
@@ -20,6 +21,7 @@ pub mod client;
 pub mod daemon;
 pub mod kernel;
 pub mod lockfile;
+pub mod manpage;
 pub mod paths;
 pub mod peer;
 pub mod protocol;

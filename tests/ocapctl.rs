@@ -4,27 +4,10 @@
 
 mod common;
 
-use common::{Home, OCAPCTL, call, eventually};
+use common::{Cleanup, Home, OCAPCTL, call, eventually, stderr, stdout};
 use std::io::Write;
-use std::process::{Output, Stdio};
+use std::process::Stdio;
 use std::time::Duration;
-
-fn stdout(out: &Output) -> String {
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
-fn stderr(out: &Output) -> String {
-    String::from_utf8_lossy(&out.stderr).into_owned()
-}
-
-/// Stops whatever daemon `home` has, so no test leaves one behind.
-struct Cleanup<'a>(&'a Home);
-
-impl Drop for Cleanup<'_> {
-    fn drop(&mut self) {
-        let _ = self.0.ocapctl(&["stop"]);
-    }
-}
 
 #[test]
 fn no_daemon_is_exit_69_with_what_to_do() {

@@ -140,6 +140,24 @@ enum Command {
         #[arg(long)]
         force: bool,
     },
+    /// Show the daemon's log: the journal of ocap.service under systemd, else the log file
+    Logs {
+        /// Keep printing what is written, until interrupted
+        #[arg(short, long)]
+        follow: bool,
+        /// Only the last N lines
+        #[arg(short = 'n', long, value_name = "N")]
+        lines: Option<usize>,
+    },
+    /// Check the socket unit, linger, permissions, paths, config and database, and say what to
+    /// fix (exit 1 if a check fails; starts nothing)
+    Doctor,
+    /// Write the manual pages ocapctl.1 and ocapctl-COMMAND.1 into DIR (run by `make`)
+    #[command(hide = true)]
+    Manpages {
+        /// An existing directory
+        dir: PathBuf,
+    },
 }
 
 /// `--timeout`, on every command that waits for the kernel.
@@ -271,7 +289,30 @@ fn run(cli: &Cli, mut target: Target) -> Result<(), ClientError> {
             output::print_line(String::from_utf8_lossy(&script).trim_end());
             Ok(())
         }
+        Command::Logs { follow, lines } => {
+            let options = client::logs::LogOptions {
+                lines: *lines,
+                follow: *follow,
+            };
+            client::logs::show(&client::logs::source(&target), options)
+        }
+        Command::Doctor => doctor(&target, cli.json),
+        Command::Manpages { dir } => {
+            ocap::manpage::write_pages(Cli::command(), "1", client::manual::MANUAL, dir)
+                .map_err(|e| ClientError::Failed(e.to_string()))?;
+            Ok(())
+        }
     }
+}
+
+fn doctor(target: &Target, json: bool) -> Result<(), ClientError> {
+    let checks = client::doctor::run(target);
+    if output::stdout_is_tty() && !json {
+        output::print_line(&client::doctor::to_text(&checks));
+    } else {
+        print_json(&client::doctor::to_json(&checks));
+    }
+    client::doctor::outcome(&checks)
 }
 
 fn exec(target: &Target, method: Option<&str>, params: Option<&str>) -> Result<(), ClientError> {

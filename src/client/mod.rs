@@ -7,9 +7,12 @@
 mod activation;
 mod call;
 pub mod commands;
+pub mod doctor;
 mod error;
 pub mod ids;
 pub mod launch;
+pub mod logs;
+pub mod manual;
 pub mod output;
 pub mod params;
 mod purge;

@@ -72,7 +72,7 @@ fn spawn(target: &Target) -> Result<(), ClientError> {
 }
 
 /// `ocapd` beside this executable (an install or a cargo build), else from `PATH`.
-fn ocapd_path() -> PathBuf {
+pub(super) fn ocapd_path() -> PathBuf {
     let sibling = std::env::current_exe()
         .ok()
         .and_then(|exe| exe.parent().map(|dir| dir.join("ocapd")));

@@ -95,15 +95,22 @@ impl ConfigFile {
     }
 }
 
-/// The default file: `$XDG_CONFIG_HOME/ocap/ocapd.toml`, else `~/.config/ocap/ocapd.toml`.
-pub fn default_path() -> Option<PathBuf> {
+/// The system-wide file, for the system service and as every user's fallback.
+pub const SYSTEM_PATH: &str = "/etc/ocap/ocapd.toml";
+
+/// The files used when `--config` is not given, in order of preference: the user's
+/// `$XDG_CONFIG_HOME/ocap/ocapd.toml` (else `~/.config/ocap/ocapd.toml`), then [`SYSTEM_PATH`].
+pub fn default_paths() -> Vec<PathBuf> {
     let var = |name| {
         std::env::var_os(name)
             .filter(|v| !v.is_empty())
             .map(PathBuf::from)
     };
-    let base = var("XDG_CONFIG_HOME").or_else(|| var("HOME").map(|h| h.join(".config")))?;
-    Some(base.join("ocap").join("ocapd.toml"))
+    let base = var("XDG_CONFIG_HOME").or_else(|| var("HOME").map(|h| h.join(".config")));
+    let user = base.map(|b| b.join("ocap").join("ocapd.toml"));
+    user.into_iter()
+        .chain([PathBuf::from(SYSTEM_PATH)])
+        .collect()
 }
 
 #[cfg(test)]
@@ -128,6 +135,18 @@ mod tests {
             err.contains("idle-timout") && err.contains("line 2"),
             "{err}"
         );
+    }
+
+    #[test]
+    fn the_system_file_comes_after_the_users() {
+        let paths = default_paths();
+        assert_eq!(paths.last(), Some(&PathBuf::from(SYSTEM_PATH)));
+        if std::env::var_os("HOME").is_some() {
+            assert!(
+                paths[0].ends_with("ocap/ocapd.toml") && paths.len() == 2,
+                "{paths:?}"
+            );
+        }
     }
 
     #[test]

@@ -64,7 +64,7 @@ where
         .boxed()
 }
 
-fn parse_filter(filter: &str) -> Result<EnvFilter, String> {
+pub(super) fn parse_filter(filter: &str) -> Result<EnvFilter, String> {
     EnvFilter::try_new(filter).map_err(|e| format!("invalid log filter {filter:?}: {e}"))
 }
 

@@ -4,6 +4,7 @@
 //! the database, start the kernel thread, announce readiness, serve until a signal, `shutdown`
 //! or idle timeout, drain in-flight requests, close the database, exit 0.
 
+mod check_config;
 mod config;
 mod connection;
 mod detach;
@@ -11,6 +12,7 @@ mod detach;
 mod launchd;
 mod listen;
 mod logging;
+mod manual;
 mod methods;
 mod notify;
 mod options;
@@ -19,6 +21,7 @@ mod settings;
 mod signals;
 
 pub use listen::Activation;
+pub use manual::MANUAL;
 pub use options::Options;
 
 use crate::lockfile::DatabaseLock;
@@ -40,6 +43,9 @@ const EXIT_CONFIG: u8 = 78;
 /// Runs the daemon to completion and returns its exit status. Must be called before any other
 /// thread exists: it reads the activation environment and may fork.
 pub fn run(options: Options) -> u8 {
+    if options.check_config {
+        return check_config::run(&options);
+    }
     let started = Instant::now();
     let mut settings = match Settings::load(&options) {
         Ok(settings) => settings,

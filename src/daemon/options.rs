@@ -57,9 +57,19 @@ pub struct Options {
     #[arg(long, value_name = "PATH")]
     pub log_file: Option<PathBuf>,
 
-    /// Configuration file [default: $XDG_CONFIG_HOME/ocap/ocapd.toml if it exists]
+    /// Configuration file [default: $XDG_CONFIG_HOME/ocap/ocapd.toml, else /etc/ocap/ocapd.toml,
+    /// if it exists]
     #[arg(long, value_name = "PATH", env = "OCAP_CONFIG")]
     pub config: Option<PathBuf>,
+
+    /// Check the configuration file and flags, print the effective configuration and exit
+    /// (0 if valid, 78 if not)
+    #[arg(long)]
+    pub check_config: bool,
+
+    /// Write the manual page ocapd.8 into DIR and exit (run by `make` after the build)
+    #[arg(long, value_name = "DIR", hide = true)]
+    pub manpages: Option<PathBuf>,
 }
 
 /// Parses a positive number of seconds (fractions allowed).

@@ -1,6 +1,6 @@
 //! The effective settings: command-line flags over the config file over built-in defaults.
 
-use super::config::{ConfigError, ConfigFile, default_path};
+use super::config::{ConfigError, ConfigFile, default_paths};
 use super::options::Options;
 use crate::paths::Paths;
 use std::path::PathBuf;
@@ -43,14 +43,20 @@ pub struct Settings {
 impl Settings {
     /// Reads the config file (if any) and merges it under the flags.
     pub fn load(options: &Options) -> Result<Settings, ConfigError> {
-        let (config_path, config) = match &options.config {
-            Some(path) => (Some(path.clone()), ConfigFile::load(path, false)?),
-            None => match default_path() {
-                Some(path) if path.exists() => (Some(path.clone()), ConfigFile::load(&path, true)?),
-                _ => (None, ConfigFile::default()),
-            },
-        };
+        let (config_path, config) = Settings::read_file(options)?;
         Ok(Settings::merge(options, &config, config_path))
+    }
+
+    /// The config file the daemon uses, and its contents: `--config` (which must exist), else
+    /// the first default file that exists.
+    pub fn read_file(options: &Options) -> Result<(Option<PathBuf>, ConfigFile), ConfigError> {
+        Ok(match &options.config {
+            Some(path) => (Some(path.clone()), ConfigFile::load(path, false)?),
+            None => match default_paths().into_iter().find(|p| p.exists()) {
+                Some(path) => (Some(path.clone()), ConfigFile::load(&path, true)?),
+                None => (None, ConfigFile::default()),
+            },
+        })
     }
 
     /// Flags win over the file; the file wins over defaults.
