@@ -63,3 +63,122 @@ fn urls_survive_a_restart_revoke_one_at_a_time_and_never_reach_the_log() {
     assert!(!log.contains(oid), "a token reached the log: {log}");
     assert!(!log.contains(&oid[..20]), "part of a token reached the log");
 }
+
+/// A daemon (foreground) with the url-holder test vat launched as `ko4`.
+fn with_holder(home: &Home, daemon_args: &[&str]) -> common::Daemon {
+    let daemon = home.daemon(daemon_args);
+    let bundle = concat!(env!("OUT_DIR"), "/test-vats/url-holder.bundle");
+    let config = json!({"bootstrap": "holder", "vats": {"holder": {
+        "bundleSpec": format!("file://{bundle}")}}});
+    let out = home.ocapctl(&["launch", &config.to_string()]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    daemon
+}
+
+fn text(out: &std::process::Output) -> (Option<i32>, String, String) {
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+fn mode(path: &std::path::Path) -> u32 {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::metadata(path).unwrap().permissions().mode() & 0o777
+}
+
+#[test]
+fn object_results_become_private_capability_files_that_send_can_use() {
+    let home = Home::new();
+    let _daemon = with_holder(&home, &[]);
+    // Off a terminal, a lone reference is the text of a capability file.
+    let (code, piped, err) = text(&home.ocapctl(&[
+        "send",
+        "ko4",
+        "makeCounter",
+        "--label",
+        "for the test",
+        "--expires",
+        "1h",
+    ]));
+    assert_eq!(code, Some(0), "{err}");
+    assert!(
+        piped.starts_with("#!/usr/bin/env -S ocapctl send\n"),
+        "{piped}"
+    );
+    assert!(piped.contains("\nurl=ocap:z"), "{piped}");
+    assert!(piped.contains(&format!("\nsocket={}\n", home.socket().display())));
+    let file = home.path().join("counter.ocap");
+    std::fs::write(&file, &piped).unwrap();
+    let file = file.to_str().unwrap();
+    assert_eq!(text(&home.ocapctl(&["send", file, "inc"])).1, "1\n");
+    assert_eq!(text(&home.ocapctl(&["send", file, "inc"])).1, "2\n");
+    // --out writes a new 0600 file and never replaces one.
+    let out = home.path().join("second.ocap");
+    let (code, stdout, err) =
+        text(&home.ocapctl(&["send", "ko4", "makeCounter", "--out", out.to_str().unwrap()]));
+    assert_eq!((code, stdout.as_str()), (Some(0), ""), "{err}");
+    assert_eq!(mode(&out), 0o600);
+    let again = home.ocapctl(&["send", "ko4", "makeCounter", "--out", out.to_str().unwrap()]);
+    assert_eq!(again.status.code(), Some(1));
+    // A shell redirection is made private too.
+    let redirected = home.path().join("redirected.ocap");
+    let target = std::fs::File::create(&redirected).unwrap();
+    assert_ne!(mode(&redirected), 0o600, "the umask's mode, before ocapctl");
+    let status = home
+        .command(common::OCAPCTL)
+        .args(["send", "ko4", "makeCounter"])
+        .stdout(target)
+        .status()
+        .unwrap();
+    assert!(status.success());
+    assert_eq!(mode(&redirected), 0o600);
+    // --raw and non-reference results print as before.
+    let (_, raw, _) = text(&home.ocapctl(&["send", "ko4", "makeCounter", "--raw"]));
+    assert!(raw.contains("\"slots\":[\"ko"), "{raw}");
+    // Listing and revoking.
+    let list: Value = serde_json::from_slice(&home.ocapctl(&["caps", "list"]).stdout).unwrap();
+    let mine = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["label"] == "for the test")
+        .unwrap_or_else(|| panic!("{list}"));
+    assert!(
+        mine["expires"].is_u64() && mine["lastUsed"].is_u64(),
+        "{mine}"
+    );
+    let id = mine["id"].as_str().unwrap();
+    let (code, _, err) = text(&home.ocapctl(&["caps", "revoke", id]));
+    assert_eq!(
+        (code, err.trim()),
+        (Some(0), format!("Capability {id} revoked.").as_str())
+    );
+    let (code, _, err) = text(&home.ocapctl(&["send", file, "inc"]));
+    assert_eq!(code, Some(1));
+    assert_eq!(
+        err.trim(),
+        format!("Error: Capability {id} has been revoked (code -32603)")
+    );
+    let (code, _, _) = text(&home.ocapctl(&["send", out.to_str().unwrap(), "inc"]));
+    assert_eq!(code, Some(0), "the other counter's capability still works");
+    // `caps issue`, and a capability's results are capabilities on the same socket.
+    let root = home.path().join("root.ocap");
+    let issued = home.ocapctl(&["caps", "issue", "ko4", "--out", root.to_str().unwrap()]);
+    assert!(issued.status.success());
+    let (code, made, err) = text(&home.ocapctl(&["send", root.to_str().unwrap(), "makeCounter"]));
+    assert_eq!(code, Some(0), "{err}");
+    assert!(
+        made.contains("url=ocap:z") && made.contains("socket="),
+        "{made}"
+    );
+    let child = home.path().join("child.ocap");
+    std::fs::write(&child, made).unwrap();
+    let (_, inc, _) = text(&home.ocapctl(&["send", child.to_str().unwrap(), "inc"]));
+    assert_eq!(inc, "1\n");
+}

@@ -6,6 +6,8 @@
 
 mod activation;
 mod call;
+pub mod capfile;
+pub mod caps;
 pub mod commands;
 mod error;
 pub mod ids;

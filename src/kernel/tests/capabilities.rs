@@ -40,7 +40,11 @@ fn issued_urls_have_the_reference_shape_and_redeem_locally_spec_2_6() {
     assert_eq!(redeem(&mut h, &a), Ok(json!("ko4")));
     assert_eq!(redeem(&mut h, &b), Ok(json!("ko4")));
     let promise = issue(&mut h, "kp7");
-    assert_eq!(redeem(&mut h, &promise), Ok(json!("kp7")), "promises too, as the reference");
+    assert_eq!(
+        redeem(&mut h, &promise),
+        Ok(json!("kp7")),
+        "promises too, as the reference"
+    );
     h.restart();
     assert_eq!(h.kv("peerId").unwrap(), peer_id, "the identity persists");
     assert_eq!(redeem(&mut h, &a), Ok(json!("ko4")), "so do the URLs");
