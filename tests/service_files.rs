@@ -553,6 +553,10 @@ fn make_ok(args: &[&str]) -> String {
 const INSTALLED_FILES: &[(&str, &str)] = &[
     (USER_SOCKET, "lib/systemd/user/ocap.socket"),
     (USER_SERVICE, "lib/systemd/user/ocap.service"),
+    (
+        "systemd/ocap-caps.socket",
+        "lib/systemd/user/ocap-caps.socket",
+    ),
     (SYSTEM_SOCKET, "lib/systemd/system/ocap.socket"),
     (SYSTEM_SERVICE, "lib/systemd/system/ocap.service"),
     (SYSUSERS, "lib/sysusers.d/ocap.conf"),

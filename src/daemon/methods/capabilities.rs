@@ -20,9 +20,15 @@ pub fn parse(method: &str, params: &Value) -> Option<Result<Call, RpcError>> {
     })
 }
 
-/// Runs a parsed call.
+/// Runs a parsed call. A new capability's result also names the socket to present it on:
+/// the capability socket, or `null` when the daemon has none.
 pub async fn call(shared: &Shared, call: Call) -> Result<Value, RpcError> {
-    shared.kernel.call(call).await.map_err(RpcError::internal)
+    let issuing = matches!(call, Call::IssueCapability { .. });
+    let mut result = shared.kernel.call(call).await.map_err(RpcError::internal)?;
+    if issuing {
+        result["socket"] = shared.info["capSocket"].clone();
+    }
+    Ok(result)
 }
 
 /// `{kref: KRef, label?: string, expiresIn?: integer ≥ 1}` (seconds).
