@@ -78,6 +78,9 @@ enum Command {
         #[command(flatten)]
         wait: Wait,
     },
+    /// An interactive session: inspect vats and subclusters, send messages, name results
+    /// (`let c = send ko4 makeCounter`, then `send c inc`), Tab completion of methods
+    Console,
     /// Capabilities: OCAP URLs the daemon issued, each revocable on its own
     #[command(subcommand)]
     Caps(CapsCommand),
@@ -320,6 +323,11 @@ fn run(cli: &Cli, mut target: Target) -> Result<(), ClientError> {
             caps::send_kref(&target, &command, &keep, tty)
         }
         Command::Caps(command) => caps_command(cli, &target, command),
+        Command::Console => {
+            client::ensure_daemon(&target)?;
+            let history = target.paths.database.with_file_name("console_history");
+            client::console::run(target, &history)
+        }
         Command::Terminate { id, wait } => {
             kernel(cli, target, KernelCommand::Terminate(id.clone()), wait)
         }

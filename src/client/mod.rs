@@ -9,6 +9,7 @@ mod call;
 pub mod capfile;
 pub mod caps;
 pub mod commands;
+pub mod console;
 mod error;
 pub mod ids;
 pub mod launch;
