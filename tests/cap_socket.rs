@@ -66,14 +66,7 @@ fn another_user_can_use_exactly_the_capability_it_was_given() {
         .permissions()
         .mode();
     assert_eq!(mode & 0o777, 0o666, "anyone may connect");
-    let bundle = concat!(env!("OUT_DIR"), "/test-vats/url-holder.bundle");
-    let config = json!({"bootstrap": "holder", "vats": {"holder": {
-        "bundleSpec": format!("file://{bundle}")}}});
-    assert!(
-        home.ocapctl(&["launch", &config.to_string()])
-            .status
-            .success()
-    );
+    common::launch_test_vat(&home, "url-holder");
     let stranger_dir = home.path().join("stranger");
     std::fs::create_dir(&stranger_dir).unwrap();
     std::os::unix::fs::chown(&stranger_dir, Some(NOBODY), Some(NOBODY)).unwrap();

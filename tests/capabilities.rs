@@ -64,21 +64,6 @@ fn urls_survive_a_restart_revoke_one_at_a_time_and_never_reach_the_log() {
     assert!(!log.contains(&oid[..20]), "part of a token reached the log");
 }
 
-/// A daemon (foreground) with the url-holder test vat launched as `ko4`.
-fn with_holder(home: &Home, daemon_args: &[&str]) -> common::Daemon {
-    let daemon = home.daemon(daemon_args);
-    let bundle = concat!(env!("OUT_DIR"), "/test-vats/url-holder.bundle");
-    let config = json!({"bootstrap": "holder", "vats": {"holder": {
-        "bundleSpec": format!("file://{bundle}")}}});
-    let out = home.ocapctl(&["launch", &config.to_string()]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    daemon
-}
-
 fn text(out: &std::process::Output) -> (Option<i32>, String, String) {
     (
         out.status.code(),
@@ -95,7 +80,8 @@ fn mode(path: &std::path::Path) -> u32 {
 #[test]
 fn object_results_become_private_capability_files_that_send_can_use() {
     let home = Home::new();
-    let _daemon = with_holder(&home, &[]);
+    let _daemon = home.daemon(&[]);
+    common::launch_test_vat(&home, "url-holder");
     // Off a terminal, a lone reference is the text of a capability file.
     let (code, piped, err) = text(&home.ocapctl(&[
         "send",

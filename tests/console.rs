@@ -4,7 +4,6 @@
 mod common;
 
 use common::{Home, OCAPCTL};
-use serde_json::json;
 use std::io::{Read, Write};
 use std::os::fd::{FromRawFd, OwnedFd};
 use std::os::unix::fs::PermissionsExt;
@@ -119,14 +118,7 @@ impl Drop for Console {
 fn a_console_session_names_results_and_completes_methods() {
     let home = Home::new();
     let _daemon = home.daemon(&[]);
-    let bundle = concat!(env!("OUT_DIR"), "/test-vats/url-holder.bundle");
-    let config = json!({"bootstrap": "holder", "vats": {"holder": {
-        "bundleSpec": format!("file://{bundle}")}}});
-    assert!(
-        home.ocapctl(&["launch", &config.to_string()])
-            .status
-            .success()
-    );
+    common::launch_test_vat(&home, "url-holder");
     let root = home.path().join("root.ocap");
     let issued = home.ocapctl(&["caps", "issue", "ko4", "--out", root.to_str().unwrap()]);
     assert!(issued.status.success());
@@ -137,7 +129,7 @@ fn a_console_session_names_results_and_completes_methods() {
     console.expect("v1    s1    file://");
     // Tab completes a command…
     console.type_keys("subc\t\r");
-    console.expect("s1    bootstrap holder");
+    console.expect("s1    bootstrap url-holder");
     console.line("let c = send ko4 makeCounter");
     console.expect(r#"c = "<ko5> (Alleged: Counter)""#);
     // …and a method name, from what the object reports.

@@ -279,48 +279,15 @@ fn run(cli: &Cli, mut target: Target) -> Result<(), ClientError> {
             kernel(cli, target, KernelCommand::Launch { params }, wait)
         }
         Command::Send {
-            target: SendTarget::File(file),
+            target: to,
             method,
             args,
             raw,
             keep,
             wait,
         } => {
-            if keep.label.is_some() || keep.expires.is_some() {
-                usage_error(
-                    "send",
-                    "--label and --expires are for krefs: the daemon labels the capabilities \
-                     a capability file's results carry, and they expire with it",
-                );
-            }
-            target.timeout = parse_timeout(wait.timeout.as_deref())?;
             let args = client::send::parse_args(args)?;
-            let tty = output::stdout_is_tty();
-            let out = keep.out.as_deref();
-            caps::send_file(&target, file, (method, &args), *raw, out, tty)
-        }
-        Command::Send {
-            target: SendTarget::Kref(kref),
-            method,
-            args,
-            raw,
-            keep,
-            wait,
-        } => {
-            let command = KernelCommand::Send {
-                target: kref.clone(),
-                method: method.clone(),
-                args: client::send::parse_args(args)?,
-                raw: *raw,
-            };
-            let tty = output::stdout_is_tty();
-            if *raw || (tty && keep.out.is_none()) {
-                return kernel(cli, target, command, wait);
-            }
-            target.timeout = parse_timeout(wait.timeout.as_deref())?;
-            client::ensure_daemon(&target)?;
-            let keep = keep.keep(format!("ocapctl send {kref} {method}"));
-            caps::send_kref(&target, &command, &keep, tty)
+            send(cli, target, to, (method, args), *raw, keep, wait)
         }
         Command::Caps(command) => caps_command(cli, &target, command),
         Command::Console => {
@@ -414,6 +381,49 @@ fn kernel(
         output::print_line(&line);
     }
     Ok(())
+}
+
+/// `send`: to a kref like the other kernel commands, except that a lone reference off a
+/// terminal or with `--out` becomes a capability file; or to the capability in a file.
+fn send(
+    cli: &Cli,
+    mut target: Target,
+    to: &SendTarget,
+    (method, args): (&str, Vec<Value>),
+    raw: bool,
+    keep: &KeepArgs,
+    wait: &Wait,
+) -> Result<(), ClientError> {
+    let tty = output::stdout_is_tty();
+    match to {
+        SendTarget::File(file) => {
+            if keep.label.is_some() || keep.expires.is_some() {
+                usage_error(
+                    "send",
+                    "--label and --expires are for krefs: the daemon labels the capabilities \
+                     a capability file's results carry, and they expire with it",
+                );
+            }
+            target.timeout = parse_timeout(wait.timeout.as_deref())?;
+            let out = keep.out.as_deref();
+            caps::send_file(&target, file, (method, &args), raw, out, tty)
+        }
+        SendTarget::Kref(kref) => {
+            let command = KernelCommand::Send {
+                target: kref.clone(),
+                method: method.to_string(),
+                args,
+                raw,
+            };
+            if raw || (tty && keep.out.is_none()) {
+                return kernel(cli, target, command, wait);
+            }
+            target.timeout = parse_timeout(wait.timeout.as_deref())?;
+            client::ensure_daemon(&target)?;
+            let keep = keep.keep(format!("ocapctl send {kref} {method}"));
+            caps::send_kref(&target, &command, &keep, tty)
+        }
+    }
 }
 
 fn caps_command(cli: &Cli, target: &Target, command: &CapsCommand) -> Result<(), ClientError> {

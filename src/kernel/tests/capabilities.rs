@@ -2,10 +2,9 @@
 //! and the URL services from real JavaScript vats.
 
 use super::Harness;
+use super::quickjs::{harness as quickjs, test_vat};
 use crate::kernel::{Call, IssueOptions};
-use crate::vat::quickjs::QuickJsFactory;
 use serde_json::{Value, json};
-use std::time::Duration;
 
 fn issue(h: &mut Harness, kref: &str) -> String {
     let url = h.call(Call::IssueOcapUrl(kref.into())).unwrap();
@@ -154,15 +153,8 @@ fn clear_state_keeps_the_identity_but_forgets_the_capabilities() {
     );
 }
 
-fn quickjs() -> Harness {
-    Harness::with_factory(
-        || Box::new(QuickJsFactory::default()),
-        Duration::from_secs(5),
-    )
-}
-
 fn url_holder() -> String {
-    format!("file://{}/test-vats/url-holder.bundle", env!("OUT_DIR"))
+    test_vat("url-holder")
 }
 
 #[test]
