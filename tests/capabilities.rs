@@ -124,6 +124,22 @@ fn object_results_become_private_capability_files_that_send_can_use() {
         .unwrap();
     assert!(status.success());
     assert_eq!(mode(&redirected), 0o600);
+    // exec keeps the reference's output; --out turns a lone reference into a file.
+    let message = r#"["ko4","makeCounter",[]]"#;
+    let (_, printed, _) = text(&home.ocapctl(&["exec", "queueMessage", message]));
+    assert!(printed.contains("\"slots\":[\"ko"), "{printed}");
+    let exec_out = home.path().join("exec.ocap");
+    let exec_file = exec_out.to_str().unwrap();
+    let (code, _, err) =
+        text(&home.ocapctl(&["exec", "queueMessage", message, "--out", exec_file]));
+    assert_eq!(code, Some(0), "{err}");
+    assert_eq!(text(&home.ocapctl(&["send", exec_file, "inc"])).1, "1\n");
+    let none = home.path().join("none.ocap");
+    let (code, _, err) =
+        text(&home.ocapctl(&["exec", "getStatus", "--out", none.to_str().unwrap()]));
+    assert_eq!(code, Some(1));
+    assert!(err.contains("refers to no single object"), "{err}");
+    assert!(!none.exists());
     // --raw and non-reference results print as before.
     let (_, raw, _) = text(&home.ocapctl(&["send", "ko4", "makeCounter", "--raw"]));
     assert!(raw.contains("\"slots\":[\"ko"), "{raw}");

@@ -46,6 +46,10 @@ enum Command {
         /// Read timeout in seconds [default: no timeout]
         #[arg(long, value_name = "SECS")]
         timeout: Option<String>,
+        /// Instead of printing it, issue the object the result refers to (a lone reference, or
+        /// launchSubcluster's rootKref) as a capability and write it to FILE (new, mode 0600)
+        #[arg(long, value_name = "FILE")]
+        out: Option<PathBuf>,
     },
     /// Launch a subcluster from a cluster config (launchSubcluster); prints its id, root kref
     /// and bootstrap result
@@ -260,10 +264,16 @@ fn run(cli: &Cli, mut target: Target) -> Result<(), ClientError> {
             method,
             params,
             timeout,
+            out,
         } => {
             client::ensure_daemon(&target)?;
             target.timeout = parse_timeout(timeout.as_deref())?;
-            exec(&target, method.as_deref(), params.as_deref())
+            exec(
+                &target,
+                method.as_deref(),
+                params.as_deref(),
+                out.as_deref(),
+            )
         }
         Command::Launch { config, wait } => {
             let Some(config) = launch::read_config(config.as_deref())? else {
@@ -336,15 +346,25 @@ fn run(cli: &Cli, mut target: Target) -> Result<(), ClientError> {
     }
 }
 
-fn exec(target: &Target, method: Option<&str>, params: Option<&str>) -> Result<(), ClientError> {
+fn exec(
+    target: &Target,
+    method: Option<&str>,
+    params: Option<&str>,
+    out: Option<&std::path::Path>,
+) -> Result<(), ClientError> {
     let method = method.filter(|m| !m.is_empty()).unwrap_or("getStatus");
     let mut params = params::read(params)?;
     if let (Some(params), Ok(cwd)) = (params.as_mut(), std::env::current_dir()) {
         params::resolve_bundle_specs(method, params, &cwd);
     }
     let result = client::call(target, method, params.as_ref())?;
-    print_json(&result);
-    Ok(())
+    match out {
+        Some(out) => caps::keep_reference(target, &result, &format!("ocapctl exec {method}"), out),
+        None => {
+            print_json(&result);
+            Ok(())
+        }
+    }
 }
 
 /// Exits with clap's usage error (exit 2) for `subcommand`.

@@ -188,6 +188,30 @@ pub fn send_file(
     }
 }
 
+/// `exec --out FILE`: issues the object `result` refers to — a lone reference, or
+/// `launchSubcluster`'s `rootKref` — and writes it to FILE.
+pub fn keep_reference(
+    target: &Target,
+    result: &Value,
+    label: &str,
+    out: &Path,
+) -> Result<(), ClientError> {
+    let kref = lone_reference(result).or(result["rootKref"].as_str());
+    let Some(kref) = kref else {
+        return Err(ClientError::Failed(format!(
+            "the result refers to no single object, so nothing was written to {}",
+            out.display()
+        )));
+    };
+    let keep = Keep {
+        out: Some(out.to_path_buf()),
+        label: Some(label.to_string()),
+        expires: None,
+    };
+    let file = issue(target, kref, &keep)?;
+    self::keep(&file, Some(out))
+}
+
 /// Prints a `send` result that is not kept as a file, as `send` always has.
 pub fn print_result(result: &Value, raw: bool, tty: bool) {
     let (text, note) = render_result(result, raw, tty);
