@@ -124,6 +124,7 @@ install-docs:
 install-files:
 	install -d "$(DESTDIR)$(SYSTEMD_USER_DIR)"
 	install -m 644 systemd/ocap.socket "$(DESTDIR)$(SYSTEMD_USER_DIR)/ocap.socket"
+	install -m 644 systemd/ocap-caps.socket "$(DESTDIR)$(SYSTEMD_USER_DIR)/ocap-caps.socket"
 	$(call install_sed,$(call unit_exec,$(BINDIR)),systemd/ocap.service,$(DESTDIR)$(SYSTEMD_USER_DIR)/ocap.service)
 	install -d "$(DESTDIR)$(SYSTEMD_SYSTEM_DIR)"
 	install -m 644 systemd/system/ocap.socket "$(DESTDIR)$(SYSTEMD_SYSTEM_DIR)/ocap.socket"
@@ -146,6 +147,7 @@ uninstall-docs:
 
 uninstall-files:
 	rm -f "$(DESTDIR)$(SYSTEMD_USER_DIR)/ocap.socket" "$(DESTDIR)$(SYSTEMD_USER_DIR)/ocap.service"
+	rm -f "$(DESTDIR)$(SYSTEMD_USER_DIR)/ocap-caps.socket"
 	rm -f "$(DESTDIR)$(SYSTEMD_SYSTEM_DIR)/ocap.socket" "$(DESTDIR)$(SYSTEMD_SYSTEM_DIR)/ocap.service"
 	rm -f "$(DESTDIR)$(SYSUSERS_DIR)/ocap.conf"
 	rm -f "$(DESTDIR)$(LAUNCHD_DIR)/$(PLIST)"
@@ -157,6 +159,7 @@ install-user: build
 	install -m 755 "$(OUT)/ocapctl" "$(USER_BINDIR)/ocapctl"
 	install -d "$(USER_UNIT_DIR)"
 	install -m 644 systemd/ocap.socket "$(USER_UNIT_DIR)/ocap.socket"
+	install -m 644 systemd/ocap-caps.socket "$(USER_UNIT_DIR)/ocap-caps.socket"
 	$(call install_sed,$(call unit_exec,$(USER_BINDIR)),systemd/ocap.service,$(USER_UNIT_DIR)/ocap.service)
 	$(MAKE) install-docs PREFIX="$(USER_PREFIX)" DESTDIR=
 	@echo
@@ -165,10 +168,11 @@ install-user: build
 	@echo "Now run:  systemctl --user daemon-reload && systemctl --user enable --now ocap.socket"
 
 uninstall-user:
-	systemctl --user disable --now ocap.socket ocap.service 2>/dev/null || true
+	systemctl --user disable --now ocap-caps.socket ocap.socket ocap.service 2>/dev/null || true
 	rm -f "$(USER_BINDIR)/ocapd" "$(USER_BINDIR)/ocapctl"
 	rm -f "$(USER_UNIT_DIR)/ocap.socket" "$(USER_UNIT_DIR)/ocap.service"
 	$(MAKE) uninstall-docs PREFIX="$(USER_PREFIX)" DESTDIR=
+	rm -f "$(USER_UNIT_DIR)/ocap-caps.socket"
 	systemctl --user daemon-reload 2>/dev/null || true
 
 # macOS. launchd needs absolute paths, so __HOME__ in the template becomes

@@ -14,6 +14,7 @@ use std::process::{Command, Output};
 
 const USER_SOCKET: &str = "systemd/ocap.socket";
 const USER_SERVICE: &str = "systemd/ocap.service";
+const USER_CAPS_SOCKET: &str = "systemd/ocap-caps.socket";
 const SYSTEM_SOCKET: &str = "systemd/system/ocap.socket";
 const SYSTEM_SERVICE: &str = "systemd/system/ocap.service";
 const SYSUSERS: &str = "systemd/system/ocap.sysusers";
@@ -378,6 +379,27 @@ fn user_socket_unit_has_required_settings() {
     );
 }
 
+/// The least-authority capability socket: passed to ocap.service under the fd name ocapd
+/// looks for (`listen::CAPS_FD_NAME`), never as the control socket's name.
+#[test]
+fn user_caps_socket_unit_feeds_ocap_service_under_its_own_name() {
+    let unit = Unit::load(USER_CAPS_SOCKET);
+    assert_eq!(unit.sections(), ["Unit", "Socket", "Install"]);
+    unit.assert_set("Unit", "Documentation", "man:ocapd(8)");
+    unit.assert_all(
+        "Socket",
+        &[
+            ("ListenStream", "%t/ocap/caps.sock"),
+            ("FileDescriptorName", "ocap-caps"),
+            ("Service", "ocap.service"),
+            ("SocketMode", "0666"),
+            ("RemoveOnStop", "yes"),
+        ],
+    );
+    unit.assert_set("Install", "WantedBy", "sockets.target");
+    assert!(read("src/daemon/listen.rs").contains(r#"CAPS_FD_NAME: &str = "ocap-caps""#));
+}
+
 #[test]
 fn user_service_unit_has_required_settings() {
     let unit = Unit::load(USER_SERVICE);
@@ -482,12 +504,14 @@ fn user_units_pass_systemd_analyze_verify() {
     );
     fs::write(units.join("ocap.service"), rewritten).unwrap();
     fs::write(units.join("ocap.socket"), read(USER_SOCKET)).unwrap();
+    fs::write(units.join("ocap-caps.socket"), read(USER_CAPS_SOCKET)).unwrap();
 
     let mut cmd = Command::new("systemd-analyze");
     // --man=no: Documentation=man:ocapd(8) is not installed on a build
     // machine, and checking it would make verify report a failed `man`.
     cmd.args(["--user", "--man=no", "verify"])
         .arg(units.join("ocap.socket"))
+        .arg(units.join("ocap-caps.socket"))
         .arg(units.join("ocap.service"))
         .current_dir(sandbox.path())
         .env("HOME", &home)
@@ -553,6 +577,7 @@ fn make_ok(args: &[&str]) -> String {
 const INSTALLED_FILES: &[(&str, &str)] = &[
     (USER_SOCKET, "lib/systemd/user/ocap.socket"),
     (USER_SERVICE, "lib/systemd/user/ocap.service"),
+    (USER_CAPS_SOCKET, "lib/systemd/user/ocap-caps.socket"),
     (SYSTEM_SOCKET, "lib/systemd/system/ocap.socket"),
     (SYSTEM_SERVICE, "lib/systemd/system/ocap.service"),
     (SYSUSERS, "lib/sysusers.d/ocap.conf"),

@@ -25,9 +25,14 @@ fn get_status_has_the_reference_shape_and_echoes_any_id() {
         &home.socket(),
         r#"{"jsonrpc":"2.0","id":{"n":[1]},"method":"getStatus"}"#,
     );
+    let peer_id = response["result"]["remoteComms"]["peerId"].clone();
+    assert!(
+        peer_id.as_str().unwrap().starts_with("12D3KooW"),
+        "{peer_id}"
+    );
     assert_eq!(
         response,
-        json!({"jsonrpc":"2.0","id":{"n":[1]},"result":{"vats":[],"subclusters":[],"remoteComms":{"state":"disconnected"}}})
+        json!({"jsonrpc":"2.0","id":{"n":[1]},"result":{"vats":[],"subclusters":[],"remoteComms":{"state":"identity-only","peerId":peer_id}}})
     );
     let response = request(&home.socket(), r#"{"method":"getStatus","params":null}"#);
     assert_eq!(
@@ -60,7 +65,7 @@ fn malformed_requests_get_the_reference_error_codes() {
             "The method does not exist / is not available.",
         ),
         (
-            r#"{"id":5,"method":"issueOcapURL","params":{"kref":"ko1"}}"#,
+            r#"{"id":5,"method":"initRemoteComms","params":{}}"#,
             -32601,
             "The method does not exist",
         ),

@@ -1,6 +1,7 @@
 //! `ocapctl`, the small client of `ocapd`: parse the command line, call [`ocap::client`].
 
 use clap::{Args, CommandFactory, Parser, Subcommand};
+use ocap::client::caps::{self, SendTarget};
 use ocap::client::commands::{KernelCommand, Style, parse_timeout};
 use ocap::client::ids::{KRef, VatId, VatOrSubcluster};
 use ocap::client::{self, ClientError, StopOutcome, Target, exit_codes, launch, output, params};
@@ -45,6 +46,10 @@ enum Command {
         /// Read timeout in seconds [default: no timeout]
         #[arg(long, value_name = "SECS")]
         timeout: Option<String>,
+        /// Instead of printing it, issue the object the result refers to (a lone reference, or
+        /// launchSubcluster's rootKref) as a capability and write it to FILE (new, mode 0600)
+        #[arg(long, value_name = "FILE")]
+        out: Option<PathBuf>,
     },
     /// Launch a subcluster from a cluster config (launchSubcluster); prints its id, root kref
     /// and bootstrap result
@@ -57,11 +62,12 @@ enum Command {
         #[command(flatten)]
         wait: Wait,
     },
-    /// Send a message to a kernel object or promise (queueMessage) and print its result
+    /// Send a message to a kernel object or promise (queueMessage), or to the capability in a
+    /// .ocap file (invokeCapability), and print its result
     #[command(after_help = SEND_HELP)]
     Send {
-        /// The object or promise: koN or kpN
-        target: KRef,
+        /// The object or promise: koN or kpN, or a .ocap capability file
+        target: SendTarget,
         /// The method to call
         #[arg(value_parser = clap::builder::NonEmptyStringValueParser::new())]
         method: String,
@@ -72,8 +78,16 @@ enum Command {
         #[arg(long)]
         raw: bool,
         #[command(flatten)]
+        keep: KeepArgs,
+        #[command(flatten)]
         wait: Wait,
     },
+    /// An interactive session: inspect vats and subclusters, send messages, name results
+    /// (`let c = send ko4 makeCounter`, then `send c inc`), Tab completion of methods
+    Console,
+    /// Capabilities: OCAP URLs the daemon issued, each revocable on its own
+    #[command(subcommand)]
+    Caps(CapsCommand),
     /// Terminate a vat (vN: terminateVat) or a whole subcluster (sN: terminateSubcluster)
     Terminate {
         /// vN or sN
@@ -160,6 +174,50 @@ enum Command {
     },
 }
 
+/// `ocapctl caps …`.
+#[derive(Debug, Subcommand)]
+enum CapsCommand {
+    /// List every capability: id, object, age, last use, state, label
+    List,
+    /// Revoke one capability: its URL stops working; the object and other URLs do not
+    Revoke {
+        /// The capability id (cap-…), from `ocapctl caps list`
+        id: String,
+    },
+    /// Issue a capability for an object and write it as a .ocap file
+    Issue {
+        /// The object: koN (or a promise, kpN)
+        kref: KRef,
+        #[command(flatten)]
+        keep: KeepArgs,
+    },
+}
+
+/// Where and how a new capability is kept.
+#[derive(Debug, Args)]
+struct KeepArgs {
+    /// Write a result that is an object reference as a new .ocap capability file (mode 0600)
+    /// even on a terminal; off a terminal, standard output gets the file
+    #[arg(long, value_name = "FILE")]
+    out: Option<PathBuf>,
+    /// Label the capability (shown by `ocapctl caps list`)
+    #[arg(long, value_name = "TEXT")]
+    label: Option<String>,
+    /// The capability stops working after this long: 45s, 30m, 1h, 2d
+    #[arg(long, value_name = "DURATION", value_parser = caps::parse_duration)]
+    expires: Option<u64>,
+}
+
+impl KeepArgs {
+    fn keep(&self, default_label: String) -> caps::Keep {
+        caps::Keep {
+            out: self.out.clone(),
+            label: Some(self.label.clone().unwrap_or(default_label)),
+            expires: self.expires,
+        }
+    }
+}
+
 /// `--timeout`, on every command that waits for the kernel.
 #[derive(Debug, Args)]
 struct Wait {
@@ -189,10 +247,16 @@ ARGS:
 
 The result CapData is shown prettified (<ko5> (Alleged: Foo) for objects, 7n for bigints,
 [undefined], [TypeError: boom]), indented on a terminal; --raw prints the CapData itself.
+A result that is one object reference is instead issued as a capability and written as a
+.ocap file when standard output is not a terminal (`> counter.ocap` makes it 0600), or with
+--out FILE. `ocapctl send FILE.ocap METHOD [ARGS...]` invokes the object the file names, on
+the socket the file names; object references in its results are new capabilities.
 
 Example:
   ocapctl send ko4 add 5 '\"x\"' hello   sends [5,\"x\",\"hello\"]
-  ocapctl send ko4 resume               prints \"Counter incremented to: 2\"";
+  ocapctl send ko4 resume               prints \"Counter incremented to: 2\"
+  ocapctl send ko4 makeCounter --expires 1h > counter.ocap
+  ocapctl send counter.ocap increment";
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -218,10 +282,16 @@ fn run(cli: &Cli, mut target: Target) -> Result<(), ClientError> {
             method,
             params,
             timeout,
+            out,
         } => {
             client::ensure_daemon(&target)?;
             target.timeout = parse_timeout(timeout.as_deref())?;
-            exec(&target, method.as_deref(), params.as_deref())
+            exec(
+                &target,
+                method.as_deref(),
+                params.as_deref(),
+                out.as_deref(),
+            )
         }
         Command::Launch { config, wait } => {
             let Some(config) = launch::read_config(config.as_deref())? else {
@@ -237,19 +307,21 @@ fn run(cli: &Cli, mut target: Target) -> Result<(), ClientError> {
             kernel(cli, target, KernelCommand::Launch { params }, wait)
         }
         Command::Send {
-            target: kref,
+            target: to,
             method,
             args,
             raw,
+            keep,
             wait,
         } => {
-            let command = KernelCommand::Send {
-                target: kref.clone(),
-                method: method.clone(),
-                args: client::send::parse_args(args)?,
-                raw: *raw,
-            };
-            kernel(cli, target, command, wait)
+            let args = client::send::parse_args(args)?;
+            send(cli, target, to, (method, args), *raw, keep, wait)
+        }
+        Command::Caps(command) => caps_command(cli, &target, command),
+        Command::Console => {
+            client::ensure_daemon(&target)?;
+            let history = target.paths.database.with_file_name("console_history");
+            client::console::run(target, &history)
         }
         Command::Terminate { id, wait } => {
             kernel(cli, target, KernelCommand::Terminate(id.clone()), wait)
@@ -315,15 +387,25 @@ fn doctor(target: &Target, json: bool) -> Result<(), ClientError> {
     client::doctor::outcome(&checks)
 }
 
-fn exec(target: &Target, method: Option<&str>, params: Option<&str>) -> Result<(), ClientError> {
+fn exec(
+    target: &Target,
+    method: Option<&str>,
+    params: Option<&str>,
+    out: Option<&std::path::Path>,
+) -> Result<(), ClientError> {
     let method = method.filter(|m| !m.is_empty()).unwrap_or("getStatus");
     let mut params = params::read(params)?;
     if let (Some(params), Ok(cwd)) = (params.as_mut(), std::env::current_dir()) {
         params::resolve_bundle_specs(method, params, &cwd);
     }
     let result = client::call(target, method, params.as_ref())?;
-    print_json(&result);
-    Ok(())
+    match out {
+        Some(out) => caps::keep_reference(target, &result, &format!("ocapctl exec {method}"), out),
+        None => {
+            print_json(&result);
+            Ok(())
+        }
+    }
 }
 
 /// Exits with clap's usage error (exit 2) for `subcommand`.
@@ -358,6 +440,76 @@ fn kernel(
     }
     if let Some(line) = printed.stdout {
         output::print_line(&line);
+    }
+    Ok(())
+}
+
+/// `send`: to a kref like the other kernel commands, except that a lone reference off a
+/// terminal or with `--out` becomes a capability file; or to the capability in a file.
+fn send(
+    cli: &Cli,
+    mut target: Target,
+    to: &SendTarget,
+    (method, args): (&str, Vec<Value>),
+    raw: bool,
+    keep: &KeepArgs,
+    wait: &Wait,
+) -> Result<(), ClientError> {
+    let tty = output::stdout_is_tty();
+    match to {
+        SendTarget::File(file) => {
+            if keep.label.is_some() || keep.expires.is_some() {
+                usage_error(
+                    "send",
+                    "--label and --expires are for krefs: the daemon labels the capabilities \
+                     a capability file's results carry, and they expire with it",
+                );
+            }
+            target.timeout = parse_timeout(wait.timeout.as_deref())?;
+            let out = keep.out.as_deref();
+            caps::send_file(&target, file, (method, &args), raw, out, tty)
+        }
+        SendTarget::Kref(kref) => {
+            let command = KernelCommand::Send {
+                target: kref.clone(),
+                method: method.to_string(),
+                args,
+                raw,
+            };
+            if raw || (tty && keep.out.is_none()) {
+                return kernel(cli, target, command, wait);
+            }
+            target.timeout = parse_timeout(wait.timeout.as_deref())?;
+            client::ensure_daemon(&target)?;
+            let keep = keep.keep(format!("ocapctl send {kref} {method}"));
+            caps::send_kref(&target, &command, &keep, tty)
+        }
+    }
+}
+
+fn caps_command(cli: &Cli, target: &Target, command: &CapsCommand) -> Result<(), ClientError> {
+    client::ensure_daemon(target)?;
+    match command {
+        CapsCommand::List => {
+            let records = client::call(target, "listCapabilities", None)?;
+            if output::stdout_is_tty() && !cli.json {
+                let now = std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map_or(0, |d| d.as_millis() as u64);
+                output::print_line(&caps::list_text(&records, now));
+            } else {
+                print_json(&records);
+            }
+        }
+        CapsCommand::Revoke { id } => {
+            client::call(target, "revokeCapability", Some(&json!({"id": id})))?;
+            eprintln!("Capability {id} revoked.");
+        }
+        CapsCommand::Issue { kref, keep } => {
+            let keep = keep.keep(format!("ocapctl caps issue {kref}"));
+            let file = caps::issue(target, kref.as_str(), &keep)?;
+            caps::keep(&file, keep.out.as_deref())?;
+        }
     }
     Ok(())
 }

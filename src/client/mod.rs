@@ -6,7 +6,10 @@
 
 mod activation;
 mod call;
+pub mod capfile;
+pub mod caps;
 pub mod commands;
+pub mod console;
 pub mod doctor;
 mod error;
 pub mod ids;

@@ -14,6 +14,8 @@ pub struct ConfigFile {
     pub socket: Option<PathBuf>,
     /// As `--db`.
     pub db: Option<PathBuf>,
+    /// As `--cap-socket`.
+    pub cap_socket: Option<PathBuf>,
     /// As `--idle-timeout`, seconds.
     pub idle_timeout: Option<f64>,
     /// As `--drain-timeout`, seconds.

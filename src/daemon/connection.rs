@@ -19,14 +19,23 @@ enum Received {
     Unfinished,
 }
 
+/// Which socket a connection came in on; it decides what the client may do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Surface {
+    /// The control socket: the daemon's own user (and root), every method.
+    Control,
+    /// The capability socket: anyone, only what presented capabilities allow.
+    Capabilities,
+}
+
 /// Serves one connection to completion.
-pub async fn serve(mut stream: UnixStream, shared: &Shared) {
+pub async fn serve(mut stream: UnixStream, shared: &Shared, surface: Surface) {
     let peer = match peer::peer_of(&stream) {
         Ok(peer) => peer,
         Err(e) => return tracing::warn!("cannot read peer credentials: {e}"),
     };
-    tracing::debug!(uid = peer.uid, pid = peer.pid, "connection");
-    if !peer::allowed(peer, shared.own_uid) {
+    tracing::debug!(uid = peer.uid, pid = peer.pid, ?surface, "connection");
+    if surface == Surface::Control && !peer::allowed(peer, shared.own_uid) {
         tracing::warn!(
             uid = peer.uid,
             pid = peer.pid,
@@ -67,7 +76,7 @@ pub async fn serve(mut stream: UnixStream, shared: &Shared) {
             false,
             true,
         ),
-        Ok(Ok(Received::Frame(Frame::Line(line)))) => answer(&line, shared).await,
+        Ok(Ok(Received::Frame(Frame::Line(line)))) => answer(&line, shared, surface).await,
         Ok(Ok(Received::Frame(Frame::Incomplete))) => return,
     };
     reply(&mut stream, &response, limits.read_timeout, unread).await;
@@ -78,11 +87,22 @@ pub async fn serve(mut stream: UnixStream, shared: &Shared) {
 }
 
 /// Runs the request; the second value says whether the daemon should stop after replying.
-async fn answer(line: &[u8], shared: &Shared) -> (Response, bool, bool) {
+async fn answer(line: &[u8], shared: &Shared, surface: Surface) -> (Response, bool, bool) {
     let request = match Request::parse(line) {
         Ok(request) => request,
         Err((id, error)) => return (Response::error(id, error), false, false),
     };
+    if surface == Surface::Capabilities {
+        let outcome = super::cap_socket::call(shared, &request.method, request.params).await;
+        if let Err(error) = &outcome {
+            tracing::info!(method = %request.method, "capability socket request failed: {}", error.message);
+        }
+        let response = Response {
+            id: request.id,
+            outcome,
+        };
+        return (response, false, false);
+    }
     if request.method == "shutdown" {
         return (
             Response::ok(request.id, json!({"status": "shutting down"})),

@@ -68,16 +68,38 @@ pub enum ListenError {
     },
 }
 
-/// Takes a socket passed by the service manager, if there is one. Call before spawning threads.
-pub fn inherited() -> Result<Option<(UnixListener, Activation)>, ListenError> {
-    if let Some(listener) = systemd()? {
-        return Ok(Some((listener, Activation::Systemd)));
-    }
-    Ok(launchd()?.map(|listener| (listener, Activation::Launchd)))
+/// The name of the capability socket's fd (`FileDescriptorName=` in `ocap-caps.socket`).
+pub const CAPS_FD_NAME: &str = "ocap-caps";
+
+/// Sockets passed by the service manager.
+pub struct Inherited {
+    /// The control socket.
+    pub control: UnixListener,
+    /// Who passed it.
+    pub activation: Activation,
+    /// The least-authority capability socket, when the manager passed one too.
+    pub caps: Option<UnixListener>,
 }
 
-/// systemd: pick the fd named `ocap` when names are given, else the first one.
-fn systemd() -> Result<Option<UnixListener>, ListenError> {
+/// Takes the sockets passed by the service manager, if any. Call before spawning threads.
+pub fn inherited() -> Result<Option<Inherited>, ListenError> {
+    if let Some((control, caps)) = systemd()? {
+        return Ok(Some(Inherited {
+            control,
+            activation: Activation::Systemd,
+            caps,
+        }));
+    }
+    Ok(launchd()?.map(|control| Inherited {
+        control,
+        activation: Activation::Launchd,
+        caps: None,
+    }))
+}
+
+/// systemd: the control socket is the fd named `ocap` when names are given, else the first
+/// one that is not the capability socket (`ocap-caps`), which is never served as control.
+fn systemd() -> Result<Option<(UnixListener, Option<UnixListener>)>, ListenError> {
     let names = std::env::var("LISTEN_FDNAMES").ok();
     // SAFETY: called from `main` before any other thread exists (see module docs).
     unsafe { std::env::remove_var("LISTEN_FDNAMES") };
@@ -85,10 +107,29 @@ fn systemd() -> Result<Option<UnixListener>, ListenError> {
     if fds.len() == 0 {
         return Ok(None);
     }
-    let index = names
+    let names: Vec<&str> = names
         .as_deref()
-        .and_then(|names| names.split(':').position(|name| name == "ocap"))
-        .unwrap_or(0);
+        .map_or(Vec::new(), |n| n.split(':').collect());
+    let caps_index = names.iter().position(|name| *name == CAPS_FD_NAME);
+    let index = names
+        .iter()
+        .position(|name| *name == "ocap")
+        .or_else(|| (0..fds.len()).find(|i| Some(*i) != caps_index))
+        .ok_or_else(|| {
+            ListenError::Activation(
+                "only the capability socket was passed; the control socket (fd \"ocap\") is missing"
+                    .into(),
+            )
+        })?;
+    let control = take_listener(&mut fds, index)?;
+    let caps = match caps_index {
+        Some(i) => Some(take_listener(&mut fds, i)?),
+        None => None,
+    };
+    Ok(Some((control, caps)))
+}
+
+fn take_listener(fds: &mut listenfd::ListenFd, index: usize) -> Result<UnixListener, ListenError> {
     let listener = fds
         .take_unix_listener(index)
         .map_err(|e| {
@@ -101,7 +142,7 @@ fn systemd() -> Result<Option<UnixListener>, ListenError> {
             path: "LISTEN_FDS".into(),
             source,
         })?;
-    Ok(Some(listener))
+    Ok(listener)
 }
 
 #[cfg(target_os = "macos")]
@@ -154,7 +195,7 @@ fn max_path_len() -> usize {
     addr.sun_path.len() - 1
 }
 
-fn check_length(path: &Path) -> Result<(), ListenError> {
+pub(super) fn check_length(path: &Path) -> Result<(), ListenError> {
     let len = path.as_os_str().len();
     let max = max_path_len();
     if len > max {
@@ -168,7 +209,7 @@ fn check_length(path: &Path) -> Result<(), ListenError> {
 }
 
 /// Removes a socket file nobody answers on; refuses if someone does.
-fn remove_stale(path: &Path) -> Result<(), ListenError> {
+pub(super) fn remove_stale(path: &Path) -> Result<(), ListenError> {
     match UnixStream::connect(path) {
         Ok(stream) => {
             let pid = crate::peer::pid_of(&stream)

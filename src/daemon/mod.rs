@@ -4,6 +4,7 @@
 //! the database, start the kernel thread, announce readiness, serve until a signal, `shutdown`
 //! or idle timeout, drain in-flight requests, close the database, exit 0.
 
+mod cap_socket;
 mod check_config;
 mod config;
 mod connection;
@@ -21,6 +22,7 @@ mod settings;
 mod signals;
 
 pub use listen::Activation;
+use listen::Inherited;
 pub use manual::MANUAL;
 pub use options::Options;
 
@@ -93,6 +95,7 @@ fn absolutize(settings: &mut Settings) {
     settings.paths.socket = abs(&settings.paths.socket);
     settings.paths.database = abs(&settings.paths.database);
     settings.paths.log = abs(&settings.paths.log);
+    settings.cap_socket = settings.cap_socket.as_deref().map(abs);
     settings.log_file = settings.log_file.as_deref().map(abs);
 }
 
@@ -100,20 +103,30 @@ fn absolutize(settings: &mut Settings) {
 fn start(
     options: &Options,
     settings: Settings,
-    inherited: Option<(UnixListener, Activation)>,
+    inherited: Option<Inherited>,
     ready: &mut ReadyPipe,
     started: Instant,
 ) -> Result<(), String> {
     let log = logging::init(&settings.log_level, settings.log_file.as_deref())?;
     let paths = settings.paths.clone();
     let lock = DatabaseLock::acquire(&paths.lock(), &paths.database).map_err(|e| e.to_string())?;
-    let (listener, activation) = match inherited {
-        Some(inherited) => inherited,
+    let (listener, activation, inherited_caps) = match inherited {
+        Some(inherited) => (inherited.control, inherited.activation, inherited.caps),
         None => (
             listen::bind(&paths).map_err(|e| e.to_string())?,
             Activation::SelfBound,
+            None,
         ),
     };
+    // A socket the service manager passed wins over --cap-socket, as for the control socket.
+    let bound_caps = match (&inherited_caps, &settings.cap_socket) {
+        (None, Some(path)) => Some(cap_socket::bind(path).map_err(|e| e.to_string())?),
+        _ => None,
+    };
+    // Only a socket ocapd bound is ocapd's to remove.
+    let self_bound_caps = bound_caps.as_ref().and(settings.cap_socket.clone());
+    let caps = inherited_caps.or(bound_caps);
+    let caps_path = caps.as_ref().and_then(listen::local_path);
     // An inherited socket's path is whatever the unit says, not what we would have chosen.
     let socket = listen::local_path(&listener).unwrap_or_else(|| paths.socket.clone());
     let conn = crate::kernel::store::open(&paths.database)
@@ -138,6 +151,7 @@ fn start(
         "socket": socket,
         "database": paths.database,
         "lockFile": lock.path(),
+        "capSocket": caps_path,
     });
     let daemon = Daemon {
         options: options.clone(),
@@ -146,13 +160,16 @@ fn start(
         status: format!("serving {} ({})", socket.display(), activation.name()),
         started,
     };
-    let served = runtime.block_on(daemon.serve(listener, kernel, info, ready));
+    let served = runtime.block_on(daemon.serve(listener, caps, kernel, info, ready));
     drop(runtime);
     kernel_thread
         .join()
         .map_err(|e| format!("closing the database: {e}"))?;
     if activation == Activation::SelfBound {
         let _ = std::fs::remove_file(&paths.socket);
+    }
+    if let Some(path) = self_bound_caps {
+        let _ = std::fs::remove_file(path);
     }
     drop(lock);
     tracing::info!("stopped");
@@ -172,11 +189,16 @@ impl Daemon {
     async fn serve(
         self,
         listener: UnixListener,
+        caps: Option<UnixListener>,
         kernel: crate::kernel::KernelHandle,
         info: serde_json::Value,
         ready: &mut ReadyPipe,
     ) -> Result<(), String> {
         let listener = tokio::net::UnixListener::from_std(listener).map_err(|e| e.to_string())?;
+        let caps = caps
+            .map(tokio::net::UnixListener::from_std)
+            .transpose()
+            .map_err(|e| e.to_string())?;
         let stop = CancellationToken::new();
         let (limits_tx, limits) = watch::channel(self.settings.limits);
         let signals =
@@ -198,8 +220,16 @@ impl Daemon {
         ready.ready(&status);
         tracing::info!("{status}; ready in {:?}", started.elapsed());
 
-        let why = server::accept_loop(&listener, Arc::clone(&shared), &tracker, idle).await;
+        let why = server::accept_loop(
+            &listener,
+            caps.as_ref(),
+            Arc::clone(&shared),
+            &tracker,
+            idle,
+        )
+        .await;
         drop(listener);
+        drop(caps);
         notify::stopping();
         tracing::info!(
             "{}; draining for at most {drain:?}",

@@ -13,6 +13,11 @@ pub struct Options {
     #[arg(long, value_name = "PATH")]
     pub socket: Option<PathBuf>,
 
+    /// Also serve a least-authority socket here, for anyone: only help, status and invoking
+    /// presented capabilities (OCAP URLs) [default: none, unless systemd passes one]
+    #[arg(long, value_name = "PATH")]
+    pub cap_socket: Option<PathBuf>,
+
     /// Kernel database [default: kernel.sqlite in the state directory]
     #[arg(long, value_name = "PATH")]
     pub db: Option<PathBuf>,

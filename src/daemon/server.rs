@@ -1,6 +1,6 @@
 //! The accept loop: connection limit, idle exit, and the state every connection shares.
 
-use super::connection;
+use super::connection::{self, Surface};
 use super::settings::Limits;
 use crate::kernel::KernelHandle;
 use crate::protocol::{Response, RpcError, codes};
@@ -88,6 +88,7 @@ pub enum Stopped {
 /// dropped: under systemd, later connections wait in the socket's backlog for the next daemon.
 pub async fn accept_loop(
     listener: &UnixListener,
+    caps: Option<&UnixListener>,
     shared: Arc<Shared>,
     tracker: &TaskTracker,
     idle: Option<Duration>,
@@ -100,7 +101,11 @@ pub async fn accept_loop(
             biased;
             _ = shared.shutdown.cancelled() => return Stopped::Requested,
             accepted = listener.accept() => match accepted {
-                Ok((stream, _)) => start_connection(stream, &shared, tracker),
+                Ok((stream, _)) => start_connection(stream, &shared, tracker, Surface::Control),
+                Err(e) => accept_failed(e).await,
+            },
+            accepted = accept_caps(caps) => match accepted {
+                Ok((stream, _)) => start_connection(stream, &shared, tracker, Surface::Capabilities),
                 Err(e) => accept_failed(e).await,
             },
             _ = shared.activity.changed.notified() => {}
@@ -113,7 +118,22 @@ pub async fn accept_loop(
     }
 }
 
-fn start_connection(stream: tokio::net::UnixStream, shared: &Arc<Shared>, tracker: &TaskTracker) {
+/// The capability socket's next connection; never, when there is none.
+async fn accept_caps(
+    caps: Option<&UnixListener>,
+) -> std::io::Result<(tokio::net::UnixStream, tokio::net::unix::SocketAddr)> {
+    match caps {
+        Some(listener) => listener.accept().await,
+        None => std::future::pending().await,
+    }
+}
+
+fn start_connection(
+    stream: tokio::net::UnixStream,
+    shared: &Arc<Shared>,
+    tracker: &TaskTracker,
+    surface: Surface,
+) {
     let max = shared.limits.borrow().max_connections;
     if tracker.len() >= max {
         tracker.spawn(refuse(stream, max));
@@ -121,7 +141,7 @@ fn start_connection(stream: tokio::net::UnixStream, shared: &Arc<Shared>, tracke
     }
     let shared = Arc::clone(shared);
     tracker.spawn(async move {
-        connection::serve(stream, &shared).await;
+        connection::serve(stream, &shared, surface).await;
         shared.activity.touch();
     });
 }

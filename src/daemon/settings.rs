@@ -22,6 +22,8 @@ pub struct Limits {
 pub struct Settings {
     /// Socket, database and log locations.
     pub paths: Paths,
+    /// The least-authority capability socket to bind, if any.
+    pub cap_socket: Option<PathBuf>,
     /// Whether to stay attached to the terminal.
     pub foreground: bool,
     /// Exit after this long idle, if set.
@@ -68,6 +70,7 @@ impl Settings {
         Settings {
             paths: Paths::from_env()
                 .with_overrides(socket.map(|p| p.as_path()), db.map(|p| p.as_path())),
+            cap_socket: options.cap_socket.clone().or(config.cap_socket.clone()),
             foreground: options.foreground,
             idle_timeout: secs(options.idle_timeout, config.idle_timeout),
             drain_timeout: secs(options.drain_timeout, config.drain_timeout)

@@ -1,7 +1,8 @@
 //! The kernel-control operations behind the RPC methods (spec §2), run between cranks.
 
 use super::KernelError;
-use super::core::Kernel;
+use super::capabilities::IssueOptions;
+use super::core::{Kernel, Waiter};
 use super::ids::is_promise;
 use super::launch::LaunchPlan;
 use super::state::RunItem;
@@ -41,6 +42,31 @@ pub enum Call {
     Revoke(String),
     /// `isRevoked {kref}`.
     IsRevoked(String),
+    /// `issueOcapURL {kref}`: a new URL (recorded without a label).
+    IssueOcapUrl(String),
+    /// `redeemOcapURL {url}`: the kref of a URL this kernel issued.
+    RedeemOcapUrl(String),
+    /// `issueCapability` (extension): a new URL with a label and expiry, and its record.
+    IssueCapability {
+        /// The object.
+        kref: String,
+        /// Label and expiry.
+        options: IssueOptions,
+    },
+    /// `listCapabilities` (extension): every capability record.
+    ListCapabilities,
+    /// `revokeCapability {id}` (extension): revoke one URL.
+    RevokeCapability(String),
+    /// `invokeCapability {url, method, args}` (extension): send to the object a URL names;
+    /// references in the result come back as new URLs.
+    InvokeCapability {
+        /// The capability.
+        url: String,
+        /// The method name.
+        method: String,
+        /// The arguments, plain JSON.
+        args: Vec<Value>,
+    },
 }
 
 /// Where a call's answer goes: the RPC result, or the error message.
@@ -59,6 +85,9 @@ impl Kernel {
         } = call
         {
             return self.queue_message(target, method, args, reply);
+        }
+        if let Call::InvokeCapability { url, method, args } = call {
+            return self.invoke_capability(&url, method, args, reply);
         }
         let answer = self.atomically(|k| k.simple_call(call));
         let answer = match answer {
@@ -120,7 +149,27 @@ impl Kernel {
                 Ok(Value::Null)
             }
             Call::IsRevoked(kref) => Ok(json!(self.state.is_revoked(&kref)?)),
-            Call::Launch(_) | Call::QueueMessage { .. } => unreachable!("handled in Kernel::call"),
+            Call::IssueOcapUrl(kref) => {
+                let issued = self.issue_capability(&kref, IssueOptions::default())?;
+                Ok(json!(issued.url))
+            }
+            Call::RedeemOcapUrl(url) => Ok(json!(self.redeem_capability(&url)?.kref)),
+            Call::IssueCapability { kref, options } => {
+                let issued = self.issue_capability(&kref, options)?;
+                let mut record = serde_json::to_value(issued.capability).expect("serializes");
+                record["url"] = json!(issued.url);
+                Ok(record)
+            }
+            Call::ListCapabilities => {
+                Ok(serde_json::to_value(self.state.capabilities()?).expect("serializes"))
+            }
+            Call::RevokeCapability(id) => {
+                self.revoke_capability(&id)?;
+                Ok(Value::Null)
+            }
+            Call::Launch(_) | Call::QueueMessage { .. } | Call::InvokeCapability { .. } => {
+                unreachable!("handled in Kernel::call")
+            }
         }
     }
 
@@ -151,13 +200,30 @@ impl Kernel {
         self.send_from_kernel(target, methargs, reply)
     }
 
-    /// Queues a message from the kernel itself to `target` with a fresh result promise, and
-    /// replies with the result CapData or the rejection's message once it settles.
+    /// Like [`Kernel::send_then`], replying with the result CapData or the rejection's message.
     pub(super) fn send_from_kernel(
         &mut self,
         target: String,
         methargs: CapData,
         reply: Reply,
+    ) -> Result<(), KernelError> {
+        let waiter: Waiter = Box::new(move |kernel, settlement| {
+            let answer = match settlement {
+                Ok(value) => Ok(serde_json::to_value(value).expect("serializes")),
+                Err(reason) => Err(error_message(&reason).unwrap_or(reason.body)),
+            };
+            kernel.after_commit.push(Box::new(move || reply(answer)));
+        });
+        self.send_then(target, methargs, waiter)
+    }
+
+    /// Queues a message from the kernel itself to `target` with a fresh result promise, and
+    /// calls `waiter` once it settles.
+    pub(super) fn send_then(
+        &mut self,
+        target: String,
+        methargs: CapData,
+        waiter: Waiter,
     ) -> Result<(), KernelError> {
         self.atomically(|k| {
             let kpid = k.state.create_promise(None)?;
@@ -166,16 +232,7 @@ impl Kernel {
                 result: Some(kpid.clone()),
             };
             k.state.push_run(&RunItem::Send { target, message })?;
-            k.await_promise(
-                &kpid,
-                Box::new(move |kernel, settlement| {
-                    let answer = match settlement {
-                        Ok(value) => Ok(serde_json::to_value(value).expect("serializes")),
-                        Err(reason) => Err(error_message(&reason).unwrap_or(reason.body)),
-                    };
-                    kernel.after_commit.push(Box::new(move || reply(answer)));
-                }),
-            )
+            k.await_promise(&kpid, waiter)
         })
     }
 }

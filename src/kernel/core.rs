@@ -2,6 +2,7 @@
 //! Its behaviour is spread over one file per concern (`crank`, `router`, `syscall`, …); this
 //! file holds the struct, start-up and the output-commit discipline.
 
+use super::identity::Identity;
 use super::state::State;
 use super::store::Store;
 use super::{KernelError, Status, status};
@@ -48,6 +49,8 @@ pub struct Kernel {
     /// Work to do once the current batch transaction has committed (RPC replies).
     pub(super) after_commit: Vec<Box<dyn FnOnce() + Send>>,
     pub(super) deliveries_since_reap: HashMap<String, u32>,
+    /// The peer id and key OCAP URLs are issued under.
+    pub(super) identity: Identity,
 }
 
 impl Kernel {
@@ -60,6 +63,9 @@ impl Kernel {
     ) -> Result<Kernel, KernelError> {
         let mut state = State::new(store);
         state.initialize()?;
+        state.store().begin()?;
+        let identity = super::identity::load_or_create(state.store())?;
+        state.commit()?;
         let mut kernel = Kernel {
             state,
             factory,
@@ -69,6 +75,7 @@ impl Kernel {
             settled: Vec::new(),
             after_commit: Vec::new(),
             deliveries_since_reap: HashMap::new(),
+            identity,
         };
         kernel.release_dead_waiters()?;
         Ok(kernel)

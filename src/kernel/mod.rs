@@ -9,19 +9,24 @@
 //! `router` decides where a message goes; `translate` maps refs through c-lists; `syscall`
 //! applies a vat's syscalls; `promises` settles promises; `lifecycle` starts, restarts and
 //! terminates vats; `launch` launches subclusters; `calls` implements the RPC operations;
-//! `services` the kernel's own objects; `gc` collection and reaping; `waiters` the RPC callers
+//! `services` the kernel's own objects; `identity`, `ocap_url`, `capabilities` and `invoke`
+//! the kernel's keys, OCAP URLs, their records and invocation by URL; `gc` collection and reaping; `waiters` the RPC callers
 //! awaiting promises; `state` the persistent tables; `store` the database.
 
 mod calls;
+mod capabilities;
 pub mod config;
 mod core;
 mod crank;
 pub mod fsck;
 mod gc;
+mod identity;
 pub mod ids;
 pub mod invariants;
+mod invoke;
 mod launch;
 mod lifecycle;
+mod ocap_url;
 mod promises;
 mod router;
 mod services;
@@ -36,6 +41,7 @@ mod waiters;
 mod tests;
 
 pub use calls::{Call, Reply};
+pub use capabilities::IssueOptions;
 pub use core::{Kernel, KernelOptions};
 pub use launch::LaunchPlan;
 pub use status::{RemoteComms, Status};

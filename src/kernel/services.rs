@@ -2,8 +2,10 @@
 //! inside the crank and its result settled with the kernel as decider.
 
 use super::KernelError;
+use super::capabilities::IssueOptions;
 use super::core::Kernel;
-use crate::capdata::{CapData, decode_methargs, encode_json, kernel_error};
+use super::ids::is_promise;
+use crate::capdata::{CapData, Passable, decode_methargs, encode, encode_json, kernel_error};
 use crate::vat::Message;
 use serde_json::json;
 
@@ -15,9 +17,14 @@ impl Kernel {
         message: &Message,
     ) -> Result<(), KernelError> {
         let name = self.service_name(kref)?;
-        let method = method_name(&message.methargs);
+        let (method, args) = match decode_methargs(&message.methargs) {
+            Some((method, args)) => (Some(method), args),
+            None => (None, Vec::new()),
+        };
         let outcome = match (name.as_deref(), method.as_deref()) {
             (Some("kernelFacet"), Some("ping")) => Ok(encode_json(&json!("pong"))),
+            (Some("ocapURLIssuerService"), Some("issue")) => self.issue_for_vat(&args)?,
+            (Some("ocapURLRedemptionService"), Some("redeem")) => self.redeem_for_vat(&args)?,
             (Some(service), Some(method)) => Err(format!(
                 "{service}.{method} is not available in this kernel"
             )),
@@ -44,7 +51,59 @@ impl Kernel {
     }
 }
 
-/// The method of a `[method, args]` methargs value.
-fn method_name(methargs: &CapData) -> Option<String> {
-    decode_methargs(methargs).map(|(method, _)| method)
+/// A service method's outcome: the result to fulfil with, or the reason to reject.
+type Outcome = Result<CapData, String>;
+
+impl Kernel {
+    /// `ocapURLIssuerService.issue(presence)`: a new URL, recorded like `issueOcapURL`'s.
+    fn issue_for_vat(&mut self, args: &[Passable]) -> Result<Outcome, KernelError> {
+        let kref = match args.first() {
+            Some(Passable::Remotable { slot, .. } | Passable::Promise { slot }) => slot,
+            _ => return Ok(Err("Argument must be a remotable".into())),
+        };
+        let options = IssueOptions {
+            label: Some("issued by a vat through ocapURLIssuerService".into()),
+            expires: None,
+        };
+        match self.issue_capability(kref, options) {
+            Ok(issued) => Ok(Ok(encode(&Passable::String(issued.url)))),
+            Err(KernelError::Refused(why)) => Ok(Err(why)),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// `ocapURLRedemptionService.redeem(url)`: the object, as the reference's `kslot(kref)`.
+    fn redeem_for_vat(&mut self, args: &[Passable]) -> Result<Outcome, KernelError> {
+        let Some(Passable::String(url)) = args.first() else {
+            return Ok(Err("redeem needs an OCAP URL string".into()));
+        };
+        let capability = match self.redeem_capability(url) {
+            Ok(capability) => capability,
+            Err(KernelError::Refused(why)) => return Ok(Err(why)),
+            Err(e) => return Err(e),
+        };
+        // The value will hold a reference, which needs a live object or promise to count on.
+        let kref = &capability.kref;
+        let exists = if is_promise(kref) {
+            self.state.promise_state(kref)?.is_some()
+        } else {
+            self.state.object_exists(kref)?
+        };
+        if !exists {
+            let id = &capability.id;
+            return Ok(Err(format!(
+                "Capability {id} names {kref}, which no longer exists"
+            )));
+        }
+        let slot = capability.kref;
+        let value = if is_promise(&slot) {
+            Passable::Promise { slot }
+        } else {
+            Passable::Remotable {
+                slot,
+                iface: Some("Alleged: undefined".into()),
+            }
+        };
+        Ok(Ok(encode(&value)))
+    }
 }

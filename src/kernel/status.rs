@@ -17,12 +17,19 @@ pub struct Status {
     pub remote_comms: RemoteComms,
 }
 
-/// Remote comms state; this daemon has no networking yet, so it is always disconnected.
+/// Remote comms state; this daemon has no networking yet, only its identity (spec §2.6).
 #[derive(Debug, Clone, Serialize, PartialEq)]
 #[serde(tag = "state", rename_all = "kebab-case")]
 pub enum RemoteComms {
     /// No identity and no networking.
     Disconnected,
+    /// An identity (OCAP URLs can be issued and redeemed locally), no networking: the
+    /// reference daemon's default.
+    IdentityOnly {
+        /// The kernel's libp2p peer id.
+        #[serde(rename = "peerId")]
+        peer_id: String,
+    },
 }
 
 /// Reads the status: every live vat with its launch config and subcluster, every subcluster.
@@ -38,10 +45,14 @@ pub fn read(state: &State) -> Result<Status, KernelError> {
         .into_iter()
         .map(|s| serde_json::to_value(s).expect("serializes"))
         .collect();
+    let remote_comms = match state.store().get("peerId")? {
+        Some(peer_id) => RemoteComms::IdentityOnly { peer_id },
+        None => RemoteComms::Disconnected,
+    };
     Ok(Status {
         vats,
         subclusters,
-        remote_comms: RemoteComms::Disconnected,
+        remote_comms,
     })
 }
 
@@ -56,6 +67,16 @@ mod tests {
         assert_eq!(
             serde_json::to_string(&status).unwrap(),
             r#"{"vats":[],"subclusters":[],"remoteComms":{"state":"disconnected"}}"#
+        );
+    }
+
+    #[test]
+    fn a_kernel_with_an_identity_is_identity_only_spec_2_1() {
+        let s = state();
+        s.store().set("peerId", "12D3KooWx").unwrap();
+        assert_eq!(
+            serde_json::to_value(read(&s).unwrap()).unwrap()["remoteComms"],
+            json!({"state": "identity-only", "peerId": "12D3KooWx"})
         );
     }
 

@@ -217,6 +217,17 @@ pub fn call(socket: &Path, method: &str, params: &str) -> Value {
     response["result"].clone()
 }
 
+/// Launches the test vat `vat-runtime/test-vats/NAME.js` alone in a subcluster (through
+/// `ocapctl launch`); in a fresh kernel its root is `ko4`.
+pub fn launch_test_vat(home: &Home, name: &str) {
+    let bundle = format!("{}/test-vats/{name}.bundle", env!("OUT_DIR"));
+    let config = serde_json::json!({"bootstrap": name, "vats": {name: {
+        "bundleSpec": format!("file://{bundle}")}}});
+    let out = home.ocapctl(&["launch", &config.to_string()]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "launching {name}: {stderr}");
+}
+
 /// Polls `check` every 10 ms until it holds or `within` passes.
 pub fn eventually(within: Duration, mut check: impl FnMut() -> bool) -> bool {
     let deadline = Instant::now() + within;

@@ -27,6 +27,8 @@ pub fn parse(method: &str, params: &Value) -> Option<Result<Call, RpcError>> {
         "clearState" => schemas::no_params(params).map(|()| Call::ClearState),
         "revoke" => schemas::kref(params).map(Call::Revoke),
         "isRevoked" => schemas::kref(params).map(Call::IsRevoked),
+        "issueOcapURL" => schemas::kref(params).map(Call::IssueOcapUrl),
+        "redeemOcapURL" => schemas::url(params).map(Call::RedeemOcapUrl),
         _ => return None,
     };
     Some(call)

@@ -2,6 +2,7 @@
 //! routes by name. Reference methods not implemented yet answer "method not found" (spec §2).
 
 mod backup_database;
+pub mod capabilities;
 mod check_integrity;
 mod daemon_info;
 mod execute_db_query;
@@ -25,7 +26,10 @@ pub async fn call(shared: &Shared, method: &str, params: Value) -> Result<Value,
         "backupDatabase" => backup_database::call(shared, params).await,
         _ => match kernel_control::parse(method, &params) {
             Some(call) => kernel_control::call(shared, call?).await,
-            None => Err(RpcError::method_not_found()),
+            None => match capabilities::parse(method, &params) {
+                Some(call) => capabilities::call(shared, call?).await,
+                None => Err(RpcError::method_not_found()),
+            },
         },
     }
 }

@@ -24,7 +24,6 @@ pub enum Kind {
     /// `boolean()`.
     Boolean,
     /// `min(integer(), n)`: an integer no smaller than `n`.
-    #[allow(dead_code, reason = "used by the remote-comms schemas, not served yet")]
     IntegerAtLeast(i64),
     /// `define(name, test)`: a custom test; `undefined` always fails it.
     Define(&'static str, fn(&Value) -> bool),

@@ -41,10 +41,6 @@ pub fn kref(params: &Value) -> Result<String, RpcError> {
 }
 
 /// `{url: string}`: the URL of `redeemOcapURL`.
-#[allow(
-    dead_code,
-    reason = "for the OCAP URL and remote-comms methods, not served yet; tested against the reference now"
-)]
 pub fn url(params: &Value) -> Result<String, RpcError> {
     only_string(params, &[("url", Kind::String)])
 }

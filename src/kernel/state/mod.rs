@@ -4,6 +4,7 @@
 //! [`State`] also tracks which refs may have become garbage during a crank (`maybe_free`), and
 //! keeps that in-memory set consistent with the database across savepoint rollbacks.
 
+mod capabilities;
 mod clist;
 mod counters;
 pub(crate) mod init;
@@ -14,6 +15,7 @@ mod refcount;
 mod subclusters;
 mod vats;
 
+pub use capabilities::Capability;
 pub use clist::Flag;
 pub use init::SERVICES;
 pub use objects::RefCount;

@@ -5,7 +5,7 @@ use crate::vat::quickjs::QuickJsFactory;
 use serde_json::json;
 use std::time::Duration;
 
-fn harness() -> Harness {
+pub(super) fn harness() -> Harness {
     Harness::with_factory(
         || Box::new(QuickJsFactory::default()),
         Duration::from_secs(2),
@@ -16,7 +16,7 @@ fn counter() -> String {
     format!("file://{}/counter.bundle", env!("OUT_DIR"))
 }
 
-fn test_vat(name: &str) -> String {
+pub(super) fn test_vat(name: &str) -> String {
     format!("file://{}/test-vats/{name}.bundle", env!("OUT_DIR"))
 }
 

@@ -1,0 +1,127 @@
+//! Issuing and redeeming OCAP URLs, each one a recorded capability (spec §2.6 plus the ocap
+//! extension: labels, expiry, last use and revocation of one URL at a time).
+//!
+//! Error texts never quote the URL: they reach the daemon's log, and a URL is a bearer token.
+
+use super::KernelError;
+use super::core::Kernel;
+use super::ids::is_kref;
+use super::ocap_url::{self, UrlError};
+use super::state::Capability;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+/// What the issuer says about a new capability.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct IssueOptions {
+    /// A description for `caps list`.
+    pub label: Option<String>,
+    /// When it stops redeeming, in milliseconds since the epoch.
+    pub expires: Option<u64>,
+}
+
+/// A freshly issued capability: its record and the URL (shown once, never stored).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Issued {
+    /// The record.
+    pub capability: Capability,
+    /// The OCAP URL.
+    pub url: String,
+}
+
+impl Kernel {
+    /// Issues a new URL for `kref` and records it. Like the reference, the kref need not exist.
+    pub(super) fn issue_capability(
+        &mut self,
+        kref: &str,
+        options: IssueOptions,
+    ) -> Result<Issued, KernelError> {
+        if !is_kref(kref) {
+            return Err(refused(format!("{kref:?} is not a kernel reference")));
+        }
+        let sealed = loop {
+            let sealed = self
+                .identity
+                .sealer
+                .seal(kref)
+                .map_err(|e| refused(format!("no randomness to issue a capability: {e}")))?;
+            // Ids are 64 bits of a random salt's digest: a repeat is astronomically unlikely,
+            // but would silently merge two capabilities, so draw again.
+            if self.state.capability(&sealed.id)?.is_none() {
+                break sealed;
+            }
+        };
+        let created = now_ms();
+        let capability = Capability {
+            id: sealed.id,
+            kref: kref.to_string(),
+            label: options.label,
+            created,
+            last_used: None,
+            expires: options.expires,
+            revoked: None,
+        };
+        self.state.put_capability(&capability)?;
+        let url = ocap_url::format(&sealed.oid, &self.identity.peer_id, &[]);
+        Ok(Issued { capability, url })
+    }
+
+    /// The capability a URL names, if it still grants anything; records the use.
+    pub(super) fn redeem_capability(&mut self, url: &str) -> Result<Capability, KernelError> {
+        let parts = ocap_url::parse(url).map_err(url_refusal)?;
+        if parts.host != self.identity.peer_id {
+            // The reference's answer for another kernel's URL when it has no networking.
+            return Err(refused("Remote comms not initialized".into()));
+        }
+        let opened = self.identity.sealer.open(&parts.oid).map_err(url_refusal)?;
+        let Some(mut capability) = self.state.capability(&opened.id)? else {
+            return Err(refused(
+                "ocapURL is not a capability this kernel has on record (issued before a clearState?)"
+                    .into(),
+            ));
+        };
+        let now = now_ms();
+        check_usable(&capability, now)?;
+        capability.last_used = Some(now);
+        self.state.put_capability(&capability)?;
+        Ok(capability)
+    }
+
+    /// Revokes the one capability `id`; the object and its other URLs are untouched.
+    pub(super) fn revoke_capability(&mut self, id: &str) -> Result<Capability, KernelError> {
+        let Some(mut capability) = self.state.capability(id)? else {
+            return Err(refused(format!("No capability {id}")));
+        };
+        capability.revoked.get_or_insert_with(now_ms);
+        self.state.put_capability(&capability)?;
+        Ok(capability)
+    }
+}
+
+/// Refuses a revoked or expired capability, naming it by id.
+fn check_usable(capability: &Capability, now: u64) -> Result<(), KernelError> {
+    let id = &capability.id;
+    if capability.revoked.is_some() {
+        return Err(refused(format!("Capability {id} has been revoked")));
+    }
+    match capability.expires {
+        Some(expires) if now >= expires => Err(refused(format!(
+            "Capability {id} expired {} s ago",
+            (now - expires) / 1000
+        ))),
+        _ => Ok(()),
+    }
+}
+
+fn url_refusal(e: UrlError) -> KernelError {
+    refused(e.to_string())
+}
+
+fn refused(why: String) -> KernelError {
+    KernelError::Refused(why)
+}
+
+/// Milliseconds since the epoch, as the records keep time.
+pub(super) fn now_ms() -> u64 {
+    let since = SystemTime::now().duration_since(UNIX_EPOCH);
+    since.map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+}
