@@ -11,8 +11,9 @@
 //! - [`daemon`]: `ocapd`'s service shell: activation, locking, serving, signals, readiness.
 //! - [`kernel`]: the kernel thread and its SQLite store.
 //! - [`vat`]: the `VatRuntime` seam: deliveries, syscalls and results (spec §7).
+//! - [`vatsource`]: plain ES-module vat sources turned into reference bundles (no JavaScript engine).
 //!
-//! `ocapctl` uses only `paths`, `protocol`, `peer`, `lockfile`, `random`, `capdata` and `client`, so it carries no
+//! `ocapctl` uses only `paths`, `protocol`, `peer`, `lockfile`, `random`, `capdata`, `vatsource` and `client`, so it carries no
 //! async runtime, no SQLite and no JavaScript engine.
 
 pub mod capdata;
@@ -25,3 +26,4 @@ pub mod peer;
 pub mod protocol;
 pub mod random;
 pub mod vat;
+pub mod vatsource;

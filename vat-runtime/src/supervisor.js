@@ -5,9 +5,10 @@
 // jobs and immediates until quiescence after each call.
 
 const host = globalThis.ocapHost;
-const { makeLiveSlots } = globalThis;
+const { makeLiveSlots, ocapPackages: packages } = globalThis;
 delete globalThis.ocapHost;
 delete globalThis.makeLiveSlots;
+delete globalThis.ocapPackages;
 
 const { stringify } = JSON;
 
@@ -163,6 +164,27 @@ const requestedGlobals = (vatId, config) => {
   return endowments;
 };
 
+// --- packages for vat sources (src/vatsource) -------------------------------------------------
+
+/**
+ * The namespace of package `name`, which must export each of `names`: what a converted vat
+ * source's `import` declarations call. Like a module linker, it fails on a missing export.
+ */
+const requirePackage = harden((name, names = []) => {
+  if (!Object.hasOwn(packages, name)) {
+    throw Error(`the vat imports "${name}", which ocapd does not provide`);
+  }
+  const namespace = packages[name];
+  for (const imported of names) {
+    if (!Object.hasOwn(namespace, imported)) {
+      throw SyntaxError(
+        `The requested module '${name}' does not provide an export named '${imported}'`,
+      );
+    }
+  }
+  return namespace;
+});
+
 // --- the vat ----------------------------------------------------------------------------------
 
 let dispatch;
@@ -209,7 +231,10 @@ const init = (vatId, configJson, code, vatParametersJson) => {
       Object.getOwnPropertyDescriptors(inescapableGlobalProperties),
     );
     compartment.globalThis.global = compartment.globalThis;
-    return compartment.evaluate(`(function(){${code};return __vatExports__;})()`);
+    const run = compartment.evaluate(
+      `(function(require){${code};return __vatExports__;})`,
+    );
+    return run(requirePackage);
   };
   const gcTools = harden({
     WeakRef,

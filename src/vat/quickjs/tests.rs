@@ -281,3 +281,84 @@ fn a_dropped_import_is_dropped_and_retired_after_bring_out_your_dead() {
         "QuickJS collected the presence and liveslots saw its finalizer"
     );
 }
+
+fn fixture(name: &str) -> String {
+    format!(
+        "file://{}/tests/fixtures/{name}",
+        env!("CARGO_MANIFEST_DIR")
+    )
+}
+
+#[test]
+fn an_es_module_source_runs_with_every_provided_package() {
+    let (mut vat, init) = start(&fixture("esm-vat.mjs"), "esm", vec![]);
+    assert_eq!(init.error, None);
+    let (_, syscalls) = deliver(&mut vat, &message(r#"["bootstrap",[]]"#, &[], "p-1"));
+    assert_eq!(
+        syscalls,
+        vec![r##"["resolve",[["p-1",false,{"body":"#\"esm ready\"","slots":[]}]]]"##]
+    );
+    let (_, syscalls) = deliver(&mut vat, &message(r#"["check",[]]"#, &[], "p-2"));
+    assert_eq!(
+        syscalls,
+        vec![
+            r##"["resolve",[["p-2",false,{"body":"#[\"remotable\",\"function\",true,55]","slots":[]}]]]"##
+        ]
+    );
+    let (_, syscalls) = deliver(&mut vat, &message(r#"["twice",[21]]"#, &[], "p-3"));
+    assert_eq!(
+        syscalls,
+        vec![r##"["resolve",[["p-3",false,{"body":"#42","slots":[]}]]]"##]
+    );
+}
+
+#[test]
+fn every_package_vat_sources_may_import_is_provided() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("all.mjs");
+    let mut source = String::new();
+    for (n, package) in crate::vatsource::PACKAGES.iter().enumerate() {
+        source.push_str(&format!("import * as p{n} from '{package}';\n"));
+    }
+    let counts: Vec<String> = (0..crate::vatsource::PACKAGES.len())
+        .map(|n| format!("Object.keys(p{n}).length"))
+        .collect();
+    source.push_str(&format!(
+        "import {{ Far }} from '@endo/far';\n\
+         export const buildRootObject = () => Far('root', {{ counts: () => [{}] }});\n",
+        counts.join(", ")
+    ));
+    std::fs::write(&path, source).unwrap();
+    let (mut vat, init) = start(&format!("file://{}", path.display()), "all", vec![]);
+    assert_eq!(init.error, None);
+    let (_, syscalls) = deliver(&mut vat, &message(r#"["counts",[]]"#, &[], "p-1"));
+    let counts: Vec<u32> = serde_json::from_str::<serde_json::Value>(&syscalls[0]).unwrap()[1][0]
+        [2]["body"]
+        .as_str()
+        .and_then(|b| serde_json::from_str(&b[1..]).ok())
+        .unwrap();
+    assert_eq!(counts.len(), crate::vatsource::PACKAGES.len());
+    assert!(
+        counts.iter().all(|&c| c > 0),
+        "an empty namespace: {counts:?}"
+    );
+
+    std::fs::write(
+        &path,
+        "import { nothing } from '@endo/far';\nexport function buildRootObject() {}\n",
+    )
+    .unwrap();
+    let config = serde_json::json!({"bundleSpec": format!("file://{}", path.display())});
+    let mut vat = QuickJsFactory::default().create("v1", &config).unwrap();
+    let error = vat
+        .init(vec![], &mut Recorder::default(), BUDGET)
+        .unwrap()
+        .error
+        .expect("a missing export fails the start");
+    assert!(
+        error.contains(
+            "The requested module '@endo/far' does not provide an export named 'nothing'"
+        ),
+        "{error}"
+    );
+}
