@@ -48,6 +48,9 @@ pub struct Kernel {
     /// Work to do once the current batch transaction has committed (RPC replies).
     pub(super) after_commit: Vec<Box<dyn FnOnce() + Send>>,
     pub(super) deliveries_since_reap: HashMap<String, u32>,
+    /// Each started vat's budget per delivery: its `creationOptions.deliveryTimeoutMs`, else
+    /// `options.delivery_budget` (set when it starts, see [`Kernel::budget`]).
+    pub(super) budgets: HashMap<String, Duration>,
 }
 
 impl Kernel {
@@ -69,9 +72,18 @@ impl Kernel {
             settled: Vec::new(),
             after_commit: Vec::new(),
             deliveries_since_reap: HashMap::new(),
+            budgets: HashMap::new(),
         };
         kernel.release_dead_waiters()?;
         Ok(kernel)
+    }
+
+    /// How long each delivery to `vat` may take.
+    pub(super) fn budget(&self, vat: &str) -> Duration {
+        self.budgets
+            .get(vat)
+            .copied()
+            .unwrap_or(self.options.delivery_budget)
     }
 
     /// The kernel's state (for tests and status).

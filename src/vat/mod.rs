@@ -5,10 +5,12 @@
 //! syscalls and results have the exact JSON shapes of spec §7.3–§7.4, so the same types can be
 //! serialized for an out-of-process worker.
 
+mod options;
 pub mod process;
 mod protocol;
 pub mod quickjs;
 
+pub use options::CreationOptions;
 pub use protocol::{Delivery, DeliveryResult, Message, Resolution, Syscall, VatstoreDelta};
 
 use std::time::Duration;

@@ -12,7 +12,9 @@ mod bundle;
 mod host;
 mod scripts;
 
-use super::{Delivery, DeliveryResult, Syscall, Syscalls, VatFactory, VatFault, VatRuntime};
+use super::{
+    CreationOptions, Delivery, DeliveryResult, Syscall, Syscalls, VatFactory, VatFault, VatRuntime,
+};
 use host::Host;
 use rquickjs::{Context, Ctx, Function, Object, Persistent, Runtime, Value};
 use serde_json::Value as Json;
@@ -41,18 +43,30 @@ impl Default for Limits {
 /// Makes QuickJS vats.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct QuickJsFactory {
-    /// Applied to every vat's runtime.
+    /// Applied to every vat's runtime, unless its `creationOptions` say otherwise.
     pub limits: Limits,
+}
+
+impl QuickJsFactory {
+    /// The limits of the vat `config` describes: ours, with its `creationOptions` applied.
+    fn limits_for(&self, config: &Json) -> Result<Limits, String> {
+        let options = CreationOptions::from_config(config)?;
+        Ok(Limits {
+            memory: options.memory_limit.unwrap_or(self.limits.memory),
+            ..self.limits
+        })
+    }
 }
 
 impl VatFactory for QuickJsFactory {
     fn create(&self, vat_id: &str, config: &Json) -> Result<Box<dyn VatRuntime>, String> {
+        let limits = self.limits_for(config)?;
         let code = bundle::load(config)?;
         Ok(Box::new(QuickJsVat {
             vat_id: vat_id.into(),
             config: config.clone(),
             code,
-            limits: self.limits,
+            limits,
             engine: None,
         }))
     }
@@ -317,8 +331,8 @@ impl VatRuntime for QuickJsVat {
         let parameters = serde_json::to_string(&parameters).expect("CapData serializes");
         let config = self.config.to_string();
         let (vat_id, code) = (self.vat_id.clone(), std::mem::take(&mut self.code));
-        let remaining = budget.saturating_sub(loaded);
-        let result = engine.run(syscalls, remaining, move |ctx, s| {
+        // The budget is the vat's: loading our runtime (SES, liveslots) is not charged to it.
+        let result = engine.run(syscalls, budget, move |ctx, s| {
             let init: Function = s.init.clone().restore(ctx)?;
             init.call::<_, ()>((vat_id, config, code, parameters))
         });

@@ -225,14 +225,14 @@ fn loops_hit_the_budget() {
 }
 
 #[test]
-fn runaway_allocation_hits_the_memory_limit() {
-    let config = serde_json::json!({"bundleSpec": test_vat("misbehaving"), "parameters": {}});
-    let factory = QuickJsFactory {
-        limits: Limits {
-            memory: 32 << 20,
-            ..Limits::default()
-        },
-    };
+fn a_vat_memory_limit_comes_from_its_creation_options() {
+    let factory = QuickJsFactory::default();
+    let config = serde_json::json!({"creationOptions": {"memoryLimitMiB": 32}});
+    assert_eq!(factory.limits_for(&config).unwrap().memory, 32 << 20);
+    let default = factory.limits_for(&serde_json::json!({})).unwrap();
+    assert_eq!(default.memory, Limits::default().memory);
+    let config = serde_json::json!({"bundleSpec": test_vat("misbehaving"),
+        "creationOptions": {"memoryLimitMiB": 32}});
     let mut vat = factory.create("v1", &config).unwrap();
     vat.init(vec![], &mut Recorder::default(), BUDGET).unwrap();
     let outcome = vat.deliver(
