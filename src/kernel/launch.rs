@@ -7,7 +7,7 @@ use super::core::Kernel;
 use super::lifecycle::StartError;
 use super::state::{RunItem, Subcluster};
 use crate::capdata::{CapData, Passable, encode, error_message};
-use crate::vat::{CreationOptions, Message};
+use crate::vat::Message;
 use serde_json::{Map, Value, json};
 use std::collections::BTreeMap;
 
@@ -85,7 +85,9 @@ impl Kernel {
             return Err("IO channels are not supported by this kernel yet".into());
         }
         for (name, config) in &plan.vats {
-            CreationOptions::from_config(config).map_err(|why| format!("vat \"{name}\": {why}"))?;
+            self.factory
+                .check(config)
+                .map_err(|why| format!("vat \"{name}\": {why}"))?;
         }
         for name in &plan.services {
             let registered = self.state.service(name).ok().flatten();

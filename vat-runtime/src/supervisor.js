@@ -4,6 +4,8 @@
 // exposes to the host: `init`, `deliver`, `outcome` and `runImmediates`. The host drives promise
 // jobs and immediates until quiescence after each call.
 
+import { makeEndowments } from './endowments.js';
+
 const host = globalThis.ocapHost;
 const { makeLiveSlots, ocapPackages: packages } = globalThis;
 delete globalThis.ocapHost;
@@ -145,21 +147,18 @@ const syscall = harden({
 const errorText = error =>
   error instanceof Error ? error.message : String(error);
 
-/** The globals a vat config asks for, from this start compartment; throws for any we lack. */
+/**
+ * The globals a vat config asks for; throws for any we lack (the kernel refuses such a launch
+ * before the vat starts, see src/vat/quickjs/endowments.rs).
+ */
 const requestedGlobals = (vatId, config) => {
+  const available = makeEndowments(host);
   const endowments = {};
   for (const name of config.globals ?? []) {
-    if (name === 'fetch' && !config.network?.allowedHosts) {
-      throw Error(
-        `Vat "${vatId}" requested "fetch" but no network.allowedHosts was specified`,
-      );
+    if (!Object.hasOwn(available, name)) {
+      throw Error(`Vat "${vatId}" requested endowment "${name}", which is not available in ocapd`);
     }
-    if (!(name in globalThis)) {
-      throw Error(
-        `Vat "${vatId}" requested global "${name}", which ocapd's built-in QuickJS runtime does not provide`,
-      );
-    }
-    endowments[name] = globalThis[name];
+    endowments[name] = available[name];
   }
   return endowments;
 };

@@ -9,6 +9,7 @@
 //! runtime a memory limit and a stack limit.
 
 mod bundle;
+mod endowments;
 mod host;
 mod scripts;
 
@@ -59,6 +60,11 @@ impl QuickJsFactory {
 }
 
 impl VatFactory for QuickJsFactory {
+    fn check(&self, config: &Json) -> Result<(), String> {
+        self.limits_for(config)?;
+        endowments::check(config)
+    }
+
     fn create(&self, vat_id: &str, config: &Json) -> Result<Box<dyn VatRuntime>, String> {
         let limits = self.limits_for(config)?;
         let code = bundle::load(config)?;

@@ -26,7 +26,14 @@ fn start(
     state: Vec<(String, String)>,
 ) -> (Box<dyn VatRuntime>, DeliveryResult) {
     let config = serde_json::json!({"bundleSpec": url, "parameters": {"name": name}});
-    let mut vat = QuickJsFactory::default().create("v1", &config).unwrap();
+    start_config(&config, state)
+}
+
+fn start_config(
+    config: &serde_json::Value,
+    state: Vec<(String, String)>,
+) -> (Box<dyn VatRuntime>, DeliveryResult) {
+    let mut vat = QuickJsFactory::default().create("v1", config).unwrap();
     let result = vat.init(state, &mut Recorder::default(), BUDGET).unwrap();
     (vat, result)
 }
@@ -360,5 +367,90 @@ fn every_package_vat_sources_may_import_is_provided() {
             "The requested module '@endo/far' does not provide an export named 'nothing'"
         ),
         "{error}"
+    );
+}
+
+/// The result body of the only syscall of a delivery (a resolve), without its `#`.
+fn answer(vat: &mut Box<dyn VatRuntime>, method_args: &str) -> serde_json::Value {
+    let (_, syscalls) = deliver(vat, &message(method_args, &[], "p-1"));
+    assert_eq!(syscalls.len(), 1, "{syscalls:?}");
+    let syscall: serde_json::Value = serde_json::from_str(&syscalls[0]).unwrap();
+    assert_eq!(syscall[1][0][1], false, "{syscall}");
+    serde_json::from_str(&syscall[1][0][2]["body"].as_str().unwrap()[1..]).unwrap()
+}
+
+fn endowed(globals: &[&str]) -> Box<dyn VatRuntime> {
+    let config = serde_json::json!({"bundleSpec": test_vat("endowments"), "globals": globals});
+    let (vat, init) = start_config(&config, vec![]);
+    assert_eq!(init.error, None);
+    vat
+}
+
+#[test]
+fn text_encoder_and_decoder_follow_the_encoding_standard() {
+    let mut vat = endowed(&["TextEncoder", "TextDecoder"]);
+    assert_eq!(
+        answer(&mut vat, r#"["text",[]]"#),
+        serde_json::json!([
+            [0x61, 0xe2, 0x82, 0xac, 0xf0, 0x9f, 0x98, 0x80, 0xef, 0xbf, 0xbd, 0x62],
+            {"read": 1, "written": 1},
+            "hi",
+            2,
+            "\u{fffd}\u{fffd}A",
+            "\u{fffd}",
+            "\u{fffd}A",
+            "\u{20ac}",
+            "TypeError",
+            "RangeError",
+            "utf-8"
+        ])
+    );
+}
+
+#[test]
+fn base64_crypto_math_and_date_endowments_work() {
+    let mut vat = endowed(&["atob", "btoa", "crypto", "Math", "Date"]);
+    assert_eq!(
+        answer(&mut vat, r#"["base64",[]]"#),
+        serde_json::json!(["aGVsbG8=", "hello"])
+    );
+    assert_eq!(
+        answer(&mut vat, r#"["random",[]]"#),
+        serde_json::json!([
+            32,
+            true,
+            2,
+            "QuotaExceededError",
+            "TypeMismatchError",
+            true,
+            true,
+            100,
+            7,
+            true
+        ])
+    );
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis();
+    assert_eq!(
+        answer(&mut vat, &format!(r#"["clock",[{now}]]"#)),
+        serde_json::json!([
+            true,
+            true,
+            true,
+            "string",
+            "1970-01-01T00:00:00.000Z",
+            946_684_800_000_u64
+        ])
+    );
+}
+
+#[test]
+fn without_asking_a_vat_gets_no_endowments_and_tamed_date_and_math() {
+    let mut vat = endowed(&[]);
+    assert_eq!(
+        answer(&mut vat, r#"["withoutGlobals",[]]"#),
+        serde_json::json!(["undefined", "undefined", "TypeError", "TypeError"])
     );
 }
