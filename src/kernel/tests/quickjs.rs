@@ -154,6 +154,31 @@ fn a_launch_asking_for_an_unavailable_endowment_is_refused() {
     );
 }
 
+#[test]
+fn after_a_restart_vats_start_only_on_their_first_delivery() {
+    let mut h = harness();
+    h.launch(
+        "counter",
+        &[("counter", &counter()), ("other", &test_vat("misbehaving"))],
+        &[],
+    )
+    .unwrap();
+    h.restart();
+    let running = |h: &mut Harness| {
+        let mut vats: Vec<String> = h.kernel().running.keys().cloned().collect();
+        vats.sort();
+        vats
+    };
+    assert_eq!(running(&mut h), Vec::<String>::new(), "none at boot");
+    h.send("ko4", "resume", json!([])).unwrap();
+    assert_eq!(running(&mut h), ["v1"], "only the vat delivered to");
+    assert_eq!(
+        h.send("ko5", "hello", json!([])).unwrap(),
+        json!({"body":"#\"hello other\"","slots":[]})
+    );
+    assert_eq!(running(&mut h), ["v1", "v2"]);
+}
+
 fn example(name: &str) -> String {
     format!("file://{}/{name}.bundle", env!("OUT_DIR"))
 }

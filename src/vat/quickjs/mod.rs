@@ -2,6 +2,7 @@
 //! running the real SES shim, the real `@agoric/swingset-liveslots` and our supervisor
 //! (`vat-runtime/src/supervisor.js`), all built by `build.rs` from the npm lockfile.
 //!
+//! The scripts run from bytecode that the first vat of the process compiles (`bytecode.rs`).
 //! Rust drives the JavaScript: it calls the supervisor's prepared functions (never `eval` on
 //! the hot path), then runs promise jobs and `setImmediate` callbacks until nothing is left.
 //! Syscalls arrive synchronously through host functions (`host.rs`) and are handed to the
@@ -9,6 +10,7 @@
 //! runtime a memory limit and a stack limit.
 
 mod bundle;
+mod bytecode;
 mod endowments;
 mod host;
 mod scripts;
@@ -141,8 +143,8 @@ impl Engine {
         let supervisor = context.with(|ctx| -> Result<Supervisor, VatFault> {
             host::install(&ctx, &host).map_err(|e| crashed("installing host functions", e))?;
             host.borrow_mut().loading = true;
-            for (name, source) in scripts::ALL {
-                ctx.eval::<(), _>(source).map_err(|e| {
+            for (index, (name, _)) in scripts::ALL.iter().enumerate() {
+                bytecode::evaluate(&ctx, index).map_err(|e| {
                     VatFault::Crashed(format!("evaluating {name}: {}", describe(&ctx, e)))
                 })?;
             }
