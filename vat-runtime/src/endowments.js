@@ -2,7 +2,8 @@
 // start compartment (where `Date` and `Math` still work) and the host. As in the reference,
 // `Date.now()` gets up to 1 ms of random jitter and never goes back, and `Math.random` draws
 // from the OS's randomness. `TextEncoder`/`TextDecoder` (UTF-8, as in browsers) are written
-// here, QuickJS having none; `atob`/`btoa` are QuickJS's own.
+// here, QuickJS having none; `atob`/`btoa` are QuickJS's own; `URL` and `URLSearchParams` are
+// whatwg-url's (url.js), loaded only for a vat that asks for one.
 
 const RealDate = globalThis.Date;
 const RealMath = globalThis.Math;
@@ -49,7 +50,7 @@ const encodeUtf8 = (source, target) => {
   return { read, written };
 };
 
-class TextEncoder {
+export class TextEncoder {
   get encoding() {
     return 'utf-8';
   }
@@ -85,7 +86,7 @@ const bytesOf = input => {
 };
 
 /** The WHATWG Encoding standard's UTF-8 decoder, with its state kept across streamed calls. */
-class TextDecoder {
+export class TextDecoder {
   #fatal;
   #ignoreBOM;
   #needed = 0;
@@ -287,10 +288,24 @@ const makeDate = random => {
   return Date;
 };
 
+/** `URL` and `URLSearchParams`, evaluated by the host on first use (see url.js). */
+const makeUrlLoader = host => {
+  let url;
+  return () => {
+    if (url === undefined) {
+      host.loadUrl();
+      url = globalThis.ocapUrl;
+      delete globalThis.ocapUrl;
+    }
+    return url;
+  };
+};
+
 /** The endowments a vat may ask for, by name; each call makes a fresh set. */
 export const makeEndowments = host => {
   const randomBytes = makeRandomBytes(host);
   const random = makeRandom(randomBytes);
+  const url = makeUrlLoader(host);
   return harden({
     __proto__: null,
     TextEncoder,
@@ -300,5 +315,11 @@ export const makeEndowments = host => {
     crypto: makeCrypto(randomBytes),
     Math: makeMath(random),
     Date: makeDate(random),
+    get URL() {
+      return url().URL;
+    },
+    get URLSearchParams() {
+      return url().URLSearchParams;
+    },
   });
 };

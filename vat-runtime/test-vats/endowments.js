@@ -66,10 +66,27 @@ export function buildRootObject() {
         Date.UTC(2000, 0, 1),
       ];
     },
+    url() {
+      const url = new URL('HTTPS://user:pw@\u4F8B\u3048.jp:8080/a/../b?x=1&y=two%20words#f');
+      const params = new URLSearchParams('a=1&b=%20&a=3');
+      params.append('c', 'd&e');
+      return [
+        url.href,
+        url.hostname,
+        url.port,
+        url.searchParams.get('y'),
+        new URL('../c?q', 'https://h.example/a/b/').href,
+        params.getAll('a'),
+        params.toString(),
+        errorName(() => new URL('no scheme')),
+        URL.canParse('mailto:x@example.org'),
+      ];
+    },
     withoutGlobals() {
       return [
         typeof TextEncoder,
         typeof crypto,
+        typeof URL,
         errorName(() => Date.now()),
         errorName(() => Math.random()),
       ];

@@ -2,7 +2,7 @@
 //! makes them), so that a launch asking for another is refused before any vat starts.
 //!
 //! Not provided: the network (`fetch`, `Request`, `Headers`, `Response`), `SubtleCrypto`,
-//! `URL`/`URLSearchParams`, `AbortController`/`AbortSignal`, and timers. A timer callback
+//! `AbortController`/`AbortSignal`, and timers. A timer callback
 //! would run outside any delivery: liveslots has no delivery type for it, and flushes its
 //! vatstore cache and does its GC bookkeeping only at the end of a dispatch, so the callback's
 //! effects could be neither committed nor rolled back as a crank of their own. Timers belong in
@@ -11,11 +11,13 @@
 use serde_json::Value;
 
 /// The globals a vat in the built-in runtime may ask for.
-pub const PROVIDED: [&str; 7] = [
+pub const PROVIDED: [&str; 9] = [
     "Date",
     "Math",
     "TextEncoder",
     "TextDecoder",
+    "URL",
+    "URLSearchParams",
     "atob",
     "btoa",
     "crypto",

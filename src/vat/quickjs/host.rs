@@ -1,5 +1,5 @@
 //! What the vat's JavaScript reaches in Rust (`globalThis.ocapHost`, taken by the supervisor):
-//! the vatstore, the syscall queue, the log and the collector.
+//! the vatstore, the syscall queue, the log, the collector, randomness, and the `URL` script.
 
 use crate::vat::{Syscall, VatstoreDelta};
 use rquickjs::{ArrayBuffer, Ctx, Function, Object};
@@ -128,6 +128,12 @@ pub fn install(ctx: &Ctx<'_>, host: &Rc<RefCell<Host>>) -> rquickjs::Result<()> 
         })?,
     )?;
     object.set("randomBytes", Function::new(ctx.clone(), random_bytes)?)?;
+    object.set(
+        "loadUrl",
+        Function::new(ctx.clone(), |ctx: Ctx<'_>| {
+            super::bytecode::evaluate(&ctx, super::scripts::URL_SCRIPT)
+        })?,
+    )?;
     object.set(
         "gc",
         Function::new(ctx.clone(), |ctx: Ctx<'_>| ctx.run_gc())?,

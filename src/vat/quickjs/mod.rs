@@ -143,7 +143,7 @@ impl Engine {
         let supervisor = context.with(|ctx| -> Result<Supervisor, VatFault> {
             host::install(&ctx, &host).map_err(|e| crashed("installing host functions", e))?;
             host.borrow_mut().loading = true;
-            for (index, (name, _)) in scripts::ALL.iter().enumerate() {
+            for (index, (name, _)) in scripts::ALL[..scripts::EVERY_VAT].iter().enumerate() {
                 bytecode::evaluate(&ctx, index).map_err(|e| {
                     VatFault::Crashed(format!("evaluating {name}: {}", describe(&ctx, e)))
                 })?;

@@ -447,10 +447,35 @@ fn base64_crypto_math_and_date_endowments_work() {
 }
 
 #[test]
+fn url_and_url_search_params_are_whatwg_urls() {
+    let mut vat = endowed(&["URL", "URLSearchParams"]);
+    assert_eq!(
+        answer(&mut vat, r#"["url",[]]"#),
+        serde_json::json!([
+            "https://user:pw@xn--r8jz45g.jp:8080/b?x=1&y=two%20words#f",
+            "xn--r8jz45g.jp",
+            "8080",
+            "two words",
+            "https://h.example/a/c?q",
+            ["1", "3"],
+            "a=1&b=+&a=3&c=d%26e",
+            "TypeError",
+            true
+        ])
+    );
+}
+
+#[test]
 fn without_asking_a_vat_gets_no_endowments_and_tamed_date_and_math() {
     let mut vat = endowed(&[]);
     assert_eq!(
         answer(&mut vat, r#"["withoutGlobals",[]]"#),
-        serde_json::json!(["undefined", "undefined", "TypeError", "TypeError"])
+        serde_json::json!([
+            "undefined",
+            "undefined",
+            "undefined",
+            "TypeError",
+            "TypeError"
+        ])
     );
 }
