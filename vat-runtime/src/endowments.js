@@ -3,7 +3,10 @@
 // `Date.now()` gets up to 1 ms of random jitter and never goes back, and `Math.random` draws
 // from the OS's randomness. `TextEncoder`/`TextDecoder` (UTF-8, as in browsers) are written
 // here, QuickJS having none; `atob`/`btoa` are QuickJS's own; `URL` and `URLSearchParams` are
-// whatwg-url's (url.js), loaded only for a vat that asks for one.
+// whatwg-url's (url.js), loaded only for a vat that asks for one; `AbortController` and
+// `AbortSignal` are ours (abort.js).
+
+import { AbortController, AbortSignal } from './abort.js';
 
 const RealDate = globalThis.Date;
 const RealMath = globalThis.Math;
@@ -310,6 +313,8 @@ export const makeEndowments = host => {
     __proto__: null,
     TextEncoder,
     TextDecoder,
+    AbortController,
+    AbortSignal,
     atob,
     btoa,
     crypto: makeCrypto(randomBytes),

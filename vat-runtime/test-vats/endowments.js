@@ -82,6 +82,41 @@ export function buildRootObject() {
         URL.canParse('mailto:x@example.org'),
       ];
     },
+    abort() {
+      const controller = new AbortController();
+      const { signal } = controller;
+      const seen = [];
+      signal.addEventListener('abort', event => seen.push(`once ${event.type}`), { once: true });
+      signal.onabort = () => seen.push('replaced');
+      const listener = () => seen.push('listener');
+      signal.addEventListener('abort', listener);
+      signal.addEventListener('abort', listener);
+      signal.onabort = () => seen.push('onabort');
+      const other = new AbortController();
+      const either = AbortSignal.any([other.signal, signal]);
+      const before = [signal.aborted, either.aborted];
+      controller.abort('why');
+      controller.abort('again');
+      return [
+        before,
+        signal.aborted,
+        signal.reason,
+        either.reason,
+        seen,
+        (() => {
+          try {
+            signal.throwIfAborted();
+            return 'no throw';
+          } catch (reason) {
+            return reason;
+          }
+        })(),
+        AbortSignal.abort().reason.name,
+        errorName(() => new AbortSignal()),
+        other.signal.aborted,
+        typeof AbortSignal.timeout,
+      ];
+    },
     withoutGlobals() {
       return [
         typeof TextEncoder,

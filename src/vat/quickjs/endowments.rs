@@ -1,8 +1,8 @@
 //! Which of spec §3.2's `globals` the built-in runtime provides (`vat-runtime/src/endowments.js`
 //! makes them), so that a launch asking for another is refused before any vat starts.
 //!
-//! Not provided: the network (`fetch`, `Request`, `Headers`, `Response`), `SubtleCrypto`,
-//! `AbortController`/`AbortSignal`, and timers. A timer callback
+//! Not provided: the network (`fetch`, `Request`, `Headers`, `Response`), `SubtleCrypto`, and
+//! timers (so no `AbortSignal.timeout` either). A timer callback
 //! would run outside any delivery: liveslots has no delivery type for it, and flushes its
 //! vatstore cache and does its GC bookkeeping only at the end of a dispatch, so the callback's
 //! effects could be neither committed nor rolled back as a crank of their own. Timers belong in
@@ -11,7 +11,9 @@
 use serde_json::Value;
 
 /// The globals a vat in the built-in runtime may ask for.
-pub const PROVIDED: [&str; 9] = [
+pub const PROVIDED: [&str; 11] = [
+    "AbortController",
+    "AbortSignal",
     "Date",
     "Math",
     "TextEncoder",

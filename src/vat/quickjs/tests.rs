@@ -466,6 +466,26 @@ fn url_and_url_search_params_are_whatwg_urls() {
 }
 
 #[test]
+fn abort_controllers_signal_their_listeners_once() {
+    let mut vat = endowed(&["AbortController", "AbortSignal"]);
+    assert_eq!(
+        answer(&mut vat, r#"["abort",[]]"#),
+        serde_json::json!([
+            [false, false],
+            true,
+            "why",
+            "why",
+            ["once abort", "onabort", "listener"],
+            "why",
+            "AbortError",
+            "TypeError",
+            false,
+            "undefined"
+        ])
+    );
+}
+
+#[test]
 fn without_asking_a_vat_gets_no_endowments_and_tamed_date_and_math() {
     let mut vat = endowed(&[]);
     assert_eq!(
