@@ -9,12 +9,14 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-/// Scripts evaluated in every vat's QuickJS context, in this order: (entry, output name).
-const RUNTIME_SCRIPTS: [(&str, &str); 4] = [
+/// Scripts evaluated in vats' QuickJS contexts: (entry, output name). The first four run in every
+/// vat, in this order; `url.js` only in a vat that asks for `URL` or `URLSearchParams`.
+const RUNTIME_SCRIPTS: [(&str, &str); 5] = [
     ("vat-runtime/src/prelude.js", "prelude.js"),
     ("vat-runtime/src/endoify.js", "endoify.js"),
     ("vat-runtime/src/liveslots.js", "liveslots.js"),
     ("vat-runtime/src/supervisor.js", "supervisor.js"),
+    ("vat-runtime/src/url.js", "url.js"),
 ];
 
 /// Vat sources bundled into spec §7.1 bundles: (source, bundle name).

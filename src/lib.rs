@@ -12,8 +12,9 @@
 //! - [`kernel`]: the kernel thread and its SQLite store.
 //! - [`manpage`]: manual pages from the clap definitions, for both binaries.
 //! - [`vat`]: the `VatRuntime` seam: deliveries, syscalls and results (spec §7).
+//! - [`vatsource`]: plain ES-module vat sources turned into reference bundles (no JavaScript engine).
 //!
-//! `ocapctl` uses only `paths`, `protocol`, `peer`, `lockfile`, `random`, `capdata` and `client`, so it carries no
+//! `ocapctl` uses only `paths`, `protocol`, `peer`, `lockfile`, `random`, `capdata`, `vatsource` and `client`, so it carries no
 //! async runtime, no SQLite and no JavaScript engine.
 
 pub mod capdata;
@@ -27,3 +28,4 @@ pub mod peer;
 pub mod protocol;
 pub mod random;
 pub mod vat;
+pub mod vatsource;

@@ -3,13 +3,15 @@
 
 use std::io::Read;
 
+/// Fills `buf` with the OS's cryptographic randomness.
+pub fn fill(buf: &mut [u8]) -> std::io::Result<()> {
+    std::fs::File::open("/dev/urandom").and_then(|mut f| f.read_exact(buf))
+}
+
 /// A fresh random UUID v4.
 pub fn uuid_v4() -> String {
     let mut b = [0u8; 16];
-    if std::fs::File::open("/dev/urandom")
-        .and_then(|mut f| f.read_exact(&mut b))
-        .is_err()
-    {
+    if fill(&mut b).is_err() {
         let nanos = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| d.as_nanos());

@@ -13,6 +13,7 @@ const CLIENT_SOURCES: &[&str] = &[
     "src/peer.rs",
     "src/lockfile.rs",
     "src/random.rs",
+    "src/vatsource",
 ];
 
 const FORBIDDEN: &[&str] = &[

@@ -335,6 +335,7 @@ fn every_command_has_help() {
         "revoke",
         "revoked",
         "gc",
+        "bundle",
     ] {
         let out = home.ocapctl(&[command, "--help"]);
         assert_eq!(out.status.code(), Some(0), "{command}");

@@ -1,6 +1,7 @@
 //! Real JavaScript vats through the real daemon: the counter example (built by `build.rs` from
 //! `examples/counter/counter.js` into the reference bundle format) runs in the built-in QuickJS
-//! runtime with real SES and liveslots, launched and driven with `ocapctl`, across a restart.
+//! runtime with real SES and liveslots, launched and driven with `ocapctl`, across a restart;
+//! so does a plain ES-module vat source, loaded by the daemon or bundled by `ocapctl bundle`.
 
 mod common;
 
@@ -24,19 +25,11 @@ fn counter_vat_in_quickjs_worked_example_spec_12() {
         home.path().join("counter.bundle"),
     )
     .unwrap();
-    let config = json!({"bootstrap": "counter", "vats": {"counter": {
-        "bundleSpec": "./counter.bundle", "parameters": {"name": "Counter"}}}});
-    let path = home.path().join("cluster.json");
-    std::fs::write(&path, config.to_string()).unwrap();
-    let output = home
-        .command(common::OCAPCTL)
-        .current_dir(home.path())
-        .args(["launch", path.to_str().unwrap()])
-        .output()
-        .unwrap();
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert_eq!(output.status.code(), Some(0), "{stderr}");
-    let launched: Value = serde_json::from_slice(&output.stdout).unwrap();
+    let launched = launch(
+        &home,
+        json!({"bootstrap": "counter", "vats": {"counter": {
+            "bundleSpec": "./counter.bundle", "parameters": {"name": "Counter"}}}}),
+    );
     assert_eq!(
         launched,
         json!({"subclusterId":"s1","rootKref":"ko4","bootstrapResult":{"body":"#\"Counter initialized with count: 1\"","slots":[]}})
@@ -54,5 +47,99 @@ fn counter_vat_in_quickjs_worked_example_spec_12() {
         "\"Counter incremented to: 3\"\n",
         "{}",
         String::from_utf8_lossy(&output.stderr)
+    );
+}
+
+/// Launches `config` (a cluster config) from `home` with `ocapctl launch`; returns the result.
+fn launch(home: &Home, config: Value) -> Value {
+    let path = home.path().join("cluster.json");
+    std::fs::write(&path, config.to_string()).unwrap();
+    let output = home
+        .command(common::OCAPCTL)
+        .current_dir(home.path())
+        .args(["launch", path.to_str().unwrap()])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(0), "{stderr}");
+    serde_json::from_slice(&output.stdout).unwrap()
+}
+
+const ESM_VAT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/esm-vat.mjs");
+
+fn send(home: &Home, args: &[&str]) -> String {
+    let output = home.ocapctl(args);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(0), "{stderr}");
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+#[test]
+fn an_es_module_source_is_loaded_directly_by_the_daemon() {
+    let home = Home::new();
+    let _stop = Stop(&home);
+    std::fs::copy(ESM_VAT, home.path().join("vat.mjs")).unwrap();
+    let launched = launch(
+        &home,
+        json!({"bootstrap": "main", "vats": {"main": {
+            "bundleSpec": "./vat.mjs", "parameters": {"name": "direct"}}}}),
+    );
+    assert_eq!(
+        launched["bootstrapResult"],
+        json!({"body": "#\"direct ready\"", "slots": []})
+    );
+    assert_eq!(send(&home, &["send", "ko4", "increment"]), "1\n");
+    assert_eq!(send(&home, &["send", "ko4", "twice", "21"]), "42\n");
+    assert_eq!(home.ocapctl(&["stop"]).status.code(), Some(0));
+    assert_eq!(send(&home, &["send", "ko4", "increment"]), "2\n");
+}
+
+#[test]
+fn an_es_module_source_bundled_by_ocapctl_runs() {
+    let home = Home::new();
+    let _stop = Stop(&home);
+    let bundle = home.path().join("esm.bundle");
+    let output = home
+        .command(common::OCAPCTL)
+        .args(["bundle", ESM_VAT, "-o", bundle.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let written: Value = serde_json::from_slice(&std::fs::read(&bundle).unwrap()).unwrap();
+    assert_eq!(written["moduleFormat"], "iife");
+    assert_eq!(written["exports"], json!(["buildRootObject"]));
+    let launched = launch(
+        &home,
+        json!({"bootstrap": "main", "vats": {"main": {"bundleSpec": "./esm.bundle"}}}),
+    );
+    assert_eq!(
+        launched["bootstrapResult"],
+        json!({"body": "#\"esm ready\"", "slots": []})
+    );
+    assert_eq!(
+        send(&home, &["send", "ko4", "check"]),
+        "[\"remotable\",\"function\",true,55]\n"
+    );
+    // A source the runtime cannot provide for fails at bundling, naming the line.
+    let bad = home.path().join("bad.js");
+    std::fs::write(
+        &bad,
+        "import fs from 'node:fs';\nexport function buildRootObject() {}\n",
+    )
+    .unwrap();
+    let output = home.ocapctl(&["bundle", bad.to_str().unwrap()]);
+    assert_eq!(output.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.starts_with(&format!(
+            "Error: {}:1: package 'node:fs' is not provided to vats",
+            bad.display()
+        )),
+        "{stderr}"
     );
 }

@@ -148,6 +148,15 @@ enum Command {
         /// The shell
         shell: clap_complete::Shell,
     },
+    /// Turn a plain ES-module vat source into a reference bundle ({"moduleFormat":"iife",…}),
+    /// offline; it may import only the packages ocapd provides to vats
+    Bundle {
+        /// The vat source (.js or .mjs)
+        source: PathBuf,
+        /// Where to write the bundle [default: SOURCE with the extension .bundle]
+        #[arg(short, long, value_name = "OUT")]
+        output: Option<PathBuf>,
+    },
     /// Stop the daemon and delete all its state (database, log, lock, socket)
     Purge {
         /// Required: confirms that all state is to be deleted
@@ -354,6 +363,11 @@ fn run(cli: &Cli, mut target: Target) -> Result<(), ClientError> {
             Ok(())
         }
         Command::Purge { force } => purge(&target, *force),
+        Command::Bundle { source, output } => {
+            let written = client::bundle::bundle(source, output.as_deref())?;
+            eprintln!("Bundle written to {}", written.display());
+            Ok(())
+        }
         Command::Completions { shell } => {
             let mut command = <Cli as clap::CommandFactory>::command();
             let mut script = Vec::new();

@@ -5,6 +5,7 @@
 //! here may use the async runtime, SQLite or the JavaScript engine.
 
 mod activation;
+pub mod bundle;
 mod call;
 pub mod capfile;
 pub mod caps;

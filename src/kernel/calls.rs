@@ -136,6 +136,7 @@ impl Kernel {
             Call::ClearState => {
                 self.running.clear();
                 self.deliveries_since_reap.clear();
+                self.budgets.clear();
                 self.state.reset()?;
                 Ok(Value::Null)
             }

@@ -51,6 +51,9 @@ pub struct Kernel {
     pub(super) deliveries_since_reap: HashMap<String, u32>,
     /// The peer id and key OCAP URLs are issued under.
     pub(super) identity: Identity,
+    /// Each started vat's budget per delivery: its `creationOptions.deliveryTimeoutMs`, else
+    /// `options.delivery_budget` (set when it starts, see [`Kernel::budget`]).
+    pub(super) budgets: HashMap<String, Duration>,
 }
 
 impl Kernel {
@@ -76,9 +79,18 @@ impl Kernel {
             after_commit: Vec::new(),
             deliveries_since_reap: HashMap::new(),
             identity,
+            budgets: HashMap::new(),
         };
         kernel.release_dead_waiters()?;
         Ok(kernel)
+    }
+
+    /// How long each delivery to `vat` may take.
+    pub(super) fn budget(&self, vat: &str) -> Duration {
+        self.budgets
+            .get(vat)
+            .copied()
+            .unwrap_or(self.options.delivery_budget)
     }
 
     /// The kernel's state (for tests and status).

@@ -319,7 +319,7 @@ impl Kernel {
                 "vat is not running",
             ));
         };
-        let budget = self.options.delivery_budget;
+        let budget = self.budget(vat);
         let mut ctx = SyscallContext {
             kernel: self,
             vat: vat.to_string(),

@@ -84,6 +84,11 @@ impl Kernel {
         if plan.has_io {
             return Err("IO channels are not supported by this kernel yet".into());
         }
+        for (name, config) in &plan.vats {
+            self.factory
+                .check(config)
+                .map_err(|why| format!("vat \"{name}\": {why}"))?;
+        }
         for name in &plan.services {
             let registered = self.state.service(name).ok().flatten();
             let usable = registered

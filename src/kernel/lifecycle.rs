@@ -5,7 +5,7 @@ use super::KernelError;
 use super::core::Kernel;
 use super::ids::is_promise;
 use super::syscall::SyscallContext;
-use crate::vat::{DeliveryResult, VatFault, VatRuntime};
+use crate::vat::{CreationOptions, DeliveryResult, VatFault, VatRuntime};
 
 /// Why a vat could not be started.
 #[derive(Debug)]
@@ -32,6 +32,11 @@ impl Kernel {
             .state
             .vat_config(vat)?
             .ok_or_else(|| StartError::Vat(format!("{vat} is not a live vat")))?;
+        let options = CreationOptions::from_config(&config).map_err(StartError::Vat)?;
+        let budget = options
+            .delivery_timeout
+            .unwrap_or(self.options.delivery_budget);
+        self.budgets.insert(vat.to_string(), budget);
         let runtime = self.factory.create(vat, &config).map_err(StartError::Vat)?;
         self.init_runtime(vat, runtime)
     }
@@ -47,7 +52,7 @@ impl Kernel {
             .store()
             .vatstore(vat)
             .map_err(KernelError::from)?;
-        let budget = self.options.delivery_budget;
+        let budget = self.budget(vat);
         let mut ctx = SyscallContext {
             kernel: self,
             vat: vat.to_string(),
@@ -83,6 +88,7 @@ impl Kernel {
         tracing::info!(vat, "terminating: {reason}");
         self.running.remove(vat);
         self.deliveries_since_reap.remove(vat);
+        self.budgets.remove(vat);
         for kref in self.state.clist_krefs(vat)? {
             if is_promise(&kref) && self.state.decider(&kref)?.as_deref() == Some(vat) {
                 self.reject_with(&kref, "VAT_TERMINATED", reason)?;

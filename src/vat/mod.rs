@@ -5,10 +5,12 @@
 //! syscalls and results have the exact JSON shapes of spec §7.3–§7.4, so the same types can be
 //! serialized for an out-of-process worker.
 
+mod options;
 pub mod process;
 mod protocol;
 pub mod quickjs;
 
+pub use options::CreationOptions;
 pub use protocol::{Delivery, DeliveryResult, Message, Resolution, Syscall, VatstoreDelta};
 
 use std::time::Duration;
@@ -55,6 +57,12 @@ pub trait VatRuntime {
 
 /// Makes runtimes for vats from their configuration.
 pub trait VatFactory: Send {
+    /// Why a vat with `config` cannot run, found before anything starts (at launch): by
+    /// default, bad `creationOptions`.
+    fn check(&self, config: &serde_json::Value) -> Result<(), String> {
+        CreationOptions::from_config(config).map(|_| ())
+    }
+
     /// A runtime for `vat_id` running the code `config` names, or why there can be none.
     fn create(
         &self,
@@ -72,6 +80,14 @@ pub struct DefaultFactory {
 }
 
 impl VatFactory for DefaultFactory {
+    fn check(&self, config: &serde_json::Value) -> Result<(), String> {
+        if process::worker_command(config).is_some() {
+            process::ProcessFactory.check(config)
+        } else {
+            self.quickjs.check(config)
+        }
+    }
+
     fn create(
         &self,
         vat_id: &str,

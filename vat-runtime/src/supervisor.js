@@ -4,10 +4,13 @@
 // exposes to the host: `init`, `deliver`, `outcome` and `runImmediates`. The host drives promise
 // jobs and immediates until quiescence after each call.
 
+import { makeEndowments } from './endowments.js';
+
 const host = globalThis.ocapHost;
-const { makeLiveSlots } = globalThis;
+const { makeLiveSlots, ocapPackages: packages } = globalThis;
 delete globalThis.ocapHost;
 delete globalThis.makeLiveSlots;
+delete globalThis.ocapPackages;
 
 const { stringify } = JSON;
 
@@ -144,24 +147,42 @@ const syscall = harden({
 const errorText = error =>
   error instanceof Error ? error.message : String(error);
 
-/** The globals a vat config asks for, from this start compartment; throws for any we lack. */
+/**
+ * The globals a vat config asks for; throws for any we lack (the kernel refuses such a launch
+ * before the vat starts, see src/vat/quickjs/endowments.rs).
+ */
 const requestedGlobals = (vatId, config) => {
+  const available = makeEndowments(host);
   const endowments = {};
   for (const name of config.globals ?? []) {
-    if (name === 'fetch' && !config.network?.allowedHosts) {
-      throw Error(
-        `Vat "${vatId}" requested "fetch" but no network.allowedHosts was specified`,
-      );
+    if (!Object.hasOwn(available, name)) {
+      throw Error(`Vat "${vatId}" requested endowment "${name}", which is not available in ocapd`);
     }
-    if (!(name in globalThis)) {
-      throw Error(
-        `Vat "${vatId}" requested global "${name}", which ocapd's built-in QuickJS runtime does not provide`,
-      );
-    }
-    endowments[name] = globalThis[name];
+    endowments[name] = available[name];
   }
   return endowments;
 };
+
+// --- packages for vat sources (src/vatsource) -------------------------------------------------
+
+/**
+ * The namespace of package `name`, which must export each of `names`: what a converted vat
+ * source's `import` declarations call. Like a module linker, it fails on a missing export.
+ */
+const requirePackage = harden((name, names = []) => {
+  if (!Object.hasOwn(packages, name)) {
+    throw Error(`the vat imports "${name}", which ocapd does not provide`);
+  }
+  const namespace = packages[name];
+  for (const imported of names) {
+    if (!Object.hasOwn(namespace, imported)) {
+      throw SyntaxError(
+        `The requested module '${name}' does not provide an export named '${imported}'`,
+      );
+    }
+  }
+  return namespace;
+});
 
 // --- the vat ----------------------------------------------------------------------------------
 
@@ -209,7 +230,10 @@ const init = (vatId, configJson, code, vatParametersJson) => {
       Object.getOwnPropertyDescriptors(inescapableGlobalProperties),
     );
     compartment.globalThis.global = compartment.globalThis;
-    return compartment.evaluate(`(function(){${code};return __vatExports__;})()`);
+    const run = compartment.evaluate(
+      `(function(require){${code};return __vatExports__;})`,
+    );
+    return run(requirePackage);
   };
   const gcTools = harden({
     WeakRef,

@@ -26,6 +26,15 @@ export function buildRootObject(_vatPowers, parameters) {
     drop() {
       held = [];
     },
+    busy(ms) {
+      // Needs the Date endowment (globals: ["Date"]).
+      const end = Date.now() + ms;
+      let rounds = 0;
+      while (Date.now() < end) {
+        rounds += 1;
+      }
+      return rounds > 0;
+    },
     spin() {
       for (;;) {
         // burn the budget

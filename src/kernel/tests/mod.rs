@@ -102,6 +102,16 @@ impl Harness {
                 )
             })
             .collect();
+        self.launch_configs(bootstrap, vats, services)
+    }
+
+    /// Launches vats given by their whole `VatConfig`s.
+    fn launch_configs(
+        &mut self,
+        bootstrap: &str,
+        vats: Vec<(String, Value)>,
+        services: &[&str],
+    ) -> Result<Value, String> {
         let raw = json!({"bootstrap": bootstrap, "vats": vats.iter().cloned().collect::<serde_json::Map<_, _>>()});
         let services = services.iter().map(|s| s.to_string()).collect();
         self.call(Call::Launch(LaunchPlan {

@@ -87,6 +87,98 @@ fn an_infinite_loop_hits_the_budget_and_only_its_vat_dies() {
     );
 }
 
+#[test]
+fn each_vat_has_its_own_delivery_budget_from_creation_options() {
+    let mut h = harness();
+    let vat = |name: &str, timeout: u64| {
+        let config = json!({"bundleSpec": test_vat("misbehaving"), "parameters": {"name": name},
+            "globals": ["Date"], "creationOptions": {"deliveryTimeoutMs": timeout}});
+        (name.to_string(), config)
+    };
+    let counter = ("counter".to_string(), json!({"bundleSpec": counter()}));
+    h.launch_configs(
+        "counter",
+        vec![counter, vat("patient", 5000), vat("hasty", 100)],
+        &[],
+    )
+    .unwrap();
+    // Roots: counter ko4, patient ko5, hasty ko6.
+    let err = h.send("ko6", "spin", json!([])).unwrap_err();
+    assert_eq!(
+        err,
+        "[KERNEL:VAT_FATAL:DELIVERY_TIMEOUT] delivery exceeded its time budget of 100ms"
+    );
+    assert_eq!(
+        h.send("ko5", "busy", json!([300])).unwrap(),
+        json!({"body":"#true","slots":[]}),
+        "300 ms of work fits a 5 s budget"
+    );
+    assert_eq!(
+        h.kernel().state().live_vats().unwrap(),
+        vec!["v1".to_string(), "v2".to_string()]
+    );
+}
+
+#[test]
+fn bad_creation_options_refuse_the_launch() {
+    let mut h = harness();
+    let config = json!({"bundleSpec": counter(), "creationOptions": {"memoryLimitMiB": 1}});
+    let err = h
+        .launch_configs("counter", vec![("counter".into(), config)], &[])
+        .unwrap_err();
+    assert_eq!(
+        err,
+        "vat \"counter\": creationOptions.memoryLimitMiB must be a whole number from 16 to 16384, not 1"
+    );
+    assert_eq!(
+        h.kernel().state().live_vats().unwrap(),
+        Vec::<String>::new()
+    );
+}
+
+#[test]
+fn a_launch_asking_for_an_unavailable_endowment_is_refused() {
+    let mut h = harness();
+    let config = json!({"bundleSpec": counter(), "globals": ["TextEncoder", "fetch"],
+        "network": {"allowedHosts": ["example.org"]}});
+    let err = h
+        .launch_configs("counter", vec![("counter".into(), config)], &[])
+        .unwrap_err();
+    assert!(
+        err.starts_with("vat \"counter\": endowment \"fetch\" is not available in ocapd"),
+        "{err}"
+    );
+    assert_eq!(
+        h.kernel().state().live_vats().unwrap(),
+        Vec::<String>::new()
+    );
+}
+
+#[test]
+fn after_a_restart_vats_start_only_on_their_first_delivery() {
+    let mut h = harness();
+    h.launch(
+        "counter",
+        &[("counter", &counter()), ("other", &test_vat("misbehaving"))],
+        &[],
+    )
+    .unwrap();
+    h.restart();
+    let running = |h: &mut Harness| {
+        let mut vats: Vec<String> = h.kernel().running.keys().cloned().collect();
+        vats.sort();
+        vats
+    };
+    assert_eq!(running(&mut h), Vec::<String>::new(), "none at boot");
+    h.send("ko4", "resume", json!([])).unwrap();
+    assert_eq!(running(&mut h), ["v1"], "only the vat delivered to");
+    assert_eq!(
+        h.send("ko5", "hello", json!([])).unwrap(),
+        json!({"body":"#\"hello other\"","slots":[]})
+    );
+    assert_eq!(running(&mut h), ["v1", "v2"]);
+}
+
 fn example(name: &str) -> String {
     format!("file://{}/{name}.bundle", env!("OUT_DIR"))
 }

@@ -1,20 +1,40 @@
-//! Reading a vat's code: the reference bundle format of spec §7.1 from a `file://` URL.
+//! Reading a vat's code from a `file://` URL: the reference bundle format of spec §7.1, or a
+//! plain ES-module source (`.js`, `.mjs`) converted by [`crate::vatsource`].
 
+use crate::vatsource;
 use serde_json::Value;
 
-/// The code of the vat `config` names (a `bundleSpec` `file://` URL to an `iife` bundle).
+/// The bundle code of the vat `config` names: `bundleSpec` (a bundle, or a module source when
+/// the path ends `.js` or `.mjs`) or `sourceSpec` (a module source).
 pub fn load(config: &Value) -> Result<String, String> {
-    let Some(spec) = config.get("bundleSpec").and_then(Value::as_str) else {
-        return Err("for now, only bundleSpec is supported in vatConfig specifications".into());
+    let (spec, source_only) = match (config.get("bundleSpec"), config.get("sourceSpec")) {
+        (Some(Value::String(spec)), _) => (spec, false),
+        (_, Some(Value::String(spec))) => (spec, true),
+        _ => {
+            return Err(
+                "for now, only bundleSpec and sourceSpec are supported in vatConfig specifications"
+                    .into(),
+            );
+        }
     };
     let Some(path) = spec.strip_prefix("file://") else {
         return Err(format!(
-            "ocapd's built-in runtime loads bundles from file:// URLs only, not {spec}"
+            "ocapd's built-in runtime loads vat code from file:// URLs only, not {spec}"
         ));
     };
     let path = percent_decode(path)?;
+    let module = vatsource::is_module_path(&path);
+    if source_only && !module {
+        return Err(format!(
+            "sourceSpec {spec} must name an ES module (a .js or .mjs file)"
+        ));
+    }
     let text = std::fs::read_to_string(&path)
         .map_err(|e| format!("fetch of user code {spec} failed: {e}"))?;
+    if module {
+        let converted = vatsource::convert(&text, &path).map_err(|e| e.to_string())?;
+        return Ok(converted.code);
+    }
     parse(&text).map_err(|e| format!("bundle {spec}: {e}"))
 }
 
@@ -86,12 +106,53 @@ mod tests {
             err.starts_with("fetch of user code file:///nowhere/x.bundle failed"),
             "{err}"
         );
-        let err = load(&json!({"sourceSpec": "x.js"})).unwrap_err();
+        let err = load(&json!({"bundleName": "x"})).unwrap_err();
         assert_eq!(
             err,
-            "for now, only bundleSpec is supported in vatConfig specifications"
+            "for now, only bundleSpec and sourceSpec are supported in vatConfig specifications"
         );
         assert!(parse(r#"{"moduleFormat":"endoZipBase64","code":""}"#).is_err());
         assert!(load(&json!({"bundleSpec": "https://example.org/v.bundle"})).is_err());
+    }
+}
+
+#[cfg(test)]
+mod source_tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn module_sources_are_converted_and_their_errors_name_the_line() {
+        let dir = tempfile::tempdir().unwrap();
+        let good = dir.path().join("vat.mjs");
+        std::fs::write(
+            &good,
+            "import { Far } from '@endo/far';\nexport const buildRootObject = () => Far('root', {});\n",
+        )
+        .unwrap();
+        let url = format!("file://{}", good.display());
+        for config in [json!({"bundleSpec": url}), json!({"sourceSpec": url})] {
+            let code = load(&config).unwrap();
+            assert!(code.starts_with("var __vatExports__ = "), "{code}");
+            assert!(code.contains("require(\"@endo/far\", [\"Far\"])"), "{code}");
+        }
+        let bad = dir.path().join("bad.js");
+        std::fs::write(
+            &bad,
+            "export function buildRootObject() {}\nimport x from './x.js';",
+        )
+        .unwrap();
+        let err = load(&json!({"bundleSpec": format!("file://{}", bad.display())})).unwrap_err();
+        assert!(
+            err.starts_with(&format!("{}:2: relative import './x.js'", bad.display())),
+            "{err}"
+        );
+        let bundle = dir.path().join("v.bundle");
+        std::fs::write(&bundle, r#"{"moduleFormat":"iife","code":""}"#).unwrap();
+        let err = load(&json!({"sourceSpec": format!("file://{}", bundle.display())})).unwrap_err();
+        assert!(
+            err.ends_with("must name an ES module (a .js or .mjs file)"),
+            "{err}"
+        );
     }
 }

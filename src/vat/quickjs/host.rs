@@ -1,8 +1,8 @@
 //! What the vat's JavaScript reaches in Rust (`globalThis.ocapHost`, taken by the supervisor):
-//! the vatstore, the syscall queue, the log and the collector.
+//! the vatstore, the syscall queue, the log, the collector, randomness, and the `URL` script.
 
 use crate::vat::{Syscall, VatstoreDelta};
-use rquickjs::{Ctx, Function, Object};
+use rquickjs::{ArrayBuffer, Ctx, Function, Object};
 use std::cell::RefCell;
 use std::collections::{BTreeMap, HashMap};
 use std::ops::Bound;
@@ -127,11 +127,28 @@ pub fn install(ctx: &Ctx<'_>, host: &Rc<RefCell<Host>>) -> rquickjs::Result<()> 
             h.borrow().log(&level, &text)
         })?,
     )?;
+    object.set("randomBytes", Function::new(ctx.clone(), random_bytes)?)?;
+    object.set(
+        "loadUrl",
+        Function::new(ctx.clone(), |ctx: Ctx<'_>| {
+            super::bytecode::evaluate(&ctx, super::scripts::URL_SCRIPT)
+        })?,
+    )?;
     object.set(
         "gc",
         Function::new(ctx.clone(), |ctx: Ctx<'_>| ctx.run_gc())?,
     )?;
     ctx.globals().set("ocapHost", object)
+}
+
+/// `count` bytes of the OS's randomness (for the `crypto`, `Math` and `Date` endowments);
+/// an exception if the OS has none to give, rather than anything predictable.
+fn random_bytes<'js>(ctx: Ctx<'js>, count: usize) -> rquickjs::Result<ArrayBuffer<'js>> {
+    let mut bytes = vec![0u8; count.min(1 << 16)];
+    crate::random::fill(&mut bytes).map_err(|e| {
+        rquickjs::Exception::throw_internal(&ctx, &format!("no randomness from the OS: {e}"))
+    })?;
+    ArrayBuffer::new(ctx, bytes)
 }
 
 #[cfg(test)]

@@ -2,6 +2,7 @@
 //! running the real SES shim, the real `@agoric/swingset-liveslots` and our supervisor
 //! (`vat-runtime/src/supervisor.js`), all built by `build.rs` from the npm lockfile.
 //!
+//! The scripts run from bytecode that the first vat of the process compiles (`bytecode.rs`).
 //! Rust drives the JavaScript: it calls the supervisor's prepared functions (never `eval` on
 //! the hot path), then runs promise jobs and `setImmediate` callbacks until nothing is left.
 //! Syscalls arrive synchronously through host functions (`host.rs`) and are handed to the
@@ -9,10 +10,14 @@
 //! runtime a memory limit and a stack limit.
 
 mod bundle;
+mod bytecode;
+mod endowments;
 mod host;
 mod scripts;
 
-use super::{Delivery, DeliveryResult, Syscall, Syscalls, VatFactory, VatFault, VatRuntime};
+use super::{
+    CreationOptions, Delivery, DeliveryResult, Syscall, Syscalls, VatFactory, VatFault, VatRuntime,
+};
 use host::Host;
 use rquickjs::{Context, Ctx, Function, Object, Persistent, Runtime, Value};
 use serde_json::Value as Json;
@@ -41,18 +46,35 @@ impl Default for Limits {
 /// Makes QuickJS vats.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct QuickJsFactory {
-    /// Applied to every vat's runtime.
+    /// Applied to every vat's runtime, unless its `creationOptions` say otherwise.
     pub limits: Limits,
 }
 
+impl QuickJsFactory {
+    /// The limits of the vat `config` describes: ours, with its `creationOptions` applied.
+    fn limits_for(&self, config: &Json) -> Result<Limits, String> {
+        let options = CreationOptions::from_config(config)?;
+        Ok(Limits {
+            memory: options.memory_limit.unwrap_or(self.limits.memory),
+            ..self.limits
+        })
+    }
+}
+
 impl VatFactory for QuickJsFactory {
+    fn check(&self, config: &Json) -> Result<(), String> {
+        self.limits_for(config)?;
+        endowments::check(config)
+    }
+
     fn create(&self, vat_id: &str, config: &Json) -> Result<Box<dyn VatRuntime>, String> {
+        let limits = self.limits_for(config)?;
         let code = bundle::load(config)?;
         Ok(Box::new(QuickJsVat {
             vat_id: vat_id.into(),
             config: config.clone(),
             code,
-            limits: self.limits,
+            limits,
             engine: None,
         }))
     }
@@ -121,8 +143,8 @@ impl Engine {
         let supervisor = context.with(|ctx| -> Result<Supervisor, VatFault> {
             host::install(&ctx, &host).map_err(|e| crashed("installing host functions", e))?;
             host.borrow_mut().loading = true;
-            for (name, source) in scripts::ALL {
-                ctx.eval::<(), _>(source).map_err(|e| {
+            for (index, (name, _)) in scripts::ALL[..scripts::EVERY_VAT].iter().enumerate() {
+                bytecode::evaluate(&ctx, index).map_err(|e| {
                     VatFault::Crashed(format!("evaluating {name}: {}", describe(&ctx, e)))
                 })?;
             }
@@ -317,8 +339,8 @@ impl VatRuntime for QuickJsVat {
         let parameters = serde_json::to_string(&parameters).expect("CapData serializes");
         let config = self.config.to_string();
         let (vat_id, code) = (self.vat_id.clone(), std::mem::take(&mut self.code));
-        let remaining = budget.saturating_sub(loaded);
-        let result = engine.run(syscalls, remaining, move |ctx, s| {
+        // The budget is the vat's: loading our runtime (SES, liveslots) is not charged to it.
+        let result = engine.run(syscalls, budget, move |ctx, s| {
             let init: Function = s.init.clone().restore(ctx)?;
             init.call::<_, ()>((vat_id, config, code, parameters))
         });

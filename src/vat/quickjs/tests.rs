@@ -26,7 +26,14 @@ fn start(
     state: Vec<(String, String)>,
 ) -> (Box<dyn VatRuntime>, DeliveryResult) {
     let config = serde_json::json!({"bundleSpec": url, "parameters": {"name": name}});
-    let mut vat = QuickJsFactory::default().create("v1", &config).unwrap();
+    start_config(&config, state)
+}
+
+fn start_config(
+    config: &serde_json::Value,
+    state: Vec<(String, String)>,
+) -> (Box<dyn VatRuntime>, DeliveryResult) {
+    let mut vat = QuickJsFactory::default().create("v1", config).unwrap();
     let result = vat.init(state, &mut Recorder::default(), BUDGET).unwrap();
     (vat, result)
 }
@@ -225,14 +232,14 @@ fn loops_hit_the_budget() {
 }
 
 #[test]
-fn runaway_allocation_hits_the_memory_limit() {
-    let config = serde_json::json!({"bundleSpec": test_vat("misbehaving"), "parameters": {}});
-    let factory = QuickJsFactory {
-        limits: Limits {
-            memory: 32 << 20,
-            ..Limits::default()
-        },
-    };
+fn a_vat_memory_limit_comes_from_its_creation_options() {
+    let factory = QuickJsFactory::default();
+    let config = serde_json::json!({"creationOptions": {"memoryLimitMiB": 32}});
+    assert_eq!(factory.limits_for(&config).unwrap().memory, 32 << 20);
+    let default = factory.limits_for(&serde_json::json!({})).unwrap();
+    assert_eq!(default.memory, Limits::default().memory);
+    let config = serde_json::json!({"bundleSpec": test_vat("misbehaving"),
+        "creationOptions": {"memoryLimitMiB": 32}});
     let mut vat = factory.create("v1", &config).unwrap();
     vat.init(vec![], &mut Recorder::default(), BUDGET).unwrap();
     let outcome = vat.deliver(
@@ -279,5 +286,216 @@ fn a_dropped_import_is_dropped_and_retired_after_bring_out_your_dead() {
         syscalls,
         vec![r#"["dropImports",["o-7"]]"#, r#"["retireImports",["o-7"]]"#],
         "QuickJS collected the presence and liveslots saw its finalizer"
+    );
+}
+
+fn fixture(name: &str) -> String {
+    format!(
+        "file://{}/tests/fixtures/{name}",
+        env!("CARGO_MANIFEST_DIR")
+    )
+}
+
+#[test]
+fn an_es_module_source_runs_with_every_provided_package() {
+    let (mut vat, init) = start(&fixture("esm-vat.mjs"), "esm", vec![]);
+    assert_eq!(init.error, None);
+    let (_, syscalls) = deliver(&mut vat, &message(r#"["bootstrap",[]]"#, &[], "p-1"));
+    assert_eq!(
+        syscalls,
+        vec![r##"["resolve",[["p-1",false,{"body":"#\"esm ready\"","slots":[]}]]]"##]
+    );
+    let (_, syscalls) = deliver(&mut vat, &message(r#"["check",[]]"#, &[], "p-2"));
+    assert_eq!(
+        syscalls,
+        vec![
+            r##"["resolve",[["p-2",false,{"body":"#[\"remotable\",\"function\",true,55]","slots":[]}]]]"##
+        ]
+    );
+    let (_, syscalls) = deliver(&mut vat, &message(r#"["twice",[21]]"#, &[], "p-3"));
+    assert_eq!(
+        syscalls,
+        vec![r##"["resolve",[["p-3",false,{"body":"#42","slots":[]}]]]"##]
+    );
+}
+
+#[test]
+fn every_package_vat_sources_may_import_is_provided() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("all.mjs");
+    let mut source = String::new();
+    for (n, package) in crate::vatsource::PACKAGES.iter().enumerate() {
+        source.push_str(&format!("import * as p{n} from '{package}';\n"));
+    }
+    let counts: Vec<String> = (0..crate::vatsource::PACKAGES.len())
+        .map(|n| format!("Object.keys(p{n}).length"))
+        .collect();
+    source.push_str(&format!(
+        "import {{ Far }} from '@endo/far';\n\
+         export const buildRootObject = () => Far('root', {{ counts: () => [{}] }});\n",
+        counts.join(", ")
+    ));
+    std::fs::write(&path, source).unwrap();
+    let (mut vat, init) = start(&format!("file://{}", path.display()), "all", vec![]);
+    assert_eq!(init.error, None);
+    let (_, syscalls) = deliver(&mut vat, &message(r#"["counts",[]]"#, &[], "p-1"));
+    let counts: Vec<u32> = serde_json::from_str::<serde_json::Value>(&syscalls[0]).unwrap()[1][0]
+        [2]["body"]
+        .as_str()
+        .and_then(|b| serde_json::from_str(&b[1..]).ok())
+        .unwrap();
+    assert_eq!(counts.len(), crate::vatsource::PACKAGES.len());
+    assert!(
+        counts.iter().all(|&c| c > 0),
+        "an empty namespace: {counts:?}"
+    );
+
+    std::fs::write(
+        &path,
+        "import { nothing } from '@endo/far';\nexport function buildRootObject() {}\n",
+    )
+    .unwrap();
+    let config = serde_json::json!({"bundleSpec": format!("file://{}", path.display())});
+    let mut vat = QuickJsFactory::default().create("v1", &config).unwrap();
+    let error = vat
+        .init(vec![], &mut Recorder::default(), BUDGET)
+        .unwrap()
+        .error
+        .expect("a missing export fails the start");
+    assert!(
+        error.contains(
+            "The requested module '@endo/far' does not provide an export named 'nothing'"
+        ),
+        "{error}"
+    );
+}
+
+/// The result body of the only syscall of a delivery (a resolve), without its `#`.
+fn answer(vat: &mut Box<dyn VatRuntime>, method_args: &str) -> serde_json::Value {
+    let (_, syscalls) = deliver(vat, &message(method_args, &[], "p-1"));
+    assert_eq!(syscalls.len(), 1, "{syscalls:?}");
+    let syscall: serde_json::Value = serde_json::from_str(&syscalls[0]).unwrap();
+    assert_eq!(syscall[1][0][1], false, "{syscall}");
+    serde_json::from_str(&syscall[1][0][2]["body"].as_str().unwrap()[1..]).unwrap()
+}
+
+fn endowed(globals: &[&str]) -> Box<dyn VatRuntime> {
+    let config = serde_json::json!({"bundleSpec": test_vat("endowments"), "globals": globals});
+    let (vat, init) = start_config(&config, vec![]);
+    assert_eq!(init.error, None);
+    vat
+}
+
+#[test]
+fn text_encoder_and_decoder_follow_the_encoding_standard() {
+    let mut vat = endowed(&["TextEncoder", "TextDecoder"]);
+    assert_eq!(
+        answer(&mut vat, r#"["text",[]]"#),
+        serde_json::json!([
+            [0x61, 0xe2, 0x82, 0xac, 0xf0, 0x9f, 0x98, 0x80, 0xef, 0xbf, 0xbd, 0x62],
+            {"read": 1, "written": 1},
+            "hi",
+            2,
+            "\u{fffd}\u{fffd}A",
+            "\u{fffd}",
+            "\u{fffd}A",
+            "\u{20ac}",
+            "TypeError",
+            "RangeError",
+            "utf-8"
+        ])
+    );
+}
+
+#[test]
+fn base64_crypto_math_and_date_endowments_work() {
+    let mut vat = endowed(&["atob", "btoa", "crypto", "Math", "Date"]);
+    assert_eq!(
+        answer(&mut vat, r#"["base64",[]]"#),
+        serde_json::json!(["aGVsbG8=", "hello"])
+    );
+    assert_eq!(
+        answer(&mut vat, r#"["random",[]]"#),
+        serde_json::json!([
+            32,
+            true,
+            2,
+            "QuotaExceededError",
+            "TypeMismatchError",
+            true,
+            true,
+            100,
+            7,
+            true
+        ])
+    );
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis();
+    assert_eq!(
+        answer(&mut vat, &format!(r#"["clock",[{now}]]"#)),
+        serde_json::json!([
+            true,
+            true,
+            true,
+            "string",
+            "1970-01-01T00:00:00.000Z",
+            946_684_800_000_u64
+        ])
+    );
+}
+
+#[test]
+fn url_and_url_search_params_are_whatwg_urls() {
+    let mut vat = endowed(&["URL", "URLSearchParams"]);
+    assert_eq!(
+        answer(&mut vat, r#"["url",[]]"#),
+        serde_json::json!([
+            "https://user:pw@xn--r8jz45g.jp:8080/b?x=1&y=two%20words#f",
+            "xn--r8jz45g.jp",
+            "8080",
+            "two words",
+            "https://h.example/a/c?q",
+            ["1", "3"],
+            "a=1&b=+&a=3&c=d%26e",
+            "TypeError",
+            true
+        ])
+    );
+}
+
+#[test]
+fn abort_controllers_signal_their_listeners_once() {
+    let mut vat = endowed(&["AbortController", "AbortSignal"]);
+    assert_eq!(
+        answer(&mut vat, r#"["abort",[]]"#),
+        serde_json::json!([
+            [false, false],
+            true,
+            "why",
+            "why",
+            ["once abort", "onabort", "listener"],
+            "why",
+            "AbortError",
+            "TypeError",
+            false,
+            "undefined"
+        ])
+    );
+}
+
+#[test]
+fn without_asking_a_vat_gets_no_endowments_and_tamed_date_and_math() {
+    let mut vat = endowed(&[]);
+    assert_eq!(
+        answer(&mut vat, r#"["withoutGlobals",[]]"#),
+        serde_json::json!([
+            "undefined",
+            "undefined",
+            "undefined",
+            "TypeError",
+            "TypeError"
+        ])
     );
 }
