@@ -38,7 +38,7 @@ pub struct Options {
     #[arg(long, value_name = "SECS", value_parser = parse_seconds)]
     pub read_timeout: Option<f64>,
 
-    /// How long one delivery to a vat may take before the vat is terminated [default: 10]
+    /// How long one delivery to a vat may take before the vat is terminated [default: 2]
     #[arg(long, value_name = "SECS", value_parser = parse_seconds)]
     pub delivery_timeout: Option<f64>,
 

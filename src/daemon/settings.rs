@@ -89,7 +89,7 @@ impl Settings {
             },
             kernel: crate::kernel::KernelOptions {
                 delivery_budget: secs(options.delivery_timeout, config.delivery_timeout)
-                    .unwrap_or(Duration::from_secs(10)),
+                    .unwrap_or(crate::kernel::KernelOptions::default().delivery_budget),
                 reap_interval: options
                     .reap_interval
                     .or(config.reap_interval)

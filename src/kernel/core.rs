@@ -23,7 +23,9 @@ pub struct KernelOptions {
 impl Default for KernelOptions {
     fn default() -> KernelOptions {
         KernelOptions {
-            delivery_budget: Duration::from_secs(10),
+            // The default: generous for any real delivery (a few ms), short enough that
+            // a looping vat is stopped before its callers give up.
+            delivery_budget: Duration::from_secs(2),
             reap_interval: 100,
         }
     }
