@@ -1,4 +1,7 @@
 //! Property tests: round trips, canonical output, and no panics on junk.
+//!
+//! `PROPTEST_CASES` raises the number of cases of every property test in the crate (the
+//! defaults keep CI short).
 
 use proptest::collection::{btree_map, vec};
 use proptest::option;
@@ -6,6 +9,15 @@ use proptest::prelude::*;
 use serde_json::Value;
 
 use super::*;
+
+/// `PROPTEST_CASES` if set, else `default`: the crate's property tests run briefly in CI and as
+/// long as asked otherwise.
+pub(crate) fn cases(default: u32) -> u32 {
+    std::env::var("PROPTEST_CASES")
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(default)
+}
 
 /// Structural equality that treats NaN as equal to NaN.
 fn same(a: &Passable, b: &Passable) -> bool {
@@ -171,7 +183,7 @@ fn slots() -> impl Strategy<Value = Vec<String>> {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(512))]
+    #![proptest_config(ProptestConfig::with_cases(cases(512)))]
 
     #[test]
     fn decode_inverts_encode(value in passable()) {
