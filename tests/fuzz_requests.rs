@@ -14,10 +14,7 @@ use proptest::collection::vec;
 use proptest::prelude::*;
 use proptest::test_runner::{Config, TestRunner};
 use serde_json::{Value, json};
-use std::io::{Read, Write};
-use std::os::unix::net::UnixStream;
 use std::path::Path;
-use std::time::Duration;
 
 const METHODS: &[&str] = &[
     "getStatus",
@@ -123,19 +120,6 @@ fn line() -> impl Strategy<Value = (Vec<u8>, bool)> {
     })
 }
 
-/// Sends the bytes, half-closes, and returns everything the daemon answered.
-fn exchange(socket: &Path, bytes: &[u8]) -> String {
-    let mut stream = UnixStream::connect(socket).unwrap();
-    stream
-        .set_read_timeout(Some(Duration::from_secs(30)))
-        .unwrap();
-    stream.write_all(bytes).unwrap();
-    let _ = stream.shutdown(std::net::Shutdown::Write);
-    let mut out = Vec::new();
-    let _ = stream.read_to_end(&mut out);
-    String::from_utf8(out).unwrap_or_else(|e| panic!("response is not UTF-8: {e}"))
-}
-
 /// The id the daemon must echo: the request's own when it could be read as a JSON object.
 fn expected_id(bytes: &[u8]) -> Option<Value> {
     let line = bytes.split(|b| *b == b'\n').next()?;
@@ -147,7 +131,7 @@ fn expected_id(bytes: &[u8]) -> Option<Value> {
 }
 
 fn check(socket: &Path, bytes: &[u8], complete: bool) -> Result<(), TestCaseError> {
-    let reply = exchange(socket, bytes);
+    let reply = common::raw(socket, bytes);
     if !complete && bytes.is_empty() {
         prop_assert_eq!(reply, "", "a probe gets nothing");
         return Ok(());
