@@ -8,7 +8,9 @@
 //!   an acknowledged termination stuck, and a counter is at least the last value a client was
 //!   told and at most that plus the increments whose replies were lost (nothing lost, nothing
 //!   applied twice: the count lives in the vat's baggage, so vatstore and kernel state agree);
-//! * the run queue resumes: every surviving vat answers a new message.
+//! * the run queue resumes: every surviving vat answers a new message;
+//! * every online backup (`backupDatabase`, behind `ocapctl backup`) taken during the workload
+//!   passes `fsck` too.
 //!
 //! `OCAP_CRASH_ITERATIONS` (default 12) kills; `OCAP_CRASH_SEED` replays a run (the seed is
 //! printed). Failures are collected and reported together with the seed.
@@ -47,6 +49,10 @@ struct Model {
     acknowledged: u64,
     /// Requests whose reply the kill cut off, for the report.
     cut_off: u64,
+    /// Backups the daemon reported written during the current run, to check after the kill.
+    backups: Vec<PathBuf>,
+    /// Backups checked, for the report.
+    backups_checked: u64,
 }
 
 #[derive(Clone)]
@@ -302,10 +308,31 @@ fn ping_pong_client(run: &Run, mut rng: Rng) {
     }
 }
 
+/// Takes online backups (`ocapctl backup`) while the others work; each must be consistent.
+fn backup_client(run: &Run, dir: &Path) {
+    let mut n = 0;
+    while !run.stopped() {
+        n += 1;
+        let path = dir.join(format!(
+            "backup-{}-{n}.sqlite",
+            *run.iteration.lock().unwrap()
+        ));
+        let Some(response) = run.call("backupDatabase", json!({"path": path})) else {
+            continue;
+        };
+        if response.get("error").is_some() {
+            run.fail(format!("backup: {response}"));
+        } else {
+            run.model.lock().unwrap().backups.push(path);
+        }
+        std::thread::sleep(Duration::from_millis(150));
+    }
+}
+
 /// Runs the workload on a live daemon until it is killed after `kill_after`.
 fn workload_then_kill(run: &Arc<Run>, daemon: &mut Daemon, rng: &mut Rng, kill_after: Duration) {
     run.killing.store(false, Ordering::SeqCst);
-    let clients: Vec<std::thread::JoinHandle<()>> = (0..4)
+    let clients: Vec<std::thread::JoinHandle<()>> = (0..5)
         .map(|i| {
             let run = Arc::clone(run);
             let seed = rng.next();
@@ -314,7 +341,8 @@ fn workload_then_kill(run: &Arc<Run>, daemon: &mut Daemon, rng: &mut Rng, kill_a
                 match i {
                     0 => launcher(&run, rng),
                     1 | 2 => counter_client(&run, rng),
-                    _ => ping_pong_client(&run, rng),
+                    3 => ping_pong_client(&run, rng),
+                    _ => backup_client(&run, run.socket.parent().unwrap()),
                 }
             })
         })
@@ -328,12 +356,23 @@ fn workload_then_kill(run: &Arc<Run>, daemon: &mut Daemon, rng: &mut Rng, kill_a
     }
 }
 
-/// Checks the database a crash left behind, before anything opens it for writing.
+/// Checks the database a crash left behind, before anything opens it for writing, and every
+/// backup taken while the daemon ran.
 fn fsck_after_crash(run: &Run, database: &Path) {
+    fsck(run, database, "the database after the crash");
+    let backups = std::mem::take(&mut run.model.lock().unwrap().backups);
+    for backup in backups {
+        fsck(run, &backup, &backup.display().to_string());
+        let _ = std::fs::remove_file(&backup);
+        run.model.lock().unwrap().backups_checked += 1;
+    }
+}
+
+fn fsck(run: &Run, database: &Path, what: &str) {
     match ocap::kernel::fsck::fsck(database) {
         Ok(report) if ocap::kernel::fsck::is_clean(&report) => {}
-        Ok(report) => run.fail(format!("fsck after the crash: {report}")),
-        Err(e) => run.fail(format!("fsck after the crash could not run: {e}")),
+        Ok(report) => run.fail(format!("fsck of {what}: {report}")),
+        Err(e) => run.fail(format!("fsck of {what} could not run: {e}")),
     }
 }
 
@@ -454,10 +493,11 @@ fn sigkill_at_random_moments_loses_nothing_acknowledged() {
     drop(daemon);
     let model = run.model.lock().unwrap();
     eprintln!(
-        "crash: {iterations} kills, {} replies acknowledged, {} cut off by a kill, {} subclusters terminated, {} failures",
+        "crash: {iterations} kills, {} replies acknowledged, {} cut off by a kill, {} subclusters terminated, {} online backups checked, {} failures",
         model.acknowledged,
         model.cut_off,
         model.terminated.len(),
+        model.backups_checked,
         model.failures.len()
     );
     assert!(
