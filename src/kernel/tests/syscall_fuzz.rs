@@ -70,6 +70,8 @@ fn pick() -> impl Strategy<Value = Pick> {
         1 => prop_oneof![
             Just("ko1".to_string()),
             Just("ko3".to_string()),
+            Just("ko4".to_string()),
+            Just("ko5".to_string()),
             Just("kp1".to_string()),
             Just("o-1".to_string()),
             Just("p-1".to_string()),
@@ -359,5 +361,38 @@ proptest! {
         steps in vec(step(), 1..20),
     ) {
         fuzz_case(script, steps)?;
+    }
+}
+
+/// A vat that names a kref it was never given — the kernel facet, another vat's object, an
+/// import it does not hold — makes an illegal syscall: it is terminated and nothing is sent.
+#[test]
+fn a_vat_cannot_reach_what_it_was_not_given() {
+    for target in ["ko3", "ko5", "o-7", "p-9"] {
+        let send = Op::Send {
+            target: Pick::Junk(target.into()),
+            slots: vec![],
+            result: Some(Pick::Promise(1)),
+            junk_body: false,
+        };
+        SCRIPT.with(|s| *s.borrow_mut() = vec![vec![send]].into());
+        let mut h = Harness::with(KernelOptions::default(), || Box::new(FuzzFactory));
+        h.launch("a", &[("a", "fuzz"), ("b", "fuzz")], &[]).unwrap();
+        let queued = h.kv("queue.run.head");
+        h.kernel_send("ko4", "poke", vec![], false);
+        assert_eq!(
+            h.kernel().state().live_vats().unwrap(),
+            vec!["v2".to_string()],
+            "{target}: the vat that named it is terminated"
+        );
+        assert_eq!(
+            h.kv("queue.run.head").map(|n| n.parse::<u64>().unwrap()),
+            queued.map(|n| n.parse::<u64>().unwrap() + 1),
+            "{target}: only the poke itself was ever queued"
+        );
+        assert_eq!(
+            invariants::check(h.kernel().state().store()),
+            Vec::<String>::new()
+        );
     }
 }
