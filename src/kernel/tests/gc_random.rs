@@ -78,7 +78,7 @@ impl Harness {
     }
 
     /// Runs a call whose answer nobody waits for.
-    fn fire(&mut self, call: Call) {
+    pub(super) fn fire(&mut self, call: Call) {
         self.kernel().call(call, Box::new(|_| {})).unwrap();
         self.run();
     }

@@ -3,7 +3,7 @@
 //! were given, refs of their own, refs of other vats and kernel refs, and junk. Whatever they
 //! do, the kernel must not panic, every crank must end cleanly (committed, or rolled back with
 //! its vat terminated), and after every step [`invariants::check`] must find nothing, across
-//! restarts.
+//! daemon restarts, `collectGarbage`, `restartVat` and `terminateVat`.
 //!
 //! `PROPTEST_CASES` sets the number of cases (default 48 here).
 
@@ -115,6 +115,8 @@ enum Step {
     Restart,
     /// `collectGarbage`.
     Collect,
+    /// `restartVat` or `terminateVat` of one of the two vats.
+    Lifecycle { vat: u8, terminate: bool },
 }
 
 fn step() -> impl Strategy<Value = Step> {
@@ -122,6 +124,8 @@ fn step() -> impl Strategy<Value = Step> {
         8 => (0u8..2, proptest::option::of(0u8..4)).prop_map(|(to, gift)| Step::Send { to, gift }),
         1 => Just(Step::Restart),
         1 => Just(Step::Collect),
+        1 => (1u8..3, prop::bool::weighted(0.3))
+            .prop_map(|(vat, terminate)| Step::Lifecycle { vat, terminate }),
     ]
 }
 
@@ -338,10 +342,13 @@ fn fuzz_case(script: Vec<Vec<Op>>, steps: Vec<Step>) -> Result<(), TestCaseError
                 h.kernel_send(roots[*to as usize], "poke", args, false);
             }
             Step::Restart => h.crash_restart(),
-            Step::Collect => {
-                h.kernel()
-                    .call(Call::CollectGarbage, Box::new(|_| {}))
-                    .map_err(|e| TestCaseError::fail(format!("{at}: {e}")))?;
+            Step::Collect => h.fire(Call::CollectGarbage),
+            Step::Lifecycle { vat, terminate } => {
+                let vat = format!("v{vat}");
+                h.fire(match terminate {
+                    true => Call::TerminateVat(vat),
+                    false => Call::RestartVat(vat),
+                });
             }
         }
         settle(&mut h, &at)?;
