@@ -356,6 +356,64 @@ fn fuzz_case(script: Vec<Vec<Op>>, steps: Vec<Step>) -> Result<(), TestCaseError
     Ok(())
 }
 
+/// JSON shaped like the worker protocol's syscall tuples (spec §7.4), often wrong.
+fn syscall_json() -> impl Strategy<Value = Value> {
+    let kind = prop::sample::select(
+        &[
+            "send",
+            "subscribe",
+            "resolve",
+            "exit",
+            "dropImports",
+            "retireImports",
+            "retireExports",
+            "abandonExports",
+            "vatstoreGet",
+            "",
+        ][..],
+    );
+    let leaf = prop_oneof![
+        Just(Value::Null),
+        any::<bool>().prop_map(Value::Bool),
+        any::<i64>().prop_map(Value::from),
+        "(o|p)[+-][0-9]{1,2}".prop_map(Value::String),
+        "#[\\[\"a-z0-9,\\]]{0,12}".prop_map(Value::String),
+        any::<String>().prop_map(Value::String),
+    ];
+    let tree = leaf.prop_recursive(3, 24, 4, |inner| {
+        prop_oneof![
+            vec(inner.clone(), 0..4).prop_map(Value::Array),
+            vec(
+                (
+                    prop::sample::select(&["methargs", "result", "body", "slots"][..]),
+                    inner
+                ),
+                0..4
+            )
+            .prop_map(|kv| Value::Object(
+                kv.into_iter().map(|(k, v)| (k.to_string(), v)).collect()
+            )),
+        ]
+    });
+    (kind, vec(tree, 0..4)).prop_map(|(kind, mut rest)| {
+        rest.insert(0, Value::String(kind.into()));
+        Value::Array(rest)
+    })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(crate::capdata::proptests::cases(512)))]
+
+    /// A worker vat's syscall line parses to a syscall that prints back the same way, or is
+    /// refused (an illegal syscall); it never panics.
+    #[test]
+    fn worker_syscalls_parse_or_are_refused(value in syscall_json()) {
+        if let Ok(syscall) = Syscall::from_json(&value) {
+            prop_assert_eq!(Syscall::from_json(&syscall.to_json()), Ok(syscall));
+        }
+    }
+}
+
 proptest! {
     #![proptest_config(ProptestConfig {
         cases: crate::capdata::proptests::cases(48),
