@@ -1,7 +1,8 @@
 // The ping side of a two-vat example: vat-to-vat eventual sends, awaited one after another
 // (`rally`), all at once (`burst`), to every peer (`fanout`), and promise pipelining
 // (`pipeline`: a message sent to the promise for an object before that object exists). Its
-// peers are the subcluster's vats named `pong…`. Bundled by the build into ping.bundle.
+// peers are the subcluster's vats named `pong…`, kept in baggage so that the vats still talk
+// after a daemon restart. Bundled by the build into ping.bundle.
 import { E } from '@endo/eventual-send';
 import { makeExo } from '@endo/exo';
 import { M } from '@endo/patterns';
@@ -9,15 +10,18 @@ import { M } from '@endo/patterns';
 const makeDefaultExo = (name, methods) =>
   makeExo(name, M.interface(name, {}, { defaultGuards: 'passable' }), methods);
 
-export function buildRootObject() {
-  let peers = [];
-  let pong;
+export function buildRootObject(_vatPowers, _parameters, baggage) {
+  let peers = baggage.has('peers') ? baggage.get('peers') : [];
+  let pong = peers[0];
   return makeDefaultExo('ping', {
     bootstrap(vats) {
-      peers = Object.keys(vats)
-        .filter(name => name.startsWith('pong'))
-        .sort()
-        .map(name => vats[name]);
+      peers = harden(
+        Object.keys(vats)
+          .filter(name => name.startsWith('pong'))
+          .sort()
+          .map(name => vats[name]),
+      );
+      baggage.init('peers', peers);
       pong = peers[0];
       return 'ping-pong ready';
     },

@@ -30,7 +30,7 @@ mod prettify;
 mod value;
 
 #[cfg(test)]
-mod proptests;
+pub(crate) mod proptests;
 
 use serde::{Deserialize, Serialize};
 

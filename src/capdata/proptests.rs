@@ -1,4 +1,7 @@
 //! Property tests: round trips, canonical output, and no panics on junk.
+//!
+//! `PROPTEST_CASES` raises the number of cases of every property test in the crate (the
+//! defaults keep CI short).
 
 use proptest::collection::{btree_map, vec};
 use proptest::option;
@@ -6,6 +9,15 @@ use proptest::prelude::*;
 use serde_json::Value;
 
 use super::*;
+
+/// `PROPTEST_CASES` if set, else `default`: the crate's property tests run briefly in CI and as
+/// long as asked otherwise.
+pub(crate) fn cases(default: u32) -> u32 {
+    std::env::var("PROPTEST_CASES")
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(default)
+}
 
 /// Structural equality that treats NaN as equal to NaN.
 fn same(a: &Passable, b: &Passable) -> bool {
@@ -171,7 +183,7 @@ fn slots() -> impl Strategy<Value = Vec<String>> {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(512))]
+    #![proptest_config(ProptestConfig::with_cases(cases(512)))]
 
     #[test]
     fn decode_inverts_encode(value in passable()) {
@@ -232,4 +244,34 @@ proptest! {
         let _ = decode(&CapData { body: body.clone(), slots: vec![] });
         let _ = prettify(&CapData { body, slots: data.slots });
     }
+
+    /// Whatever decodes is canonical after one round: encoding it again and decoding gives the
+    /// same value (the kernel re-encodes what vats send).
+    #[test]
+    fn decoded_junk_re_encodes_stably(text in smallcaps_json(), slots in kref_slots()) {
+        let data = CapData { body: format!("#{text}"), slots };
+        if let Ok(value) = decode(&data) {
+            let again = encode(&value);
+            let decoded = decode(&again);
+            prop_assert!(decoded.is_ok(), "{:?} -> {:?} -> {:?}", data, again, decoded);
+            prop_assert!(same(&decoded.unwrap_or(Passable::Null), &value));
+        }
+        let _ = decode_methargs(&data);
+    }
+
+    /// Nesting far past the parser's limit is an error, not a stack overflow.
+    #[test]
+    fn deep_nesting_is_refused_without_overflow(depth in 1usize..20_000, open in "[\\[{]") {
+        let (opening, closing) = if open == "[" { ("[", "]") } else { ("{\"a\":", "}") };
+        let body = format!("#{}0{}", opening.repeat(depth), closing.repeat(depth));
+        let data = CapData { body, slots: vec![] };
+        let _ = decode(&data);
+        let _ = prettify(&data);
+        let _ = decode_methargs(&data);
+    }
+}
+
+/// Slot lists like the kernel's and vats' refs, so `$N`/`&N` references resolve.
+fn kref_slots() -> impl Strategy<Value = Vec<String>> {
+    vec("(ko|kp|o\\+|o-|p\\+|p-)[0-9]{1,2}", 0..5)
 }

@@ -157,7 +157,12 @@ fn timeout_error(limit: Duration) -> Response {
 /// Writes the response and closes. When the client's bytes were left unread, they are drained
 /// briefly first: closing a socket with unread input resets it, and the client would lose the
 /// error that explains why.
-async fn reply(stream: &mut UnixStream, response: &Response, limit: Duration, unread: bool) {
+pub(super) async fn reply(
+    stream: &mut UnixStream,
+    response: &Response,
+    limit: Duration,
+    unread: bool,
+) {
     let write = async {
         stream.write_all(response.to_line().as_bytes()).await?;
         stream.shutdown().await

@@ -7,7 +7,6 @@ use crate::protocol::{Response, RpcError, codes};
 use serde_json::Value;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
-use tokio::io::AsyncWriteExt;
 use tokio::net::UnixListener;
 use tokio::sync::{Notify, watch};
 use tokio::time::Instant;
@@ -146,14 +145,16 @@ fn start_connection(
     });
 }
 
-/// Past the connection limit: a clear error instead of a silent queue.
+/// Past the connection limit: a clear error instead of a silent queue. The client's request is
+/// left unread, so it is drained after the reply: closing with unread input would reset the
+/// connection, and the client would lose the error.
 async fn refuse(mut stream: tokio::net::UnixStream, max: usize) {
     let error = RpcError::new(
         codes::UNAVAILABLE,
         format!("Too many connections (limit {max}); try again"),
     );
-    let line = Response::error(Value::Null, error).to_line();
-    let _ = tokio::time::timeout(Duration::from_secs(1), stream.write_all(line.as_bytes())).await;
+    let response = Response::error(Value::Null, error);
+    connection::reply(&mut stream, &response, Duration::from_secs(1), true).await;
 }
 
 /// `accept` fails on fd exhaustion (EMFILE) among others; back off instead of spinning.

@@ -32,13 +32,15 @@ impl Kernel {
         vat: &str,
         vref: &str,
     ) -> Result<String, Untranslatable> {
-        if let Some(kref) = self.state.clist_kref(vat, vref)? {
-            return Ok(kref);
-        }
+        // Checked before the lookup: the c-list keeps both directions under `<vat>.c.`, so a
+        // vat naming a kref it holds (`ko5`) would otherwise get back `R o-1` as a "kref".
         if !is_vref(vref) {
             return Err(Untranslatable::Illegal(format!(
                 "{vref:?} is not a vat reference"
             )));
+        }
+        if let Some(kref) = self.state.clist_kref(vat, vref)? {
+            return Ok(kref);
         }
         if !is_export(vref) {
             return Err(Untranslatable::Illegal(format!(

@@ -9,6 +9,8 @@ mod execute_db_query;
 mod get_status;
 mod kernel_control;
 pub mod params;
+#[cfg(test)]
+mod proptests;
 pub mod schemas;
 
 use super::server::Shared;

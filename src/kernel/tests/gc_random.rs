@@ -71,21 +71,27 @@ impl Harness {
     }
 
     /// A daemon crash and restart: the kernel goes without committing or answering anyone.
-    fn crash_restart(&mut self) {
+    pub(super) fn crash_restart(&mut self) {
         let kernel = self.kernel.take().unwrap();
         drop(kernel.into_store());
         self.kernel = Some(super::boot(&self.path, (self.factory)(), self.options));
     }
 
     /// Runs a call whose answer nobody waits for.
-    fn fire(&mut self, call: Call) {
+    pub(super) fn fire(&mut self, call: Call) {
         self.kernel().call(call, Box::new(|_| {})).unwrap();
         self.run();
     }
 
     /// Queues `method(args)` to `target` from the kernel, optionally awaited by a waiter that
     /// ignores the answer.
-    fn kernel_send(&mut self, target: &str, method: &str, args: Vec<Passable>, wait: bool) {
+    pub(super) fn kernel_send(
+        &mut self,
+        target: &str,
+        method: &str,
+        args: Vec<Passable>,
+        wait: bool,
+    ) {
         let methargs = encode(&Passable::Array(vec![
             Passable::String(method.into()),
             Passable::Array(args),

@@ -5,6 +5,7 @@ mod capabilities;
 mod gc_random;
 mod quickjs;
 mod scripted;
+mod syscall_fuzz;
 
 use super::{Call, Kernel, KernelOptions, LaunchPlan};
 use crate::kernel::store::{Store, open};
@@ -29,27 +30,22 @@ impl Harness {
 
     /// A kernel with scripted vats and the given options.
     fn with_options(options: KernelOptions) -> Harness {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("kernel.sqlite");
-        let factory: fn() -> Box<dyn VatFactory> = || Box::new(ScriptedFactory);
-        let kernel = Some(boot(&path, factory(), options));
-        Harness {
-            kernel,
-            factory,
-            options,
-            _dir: dir,
-            path,
-        }
+        Harness::with(options, || Box::new(ScriptedFactory))
     }
 
     /// A kernel whose vats `factory` makes, with a delivery budget.
     fn with_factory(factory: fn() -> Box<dyn VatFactory>, budget: std::time::Duration) -> Harness {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("kernel.sqlite");
         let options = KernelOptions {
             reap_interval: 1_000,
             delivery_budget: budget,
         };
+        Harness::with(options, factory)
+    }
+
+    /// A kernel whose vats `factory` makes, with the given options.
+    fn with(options: KernelOptions, factory: fn() -> Box<dyn VatFactory>) -> Harness {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("kernel.sqlite");
         let kernel = Some(boot(&path, factory(), options));
         Harness {
             kernel,
