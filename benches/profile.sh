@@ -16,6 +16,7 @@ n=${1:-200}
 bin=${OCAP_PROFILE_BIN_DIR:-target/profile/release}
 out=target/bench/profile
 mkdir -p "$out"
+rm -f "$out"/callgrind.*
 home=$(mktemp -d /tmp/ocap-profile.XXXXXX)
 export OCAP_HOME=$home
 unset NOTIFY_SOCKET LISTEN_FDS
@@ -51,11 +52,10 @@ ctl exec queueMessage "[\"$ping\",\"rally\",[$((n / 2))]]" >/dev/null
 callgrind_control -d vat-to-vat "$daemon" >/dev/null
 
 for phase in queueMessage vat-to-vat; do
-  file=$(ls -t "$out"/callgrind.*."$phase"* 2>/dev/null | head -1 || true)
-  [ -n "$file" ] || file=$(grep -l "desc: Trigger: .*$phase" "$out"/callgrind.* | head -1)
+  file=$(grep -al "^desc: Trigger: dump $phase\$" "$out"/callgrind.* | tail -1)
   total=$(callgrind_annotate "$file" 2>/dev/null | awk '/PROGRAM TOTALS/ {gsub(",","",$1); print $1}')
   echo "== $phase: $((total / n)) instructions per message/delivery ($n), from $file"
   callgrind_annotate --inclusive=yes --threshold=100 "$file" 2>/dev/null \
     | awk -v n="$n" '/^ *[0-9,]+ \(/ { c=$1; gsub(",","",c); $1=""; printf "%12d  %s\n", c/n, $0 }' \
-    | head -40
+    | head -40 || true # head closing the pipe early is not a failure
 done
