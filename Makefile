@@ -128,6 +128,7 @@ install-files:
 	$(call install_sed,$(call unit_exec,$(BINDIR)),systemd/ocap.service,$(DESTDIR)$(SYSTEMD_USER_DIR)/ocap.service)
 	install -d "$(DESTDIR)$(SYSTEMD_SYSTEM_DIR)"
 	install -m 644 systemd/system/ocap.socket "$(DESTDIR)$(SYSTEMD_SYSTEM_DIR)/ocap.socket"
+	install -m 644 systemd/system/ocap-caps.socket "$(DESTDIR)$(SYSTEMD_SYSTEM_DIR)/ocap-caps.socket"
 	$(call install_sed,$(call unit_exec,$(BINDIR)),systemd/system/ocap.service,$(DESTDIR)$(SYSTEMD_SYSTEM_DIR)/ocap.service)
 	install -d "$(DESTDIR)$(SYSUSERS_DIR)"
 	install -m 644 systemd/system/ocap.sysusers "$(DESTDIR)$(SYSUSERS_DIR)/ocap.conf"
@@ -149,6 +150,7 @@ uninstall-files:
 	rm -f "$(DESTDIR)$(SYSTEMD_USER_DIR)/ocap.socket" "$(DESTDIR)$(SYSTEMD_USER_DIR)/ocap.service"
 	rm -f "$(DESTDIR)$(SYSTEMD_USER_DIR)/ocap-caps.socket"
 	rm -f "$(DESTDIR)$(SYSTEMD_SYSTEM_DIR)/ocap.socket" "$(DESTDIR)$(SYSTEMD_SYSTEM_DIR)/ocap.service"
+	rm -f "$(DESTDIR)$(SYSTEMD_SYSTEM_DIR)/ocap-caps.socket"
 	rm -f "$(DESTDIR)$(SYSUSERS_DIR)/ocap.conf"
 	rm -f "$(DESTDIR)$(LAUNCHD_DIR)/$(PLIST)"
 	rmdir "$(DESTDIR)$(LAUNCHD_DIR)" 2>/dev/null || true

@@ -16,6 +16,7 @@ const USER_SOCKET: &str = "systemd/ocap.socket";
 const USER_SERVICE: &str = "systemd/ocap.service";
 const USER_CAPS_SOCKET: &str = "systemd/ocap-caps.socket";
 const SYSTEM_SOCKET: &str = "systemd/system/ocap.socket";
+const SYSTEM_CAPS_SOCKET: &str = "systemd/system/ocap-caps.socket";
 const SYSTEM_SERVICE: &str = "systemd/system/ocap.service";
 const SYSUSERS: &str = "systemd/system/ocap.sysusers";
 const PLIST: &str = "launchd/org.ocap.ocapd.plist";
@@ -400,6 +401,30 @@ fn user_caps_socket_unit_feeds_ocap_service_under_its_own_name() {
     assert!(read("src/daemon/listen.rs").contains(r#"CAPS_FD_NAME: &str = "ocap-caps""#));
 }
 
+/// The system-wide capability socket: outside /run/ocap (which only the daemon's group may
+/// enter), so that any uid can reach it; fed to ocap.service under the same fd name.
+#[test]
+fn system_caps_socket_unit_is_reachable_by_every_uid() {
+    let unit = Unit::load(SYSTEM_CAPS_SOCKET);
+    assert_eq!(unit.sections(), ["Unit", "Socket", "Install"]);
+    unit.assert_all(
+        "Socket",
+        &[
+            ("ListenStream", "/run/ocap-caps.sock"),
+            ("FileDescriptorName", "ocap-caps"),
+            ("Service", "ocap.service"),
+            ("SocketUser", "ocap"),
+            ("SocketMode", "0666"),
+            ("RemoveOnStop", "yes"),
+        ],
+    );
+    unit.assert_set("Install", "WantedBy", "sockets.target");
+    // The control socket's directory is closed to others; this one must not be in it.
+    let control = Unit::load(SYSTEM_SOCKET);
+    control.assert_set("Socket", "DirectoryMode", "0750");
+    control.assert_set("Socket", "ListenStream", "/run/ocap/daemon.sock");
+}
+
 #[test]
 fn user_service_unit_has_required_settings() {
     let unit = Unit::load(USER_SERVICE);
@@ -579,6 +604,7 @@ const INSTALLED_FILES: &[(&str, &str)] = &[
     (USER_SERVICE, "lib/systemd/user/ocap.service"),
     (USER_CAPS_SOCKET, "lib/systemd/user/ocap-caps.socket"),
     (SYSTEM_SOCKET, "lib/systemd/system/ocap.socket"),
+    (SYSTEM_CAPS_SOCKET, "lib/systemd/system/ocap-caps.socket"),
     (SYSTEM_SERVICE, "lib/systemd/system/ocap.service"),
     (SYSUSERS, "lib/sysusers.d/ocap.conf"),
     (PLIST, "share/ocap/launchd/org.ocap.ocapd.plist"),
