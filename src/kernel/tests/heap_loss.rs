@@ -6,9 +6,8 @@ use super::Harness;
 use super::quickjs::{example, harness, test_vat};
 use crate::capdata::{CapData, Passable, encode, error_message};
 use crate::kernel::core::Settlement;
-use crate::kernel::state::{PromiseState, RunItem};
+use crate::kernel::state::PromiseState;
 use crate::kernel::{Call, Kernel, invariants};
-use crate::vat::Message;
 use serde_json::json;
 use std::sync::{Arc, Mutex};
 
@@ -65,23 +64,10 @@ fn queue(
         Passable::String(method.into()),
         Passable::Array(args),
     ]));
+    let waiter = Box::new(move |_: &mut Kernel, s: Settlement| *landed.lock().unwrap() = Some(s));
     let kpid = h
         .kernel()
-        .atomically(|k| {
-            let kpid = k.state.create_promise(None)?;
-            let message = Message {
-                methargs,
-                result: Some(kpid.clone()),
-            };
-            k.state.push_run(&RunItem::Send {
-                target: target.into(),
-                message,
-            })?;
-            let waiter =
-                Box::new(move |_: &mut Kernel, s: Settlement| *landed.lock().unwrap() = Some(s));
-            k.await_promise(&kpid, waiter)?;
-            Ok(kpid)
-        })
+        .send_then(target.into(), methargs, waiter)
         .unwrap();
     h.kernel().commit().unwrap();
     (kpid, slot)
@@ -101,8 +87,7 @@ fn rejection(reason: &CapData) -> String {
 /// Every vat still live, the store consistent.
 fn all_well(h: &mut Harness) {
     assert_eq!(h.kernel().state().live_vats().unwrap(), ["v1", "v2", "v3"]);
-    let waiters = h.kernel().waiter_refs();
-    let problems = invariants::check_with(h.kernel().state().store(), &waiters);
+    let problems = invariants::check(h.kernel().state().store());
     assert_eq!(problems, Vec::<String>::new());
 }
 

@@ -492,6 +492,47 @@ fn vat_control_calls_spec_2() {
     );
 }
 
+/// A `restartVat` whose new runtime cannot start is refused and changes nothing: the vat keeps
+/// its running incarnation, so its exports stay and the promises it decides stay its own.
+#[test]
+fn a_restart_that_cannot_start_the_vat_changes_nothing() {
+    let mut h = Harness::new();
+    h.launch("a", &[("a", "file:///a.bundle")], &[]).unwrap();
+    let made = h.send("ko4", "make", json!([])).unwrap();
+    assert_eq!(made["slots"], json!(["ko5"]));
+    let defer = Call::QueueMessage {
+        target: "ko4".into(),
+        method: "defer".into(),
+        args: vec![],
+    };
+    h.kernel().call(defer, Box::new(|_| {})).unwrap();
+    h.run();
+    let deferred = "kp3";
+    assert_eq!(h.kv(&format!("{deferred}.decider")).as_deref(), Some("v1"));
+    let broken = json!({"bundleSpec": "file:///broken.bundle"});
+    h.kernel().state().set_vat_config("v1", &broken).unwrap();
+    h.kernel().commit().unwrap();
+    assert_eq!(
+        h.call(Call::RestartVat("v1".into())).unwrap_err(),
+        "cannot load file:///broken.bundle"
+    );
+    assert_eq!(h.kv("ko5.owner").as_deref(), Some("v1"));
+    assert_eq!(
+        h.kv(&format!("{deferred}.state")).as_deref(),
+        Some("unresolved")
+    );
+    assert_eq!(h.kv(&format!("{deferred}.decider")).as_deref(), Some("v1"));
+    assert_eq!(
+        body(&h.send("ko5", "echo", json!([7])).unwrap()),
+        "#7",
+        "the old incarnation still answers"
+    );
+    assert_eq!(
+        crate::kernel::invariants::check(h.kernel().state().store()),
+        Vec::<String>::new()
+    );
+}
+
 #[test]
 fn messages_to_unresolved_promises_wait_and_follow_spec_4_4() {
     let mut h = Harness::new();
