@@ -492,6 +492,61 @@ fn vat_control_calls_spec_2() {
     );
 }
 
+/// A daemon restart abandons only what lived in a vat's heap alone: of its exports, the root
+/// and its virtual and durable objects (kept in its vatstore) stay its own (spec §14.11).
+#[test]
+fn a_daemon_restart_keeps_the_root_and_virtual_and_durable_exports_spec_14_11() {
+    let mut h = Harness::new();
+    h.launch(
+        "a",
+        &[("a", "file:///a.bundle"), ("b", "file:///b.bundle")],
+        &[],
+    )
+    .unwrap();
+    // v1's exports, each imported by v2 too, as if v1 had sent them there.
+    let vrefs = ["o+d6/1", "o+v7/2:1", "o+11"];
+    let krefs: Vec<String> = h
+        .kernel()
+        .atomically(|k| {
+            let mut krefs = Vec::new();
+            for vref in vrefs {
+                let kref = k.state.create_object("v1")?;
+                k.state.clist_add("v1", vref, &kref)?;
+                k.kernel_to_vat("v2", &kref)?;
+                krefs.push(kref);
+            }
+            Ok(krefs)
+        })
+        .unwrap();
+    h.kernel().commit().unwrap();
+    h.restart();
+    for (vref, kref) in vrefs.iter().zip(&krefs).take(2) {
+        assert_eq!(
+            h.kv(&format!("{kref}.owner")).as_deref(),
+            Some("v1"),
+            "{vref}"
+        );
+        assert_eq!(
+            h.kv(&format!("v1.c.{vref}")).as_deref(),
+            Some(kref.as_str())
+        );
+    }
+    let lost = &krefs[2];
+    assert_eq!(h.kv(&format!("{lost}.owner")), None, "o+11 is abandoned");
+    assert_eq!(h.kv("v1.c.o+11"), None);
+    assert_eq!(
+        h.kv(&format!("{lost}.refCount")).as_deref(),
+        Some("1,1"),
+        "v2's"
+    );
+    assert_eq!(h.kv("v1.c.o+0").as_deref(), Some("ko4"), "the root stays");
+    assert_eq!(body(&h.send("ko4", "echo", json!([1])).unwrap()), "#1");
+    assert_eq!(
+        crate::kernel::invariants::check(h.kernel().state().store()),
+        Vec::<String>::new()
+    );
+}
+
 /// A `restartVat` whose new runtime cannot start is refused and changes nothing: the vat keeps
 /// its running incarnation, so its exports stay and the promises it decides stay its own.
 #[test]
