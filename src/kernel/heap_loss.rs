@@ -18,26 +18,23 @@ impl Kernel {
     pub(super) fn forget_heap(&mut self, vat: &str) -> Result<(), KernelError> {
         let detail = format!("Vat {vat} restarted before settling this promise");
         for kref in self.state.clist_krefs(vat)? {
-            let forgotten = if is_promise(&kref) {
-                self.state.decider(&kref)?.as_deref() == Some(vat)
-            } else {
-                self.state.owner(&kref)?.as_deref() == Some(vat)
-                    && self
-                        .state
-                        .clist_eref(vat, &kref)?
-                        .is_some_and(|(_, vref)| is_ephemeral_export(&vref))
-            };
-            if !forgotten {
-                continue;
-            }
             if is_promise(&kref) {
-                self.reject_with(&kref, "VAT_RESTARTED", &detail)?;
-            } else {
+                if self.state.decider(&kref)?.as_deref() == Some(vat) {
+                    self.reject_with(&kref, "VAT_RESTARTED", &detail)?;
+                    self.state.clist_remove(vat, &kref)?;
+                }
+            } else if self.exported_ephemeral(vat, &kref)? {
                 self.state.orphan(&kref)?;
+                self.state.clist_remove(vat, &kref)?;
             }
-            self.state.clist_remove(vat, &kref)?;
         }
         Ok(())
+    }
+
+    /// Whether `vat` exports `kref` as an ephemeral object (`o+N` other than its root).
+    fn exported_ephemeral(&self, vat: &str, kref: &str) -> Result<bool, KernelError> {
+        let eref = self.state.clist_eref(vat, kref)?;
+        Ok(eref.is_some_and(|(_, vref)| is_ephemeral_export(&vref)))
     }
 
     /// After a daemon restart every vat's heap is gone: forgets them all, in one committed

@@ -78,9 +78,9 @@ impl Kernel {
     /// that a vat that cannot start is reported now; then the old runtime is kept, and the
     /// caller's rollback undoes the forgetting, so a failed restart changes nothing.
     pub(super) fn restart_vat(&mut self, vat: &str) -> Result<(), StartError> {
-        let old = self.running.remove(vat);
         self.forget_heap(vat)?;
         self.collect_garbage()?;
+        let old = self.running.remove(vat);
         let started = self.ensure_started(vat);
         if let (Err(_), Some(old)) = (&started, old) {
             self.running.insert(vat.to_string(), old);
