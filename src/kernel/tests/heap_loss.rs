@@ -7,7 +7,7 @@ use super::quickjs::{example, harness, test_vat};
 use crate::capdata::{CapData, Passable, encode, error_message};
 use crate::kernel::core::Settlement;
 use crate::kernel::state::PromiseState;
-use crate::kernel::{Call, Kernel, invariants};
+use crate::kernel::{Call, Kernel};
 use serde_json::json;
 use std::sync::{Arc, Mutex};
 
@@ -87,8 +87,7 @@ fn rejection(reason: &CapData) -> String {
 /// Every vat still live, the store consistent.
 fn all_well(h: &mut Harness) {
     assert_eq!(h.kernel().state().live_vats().unwrap(), ["v1", "v2", "v3"]);
-    let problems = invariants::check(h.kernel().state().store());
-    assert_eq!(problems, Vec::<String>::new());
+    h.assert_invariants();
 }
 
 #[test]

@@ -144,6 +144,12 @@ impl Harness {
             .collect()
     }
 
+    /// The store keeps every kernel invariant.
+    fn assert_invariants(&mut self) {
+        let problems = crate::kernel::invariants::check(self.kernel().state().store());
+        assert_eq!(problems, Vec::<String>::new());
+    }
+
     /// Every `kp*` key: a promise nobody refers to must leave none.
     fn promise_rows(&mut self) -> Vec<String> {
         let mut rows = self.keys("kp");
@@ -541,10 +547,7 @@ fn a_daemon_restart_keeps_the_root_and_virtual_and_durable_exports_spec_14_11() 
     );
     assert_eq!(h.kv("v1.c.o+0").as_deref(), Some("ko4"), "the root stays");
     assert_eq!(body(&h.send("ko4", "echo", json!([1])).unwrap()), "#1");
-    assert_eq!(
-        crate::kernel::invariants::check(h.kernel().state().store()),
-        Vec::<String>::new()
-    );
+    h.assert_invariants();
 }
 
 /// A `restartVat` whose new runtime cannot start is refused and changes nothing: the vat keeps
@@ -582,10 +585,7 @@ fn a_restart_that_cannot_start_the_vat_changes_nothing() {
         "#7",
         "the old incarnation still answers"
     );
-    assert_eq!(
-        crate::kernel::invariants::check(h.kernel().state().store()),
-        Vec::<String>::new()
-    );
+    h.assert_invariants();
 }
 
 #[test]
@@ -738,10 +738,7 @@ fn a_message_waiting_on_a_promise_keeps_its_result_when_the_sender_dies() {
     // its result (once); nobody refers to it any more, so it is collected.
     h.send("ko5", "settle", json!([0, 0])).unwrap();
     assert_eq!(h.kv(&format!("{result}.state")), None);
-    assert_eq!(
-        crate::kernel::invariants::check(h.kernel().state().store()),
-        Vec::<String>::new()
-    );
+    h.assert_invariants();
 }
 
 #[test]
@@ -791,10 +788,7 @@ fn a_vat_cannot_take_over_a_promise_it_does_not_decide() {
     );
     h.send("ko5", "settle", json!([0, 0])).unwrap();
     assert!(h.kv("vatConfig.v2").is_some(), "b is alive");
-    assert_eq!(
-        crate::kernel::invariants::check(h.kernel().state().store()),
-        Vec::<String>::new()
-    );
+    h.assert_invariants();
 }
 
 #[test]
@@ -836,8 +830,5 @@ fn a_vat_retires_an_export_only_once_nobody_else_reaches_it() {
     );
     assert_eq!(h.kv("ko7.owner"), None, "orphaned with a's termination");
     assert_eq!(h.kv("ko7.refCount").as_deref(), Some("1,1"), "b's import");
-    assert_eq!(
-        crate::kernel::invariants::check(h.kernel().state().store()),
-        Vec::<String>::new()
-    );
+    h.assert_invariants();
 }
