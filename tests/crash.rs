@@ -275,12 +275,9 @@ fn forget(model: &mut Model, id: &str) {
     model.ping_pongs.remove(id);
 }
 
-/// Vat-to-vat traffic: awaited round trips between ping and pong.
-///
-/// Not `pipeline`: it sends to an ephemeral counter object, and a message still queued for one
-/// when the daemon dies kills its whole vat after the restart, since the object is gone with
-/// the old incarnation (the reference's behaviour, spec §4.8 item 6 and §14.11, which this
-/// kernel shares for now; a restarted vat would have to abandon its ephemeral exports).
+/// Vat-to-vat traffic: awaited round trips between ping and pong, and pipelining to a counter
+/// pong makes (an ephemeral object: one still messaged when the daemon dies is abandoned at
+/// the restart, so the message splats instead of killing pong; spec §14.11).
 fn ping_pong_client(run: &Run, mut rng: Rng) {
     while !run.stopped() {
         let picked = {
@@ -296,14 +293,18 @@ fn ping_pong_client(run: &Run, mut rng: Rng) {
             continue;
         };
         let rounds = 1 + rng.below(4);
-        let expected = format!("#\"pong {rounds}\"");
-        let Some(response) = run.call("queueMessage", json!([root, "rally", [rounds]])) else {
+        let (method, args, expected) = if rng.below(3) == 0 {
+            ("pipeline", json!([]), "#2".to_string())
+        } else {
+            ("rally", json!([rounds]), format!("#\"pong {rounds}\""))
+        };
+        let Some(response) = run.call("queueMessage", json!([root, method, args])) else {
             continue;
         };
         if response["result"]["body"] == expected.as_str() {
             run.model.lock().unwrap().acknowledged += 1;
         } else {
-            run.unexpected(&id, "rally", &response);
+            run.unexpected(&id, method, &response);
         }
     }
 }
@@ -399,6 +400,10 @@ fn check_restarted(run: &Run) {
         let response = run.call("queueMessage", json!([root, "rally", [2]]));
         if response.as_ref().map(|r| &r["result"]["body"]) != Some(&json!("#\"pong 2\"")) {
             run.fail(format!("ping-pong {id} after restart: {response:?}"));
+        }
+        let response = run.call("queueMessage", json!([root, "pipeline", []]));
+        if response.as_ref().map(|r| &r["result"]["body"]) != Some(&json!("#2")) {
+            run.fail(format!("pipeline {id} after restart: {response:?}"));
         }
     }
     match run.call("checkIntegrity", json!([])) {

@@ -215,17 +215,18 @@ impl Kernel {
             };
             kernel.after_commit.push(Box::new(move || reply(answer)));
         });
-        self.send_then(target, methargs, waiter)
+        self.send_then(target, methargs, waiter)?;
+        Ok(())
     }
 
     /// Queues a message from the kernel itself to `target` with a fresh result promise, and
-    /// calls `waiter` once it settles.
+    /// calls `waiter` once it settles. Returns the promise.
     pub(super) fn send_then(
         &mut self,
         target: String,
         methargs: CapData,
         waiter: Waiter,
-    ) -> Result<(), KernelError> {
+    ) -> Result<String, KernelError> {
         self.atomically(|k| {
             let kpid = k.state.create_promise(None)?;
             let message = Message {
@@ -233,7 +234,8 @@ impl Kernel {
                 result: Some(kpid.clone()),
             };
             k.state.push_run(&RunItem::Send { target, message })?;
-            k.await_promise(&kpid, waiter)
+            k.await_promise(&kpid, waiter)?;
+            Ok(kpid)
         })
     }
 }

@@ -60,7 +60,7 @@ pub struct Kernel {
 
 impl Kernel {
     /// A kernel over an opened database: initializes a fresh one, restores an existing one
-    /// (releasing what waiters that died in a crash held).
+    /// (releasing what waiters that died in a crash held, and what the vats' lost heaps held).
     pub fn new(
         store: Store,
         factory: Box<dyn VatFactory>,
@@ -84,6 +84,7 @@ impl Kernel {
             budgets: HashMap::new(),
         };
         kernel.release_dead_waiters()?;
+        kernel.forget_every_heap()?;
         Ok(kernel)
     }
 

@@ -60,6 +60,14 @@ pub fn is_export(vref: &str) -> bool {
     vref.as_bytes().get(1) == Some(&b'+')
 }
 
+/// Whether a vat ref is an ephemeral export (`o+N`, not the root `o+0`): an object that lives
+/// only in the vat's heap, unlike its root (remade by `buildRootObject`) and its virtual and
+/// durable objects (`o+vN/…`, `o+dN/…`, kept in its vatstore).
+pub fn is_ephemeral_export(vref: &str) -> bool {
+    vref.strip_prefix("o+")
+        .is_some_and(|n| numbered(n, "") && n != "0")
+}
+
 /// Whether a vat ref names a promise.
 pub fn is_vpromise(vref: &str) -> bool {
     vref.starts_with('p')
@@ -89,5 +97,11 @@ mod tests {
         assert!(is_vat_id("v10") && !is_vat_id("v") && !is_vat_id("x1"));
         assert!(is_subcluster_id("s1") && !is_subcluster_id("s1a"));
         assert!(is_export("o+d6/1") && !is_export("o-3") && is_vpromise("p+5"));
+        for ephemeral in ["o+1", "o+10"] {
+            assert!(is_ephemeral_export(ephemeral), "{ephemeral}");
+        }
+        for kept in ["o+0", "o+d6/1", "o+v12/3:1", "o-4", "p+5", "o+"] {
+            assert!(!is_ephemeral_export(kept), "{kept}");
+        }
     }
 }

@@ -49,7 +49,8 @@ impl Kernel {
             };
             kernel.after_commit.push(Box::new(move || reply(answer)));
         });
-        self.send_then(capability.kref, methargs, waiter)
+        self.send_then(capability.kref, methargs, waiter)?;
+        Ok(())
     }
 
     /// The result with each slot replaced by a new URL for it.

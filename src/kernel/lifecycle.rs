@@ -1,5 +1,6 @@
 //! Starting vats (lazily, on first delivery), restarting them, and terminating them (spec §4.8,
-//! with the fixes of §14.1: promises a terminated vat decided are rejected).
+//! with the fixes of §14.1: promises a terminated vat decided are rejected, and §14.11: a
+//! restarted vat's lost objects and promises are forgotten).
 
 use super::KernelError;
 use super::core::Kernel;
@@ -72,12 +73,19 @@ impl Kernel {
         Ok(())
     }
 
-    /// Stops a vat's runtime without touching its state; the next delivery restarts it from its
-    /// vatstore (`restartVat`, spec §9.2). Restarts at once so that a vat that cannot start is
-    /// reported now.
+    /// Replaces a vat's runtime with a fresh one started from its vatstore (`restartVat`,
+    /// spec §9.2), forgetting what died with the old heap (see `heap_loss`). Starts at once so
+    /// that a vat that cannot start is reported now; then the old runtime is kept, and the
+    /// caller's rollback undoes the forgetting, so a failed restart changes nothing.
     pub(super) fn restart_vat(&mut self, vat: &str) -> Result<(), StartError> {
-        self.running.remove(vat);
-        self.ensure_started(vat)
+        self.forget_heap(vat)?;
+        self.collect_garbage()?;
+        let old = self.running.remove(vat);
+        let started = self.ensure_started(vat);
+        if let (Err(_), Some(old)) = (&started, old) {
+            self.running.insert(vat.to_string(), old);
+        }
+        started
     }
 
     /// Terminates `vat`: its runtime stops, every unresolved promise it decided is rejected with

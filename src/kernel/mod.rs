@@ -8,7 +8,8 @@
 //! Map of the parts: [`core`](self::core) holds the [`Kernel`] struct; `crank` runs one delivery;
 //! `router` decides where a message goes; `translate` maps refs through c-lists; `syscall`
 //! applies a vat's syscalls; `promises` settles promises; `lifecycle` starts, restarts and
-//! terminates vats; `launch` launches subclusters; `calls` implements the RPC operations;
+//! terminates vats; `heap_loss` forgets what a restarted vat lost; `launch` launches
+//! subclusters; `calls` implements the RPC operations;
 //! `services` the kernel's own objects; `identity`, `ocap_url`, `capabilities` and `invoke`
 //! the kernel's keys, OCAP URLs, their records and invocation by URL; `gc` collection and reaping; `waiters` the RPC callers
 //! awaiting promises; `state` the persistent tables; `store` the database.
@@ -20,6 +21,7 @@ mod core;
 mod crank;
 pub mod fsck;
 mod gc;
+mod heap_loss;
 mod identity;
 pub mod ids;
 pub mod invariants;

@@ -3,6 +3,7 @@
 
 mod capabilities;
 mod gc_random;
+mod heap_loss;
 mod quickjs;
 mod scripted;
 mod syscall_fuzz;
@@ -141,6 +142,12 @@ impl Harness {
             .into_iter()
             .map(|(k, _)| k)
             .collect()
+    }
+
+    /// The store keeps every kernel invariant.
+    fn assert_invariants(&mut self) {
+        let problems = crate::kernel::invariants::check(self.kernel().state().store());
+        assert_eq!(problems, Vec::<String>::new());
     }
 
     /// Every `kp*` key: a promise nobody refers to must leave none.
@@ -491,6 +498,96 @@ fn vat_control_calls_spec_2() {
     );
 }
 
+/// A daemon restart abandons only what lived in a vat's heap alone: of its exports, the root
+/// and its virtual and durable objects (kept in its vatstore) stay its own (spec §14.11).
+#[test]
+fn a_daemon_restart_keeps_the_root_and_virtual_and_durable_exports_spec_14_11() {
+    let mut h = Harness::new();
+    h.launch(
+        "a",
+        &[("a", "file:///a.bundle"), ("b", "file:///b.bundle")],
+        &[],
+    )
+    .unwrap();
+    // v1's exports, each imported by v2 too, as if v1 had sent them there.
+    let vrefs = ["o+d6/1", "o+v7/2:1", "o+11"];
+    let krefs: Vec<String> = h
+        .kernel()
+        .atomically(|k| {
+            let mut krefs = Vec::new();
+            for vref in vrefs {
+                let kref = k.state.create_object("v1")?;
+                k.state.clist_add("v1", vref, &kref)?;
+                k.kernel_to_vat("v2", &kref)?;
+                krefs.push(kref);
+            }
+            Ok(krefs)
+        })
+        .unwrap();
+    h.kernel().commit().unwrap();
+    h.restart();
+    for (vref, kref) in vrefs.iter().zip(&krefs).take(2) {
+        assert_eq!(
+            h.kv(&format!("{kref}.owner")).as_deref(),
+            Some("v1"),
+            "{vref}"
+        );
+        assert_eq!(
+            h.kv(&format!("v1.c.{vref}")).as_deref(),
+            Some(kref.as_str())
+        );
+    }
+    let lost = &krefs[2];
+    assert_eq!(h.kv(&format!("{lost}.owner")), None, "o+11 is abandoned");
+    assert_eq!(h.kv("v1.c.o+11"), None);
+    assert_eq!(
+        h.kv(&format!("{lost}.refCount")).as_deref(),
+        Some("1,1"),
+        "v2's"
+    );
+    assert_eq!(h.kv("v1.c.o+0").as_deref(), Some("ko4"), "the root stays");
+    assert_eq!(body(&h.send("ko4", "echo", json!([1])).unwrap()), "#1");
+    h.assert_invariants();
+}
+
+/// A `restartVat` whose new runtime cannot start is refused and changes nothing: the vat keeps
+/// its running incarnation, so its exports stay and the promises it decides stay its own.
+#[test]
+fn a_restart_that_cannot_start_the_vat_changes_nothing() {
+    let mut h = Harness::new();
+    h.launch("a", &[("a", "file:///a.bundle")], &[]).unwrap();
+    let made = h.send("ko4", "make", json!([])).unwrap();
+    assert_eq!(made["slots"], json!(["ko5"]));
+    let defer = Call::QueueMessage {
+        target: "ko4".into(),
+        method: "defer".into(),
+        args: vec![],
+    };
+    h.kernel().call(defer, Box::new(|_| {})).unwrap();
+    h.run();
+    let deferred = "kp3";
+    assert_eq!(h.kv(&format!("{deferred}.decider")).as_deref(), Some("v1"));
+    let broken = json!({"bundleSpec": "file:///broken.bundle"});
+    h.kernel().state().set_vat_config("v1", &broken).unwrap();
+    h.kernel().commit().unwrap();
+    assert_eq!(
+        h.call(Call::RestartVat("v1".into())).unwrap_err(),
+        "cannot load file:///broken.bundle"
+    );
+    assert_eq!(h.kv("ko5.owner").as_deref(), Some("v1"));
+    assert_eq!(
+        h.kv(&format!("{deferred}.state")).as_deref(),
+        Some("unresolved")
+    );
+    assert_eq!(h.kv(&format!("{deferred}.decider")).as_deref(), Some("v1"));
+    assert_eq!(
+        body(&h.send("ko5", "echo", json!([7])).unwrap()),
+        "#7",
+        "the old incarnation still answers"
+    );
+    h.assert_invariants();
+}
+
 #[test]
 fn messages_to_unresolved_promises_wait_and_follow_spec_4_4() {
     let mut h = Harness::new();
@@ -569,12 +666,8 @@ fn a_crash_does_not_leak_what_waiters_held() {
     h.run();
     assert_eq!(h.kv("kp2.refCount").as_deref(), Some("2"), "vat and waiter");
     h.restart();
-    assert_eq!(
-        h.kv("kp2.refCount").as_deref(),
-        Some("1"),
-        "the dead waiter's reference is released"
-    );
-    h.call(Call::TerminateVat("v1".into())).unwrap();
+    // The restart rejects kp2 (v1 lost it with its heap) and drops v1's entry; with the dead
+    // waiter's reference released too, nothing holds it.
     assert_eq!(h.promise_rows(), Vec::<String>::new());
     assert_eq!(h.kv("kernelWaiters"), None);
 }
@@ -645,10 +738,7 @@ fn a_message_waiting_on_a_promise_keeps_its_result_when_the_sender_dies() {
     // its result (once); nobody refers to it any more, so it is collected.
     h.send("ko5", "settle", json!([0, 0])).unwrap();
     assert_eq!(h.kv(&format!("{result}.state")), None);
-    assert_eq!(
-        crate::kernel::invariants::check(h.kernel().state().store()),
-        Vec::<String>::new()
-    );
+    h.assert_invariants();
 }
 
 #[test]
@@ -698,10 +788,7 @@ fn a_vat_cannot_take_over_a_promise_it_does_not_decide() {
     );
     h.send("ko5", "settle", json!([0, 0])).unwrap();
     assert!(h.kv("vatConfig.v2").is_some(), "b is alive");
-    assert_eq!(
-        crate::kernel::invariants::check(h.kernel().state().store()),
-        Vec::<String>::new()
-    );
+    h.assert_invariants();
 }
 
 #[test]
@@ -743,8 +830,5 @@ fn a_vat_retires_an_export_only_once_nobody_else_reaches_it() {
     );
     assert_eq!(h.kv("ko7.owner"), None, "orphaned with a's termination");
     assert_eq!(h.kv("ko7.refCount").as_deref(), Some("1,1"), "b's import");
-    assert_eq!(
-        crate::kernel::invariants::check(h.kernel().state().store()),
-        Vec::<String>::new()
-    );
+    h.assert_invariants();
 }

@@ -179,7 +179,7 @@ fn after_a_restart_vats_start_only_on_their_first_delivery() {
     assert_eq!(running(&mut h), ["v1", "v2"]);
 }
 
-fn example(name: &str) -> String {
+pub(super) fn example(name: &str) -> String {
     format!("file://{}/{name}.bundle", env!("OUT_DIR"))
 }
 

@@ -10,7 +10,8 @@
 //! `bringOutYourDead`, where those it does not `hold` are dropped (`dropImports`) and retired
 //! (`retireImports`, at once or at the following BOYD); every imported promise it receives is
 //! subscribed to. Its bookkeeping ([`Memory`]) lives in the vatstore, so it survives restarts
-//! and tests can compare it with the kernel's c-list. Methods that take plain-data arguments
+//! and tests can compare it with the kernel's c-list; only what liveslots keeps in its heap
+//! alone (its exports and the results it owes) is lost when it restarts. Methods that take plain-data arguments
 //! let a test drive it: `release`, `give`, `relay`, `promise`, `defer`, `settle`, `abandon`, `retire`,
 //! `fragile` (the next notify or BOYD fails after its syscalls).
 
@@ -79,6 +80,19 @@ pub struct Memory {
     /// Set by `fragile`: the next notify (`"notify"`) or BOYD (`"boyd"`) makes its
     /// syscalls, then fails.
     pub fragile: Option<String>,
+}
+
+impl Memory {
+    /// A restart: like liveslots, the new incarnation has lost what only its heap held: its
+    /// ephemeral exports, the results it owed (the kernel abandoned and rejected those, see
+    /// `heap_loss`) and the promises it was waiting for (their notifies are ignored).
+    pub fn lose_heap(&mut self) {
+        self.exported.clear();
+        self.awaiting.clear();
+        self.deferred.clear();
+        self.subscribed.clear();
+        self.sent.clear();
+    }
 }
 
 /// The vatstore key of a scripted vat's [`Memory`].
@@ -530,6 +544,7 @@ impl VatRuntime for ScriptedVat {
         }
         if let Some((_, memory)) = state.iter().find(|(k, _)| k == MEMORY_KEY) {
             self.mem = serde_json::from_str(memory).unwrap_or_default();
+            self.mem.lose_heap();
         }
         Ok(self.delta(vec![("initialized".into(), "true".into())]))
     }
