@@ -52,6 +52,8 @@ impl Kernel {
         };
         let created = now_ms();
         let capability = Capability {
+            root: None,
+            minted: 0,
             id: sealed.id,
             kref: kref.to_string(),
             label: options.label,

@@ -42,9 +42,10 @@ impl Kernel {
             label: Some(format!("returned by {} {method}", capability.id)),
             expires: capability.expires,
         };
+        let root = capability.root.clone().unwrap_or(capability.id.clone());
         let waiter: Waiter = Box::new(move |kernel, settlement| {
             let answer = match settlement {
-                Ok(value) => kernel.slots_to_urls(value, options),
+                Ok(value) => kernel.slots_to_urls(value, &root, options),
                 Err(reason) => Err(error_message(&reason).unwrap_or(reason.body)),
             };
             kernel.after_commit.push(Box::new(move || reply(answer)));
@@ -53,12 +54,21 @@ impl Kernel {
         Ok(())
     }
 
-    /// The result with each slot replaced by a new URL for it.
-    fn slots_to_urls(&mut self, value: CapData, options: IssueOptions) -> Result<Value, String> {
+    /// The result with each slot replaced by a new URL for it, minted on `root`'s budget.
+    fn slots_to_urls(
+        &mut self,
+        value: CapData,
+        root: &str,
+        options: IssueOptions,
+    ) -> Result<Value, String> {
         let issued = self.atomically(|k| {
+            k.draw_on(root, value.slots.len())?;
             let mut urls = Vec::new();
             for slot in &value.slots {
-                urls.push(k.issue_capability(slot, options.clone())?.url);
+                let mut issued = k.issue_capability(slot, options.clone())?;
+                issued.capability.root = Some(root.to_string());
+                k.state.put_capability(&issued.capability)?;
+                urls.push(issued.url);
             }
             Ok(urls)
         });
@@ -67,4 +77,28 @@ impl Kernel {
             Err(e) => Err(e.to_string()),
         }
     }
+
+    /// Counts `n` new capabilities against `root`'s budget: every URL handed back by
+    /// invocations through one issued capability, directly or through URLs it handed back,
+    /// draws on that capability's, so a holder cannot grow the kernel's records without bound.
+    fn draw_on(&mut self, root: &str, n: usize) -> Result<(), KernelError> {
+        let Some(mut record) = self.state.capability(root)? else {
+            return Err(KernelError::Refused(format!(
+                "Capability {root} no longer exists"
+            )));
+        };
+        let minted = record.minted + n as u64;
+        if minted > MINT_LIMIT {
+            return Err(KernelError::Refused(format!(
+                "Capability {root} has handed back its limit of {MINT_LIMIT} capabilities; \
+                 ask its issuer for a new one"
+            )));
+        }
+        record.minted = minted;
+        self.state.put_capability(&record)?;
+        Ok(())
+    }
 }
+
+/// How many capabilities invocations may hand back on one issued capability's budget.
+pub(super) const MINT_LIMIT: u64 = 10_000;

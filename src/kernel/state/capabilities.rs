@@ -25,6 +25,18 @@ pub struct Capability {
     pub expires: Option<u64>,
     /// When it was revoked.
     pub revoked: Option<u64>,
+    /// For one handed back by `invokeCapability`: the capability at the start of the chain of
+    /// invocations that minted it, whose budget it draws on (see `Kernel::mint`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub root: Option<String>,
+    /// How many capabilities invocations through this one, or through those it minted, have
+    /// minted.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub minted: u64,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 impl State {
@@ -58,6 +70,8 @@ mod tests {
     fn records_round_trip_and_list() {
         let s = state();
         let cap = Capability {
+            root: None,
+            minted: 0,
             id: "cap-00".into(),
             kref: "ko4".into(),
             label: Some("backup script".into()),

@@ -235,3 +235,66 @@ fn invoking_by_url_hands_back_urls_not_krefs() {
     let err = invoke(&mut h, &facet, "ping").unwrap_err();
     assert!(err.ends_with("names a system-only service"), "{err}");
 }
+
+/// URLs handed back by invocations draw on the budget of the capability the chain started from,
+/// so a holder cannot mint records without bound; past it, invocations that would hand back
+/// more are refused and change nothing.
+#[test]
+fn invocations_hand_back_capabilities_on_one_bounded_budget() {
+    use crate::kernel::invoke::MINT_LIMIT;
+    let mut h = quickjs();
+    h.launch("holder", &[("holder", &url_holder())], &[])
+        .unwrap();
+    let root = issue_with(&mut h, "ko4", IssueOptions::default());
+    let (root_url, root_id) = (root["url"].as_str().unwrap(), root["id"].as_str().unwrap());
+    let invoke = |h: &mut Harness, url: &str, method: &str| {
+        h.call(Call::InvokeCapability {
+            url: url.into(),
+            method: method.into(),
+            args: vec![],
+        })
+    };
+    let made = invoke(&mut h, root_url, "makeCounter").unwrap();
+    let child = made["slots"][0].as_str().unwrap().to_string();
+    let record_of = |h: &mut Harness, id: &str| -> Value {
+        serde_json::from_str(&h.kv(&format!("capability.{id}")).unwrap()).unwrap()
+    };
+    assert_eq!(record_of(&mut h, root_id)["minted"], 1);
+    let list = h.call(Call::ListCapabilities).unwrap();
+    let child_record = &list.as_array().unwrap()[1];
+    // What the child hands back draws on the root's budget, not on a fresh one of its own.
+    assert_eq!(child_record["root"], root_id, "{list}");
+
+    // Nearly spent: one more may be handed back, then none.
+    let mut record = record_of(&mut h, root_id);
+    record["minted"] = json!(MINT_LIMIT - 1);
+    h.kernel()
+        .state()
+        .store()
+        .set(&format!("capability.{root_id}"), &record.to_string())
+        .unwrap();
+    invoke(&mut h, root_url, "makeCounter").unwrap();
+    let records = h
+        .call(Call::ListCapabilities)
+        .unwrap()
+        .as_array()
+        .unwrap()
+        .len();
+    let err = invoke(&mut h, root_url, "makeCounter").unwrap_err();
+    assert!(
+        err.contains("has handed back its limit of 10000 capabilities"),
+        "{err}"
+    );
+    assert_eq!(
+        h.call(Call::ListCapabilities)
+            .unwrap()
+            .as_array()
+            .unwrap()
+            .len(),
+        records,
+        "a refused invocation leaves no record"
+    );
+    // A URL handed back still works when it hands back nothing.
+    assert_eq!(invoke(&mut h, &child, "inc").unwrap()["body"], "#1");
+    h.assert_invariants();
+}
