@@ -3,6 +3,7 @@
 //! holds, and what a trivial delivery through real liveslots costs.
 
 use crate::Scale;
+use crate::daemon::rss_mib;
 use crate::report::Figure;
 use ocap::capdata::CapData;
 use ocap::vat::quickjs::QuickJsFactory;
@@ -15,7 +16,7 @@ pub fn cases(scale: &Scale, out: &mut dyn FnMut(Figure)) {
     let budget = Duration::from_secs(10);
     let config = json!({"bundleSpec": format!("file://{}/counter.bundle", env!("OUT_DIR"))});
     let factory = QuickJsFactory::default();
-    let before = rss_kib();
+    let before = rss_mib(std::process::id());
     let mut running: Vec<Box<dyn VatRuntime>> = Vec::new();
     let mut starts = Vec::new();
     for i in 0..vats {
@@ -26,7 +27,7 @@ pub fn cases(scale: &Scale, out: &mut dyn FnMut(Figure)) {
         starts.push(started.elapsed().as_secs_f64() * 1e3);
         running.push(vat);
     }
-    let per_vat = (rss_kib() - before) as f64 / 1024.0 / vats as f64;
+    let per_vat = (rss_mib(std::process::id()) - before) / vats as f64;
     let vat = &mut running[0];
     let mut sys = Count::default();
     let mut deliveries = Vec::new();
@@ -57,17 +58,6 @@ impl Syscalls for Count {
     fn syscall(&mut self, _: Syscall) {
         self.0 += 1;
     }
-}
-
-/// Resident memory of this process, in KiB.
-fn rss_kib() -> u64 {
-    let statm = std::fs::read_to_string("/proc/self/statm").unwrap_or_default();
-    let pages: u64 = statm
-        .split_whitespace()
-        .nth(1)
-        .and_then(|p| p.parse().ok())
-        .unwrap_or(0);
-    pages * 4
 }
 
 fn resume(n: u64) -> Delivery {

@@ -41,6 +41,11 @@ pub fn cases(scale: &Scale, out: &mut dyn FnMut(Figure)) {
     out(memory_per_vat(scale));
 }
 
+/// The counter example alone.
+fn counter_cluster() -> serde_json::Value {
+    cluster("counter", &[("counter".into(), "counter")])
+}
+
 /// `ping` and `pongs` vats named `pong0`, `pong1`… (one is plain `pong`).
 fn ping_cluster(pongs: usize) -> serde_json::Value {
     let mut vats = vec![("ping".to_string(), "ping")];
@@ -52,7 +57,7 @@ fn ping_cluster(pongs: usize) -> serde_json::Value {
 /// bootstrapped in a fresh daemon.
 fn launch_time(scale: &Scale, size: usize) -> Figure {
     let config = match size {
-        1 => cluster("counter", &[("counter".into(), "counter")]),
+        1 => counter_cluster(),
         _ => ping_cluster(size - 1),
     };
     let samples = (0..scale.heavy_runs)
@@ -75,10 +80,7 @@ fn queue_message(scale: &Scale) -> [Figure; 3] {
         let home = Home::new();
         let _daemon = home.daemon();
         let socket = home.socket();
-        let counter = launch(
-            &socket,
-            cluster("counter", &[("counter".into(), "counter")]),
-        );
+        let counter = launch(&socket, counter_cluster());
         let resume = || send(&socket, &counter, "resume", serde_json::json!([]));
         let mut latency: Vec<f64> = (0..scale.calls / 2)
             .map(|_| {
@@ -136,16 +138,10 @@ fn memory_per_vat(scale: &Scale) -> Figure {
             let daemon = home.daemon();
             let socket = home.socket();
             // One vat first, so that what every vat shares (code pages, caches) is counted once.
-            launch(
-                &socket,
-                cluster("counter", &[("counter".into(), "counter")]),
-            );
+            launch(&socket, counter_cluster());
             let before = rss_mib(daemon.pid());
             for _ in 0..vats {
-                launch(
-                    &socket,
-                    cluster("counter", &[("counter".into(), "counter")]),
-                );
+                launch(&socket, counter_cluster());
             }
             (rss_mib(daemon.pid()) - before) / vats as f64
         })
