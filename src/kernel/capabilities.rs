@@ -35,6 +35,17 @@ impl Kernel {
         kref: &str,
         options: IssueOptions,
     ) -> Result<Issued, KernelError> {
+        self.issue_on_budget(kref, options, None)
+    }
+
+    /// [`Kernel::issue_capability`], for a URL handed back by invocations that draw on the
+    /// budget of capability `root` (see `Kernel::draw_on`), when there is one.
+    pub(super) fn issue_on_budget(
+        &mut self,
+        kref: &str,
+        options: IssueOptions,
+        root: Option<String>,
+    ) -> Result<Issued, KernelError> {
         if !is_kref(kref) {
             return Err(refused(format!("{kref:?} is not a kernel reference")));
         }
@@ -52,8 +63,6 @@ impl Kernel {
         };
         let created = now_ms();
         let capability = Capability {
-            root: None,
-            minted: 0,
             id: sealed.id,
             kref: kref.to_string(),
             label: options.label,
@@ -61,6 +70,8 @@ impl Kernel {
             last_used: None,
             expires: options.expires,
             revoked: None,
+            root,
+            minted: 0,
         };
         self.state.put_capability(&capability)?;
         let url = ocap_url::format(&sealed.oid, &self.identity.peer_id, &[]);

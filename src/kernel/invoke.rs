@@ -65,9 +65,7 @@ impl Kernel {
             k.draw_on(root, value.slots.len())?;
             let mut urls = Vec::new();
             for slot in &value.slots {
-                let mut issued = k.issue_capability(slot, options.clone())?;
-                issued.capability.root = Some(root.to_string());
-                k.state.put_capability(&issued.capability)?;
+                let issued = k.issue_on_budget(slot, options.clone(), Some(root.to_string()))?;
                 urls.push(issued.url);
             }
             Ok(urls)
