@@ -11,19 +11,17 @@
 
 use super::KernelError;
 use super::core::Kernel;
-use super::ids::{is_ephemeral_export, is_promise};
+use super::ids::is_ephemeral_export;
 
 impl Kernel {
     /// Forgets what died with `vat`'s heap. The caller collects garbage.
     pub(super) fn forget_heap(&mut self, vat: &str) -> Result<(), KernelError> {
         let detail = format!("Vat {vat} restarted before settling this promise");
+        for kpid in self.reject_decided_by(vat, "VAT_RESTARTED", &detail)? {
+            self.state.clist_remove(vat, &kpid)?;
+        }
         for kref in self.state.clist_krefs(vat)? {
-            if is_promise(&kref) {
-                if self.state.decider(&kref)?.as_deref() == Some(vat) {
-                    self.reject_with(&kref, "VAT_RESTARTED", &detail)?;
-                    self.state.clist_remove(vat, &kref)?;
-                }
-            } else if self.exported_ephemeral(vat, &kref)? {
+            if self.exported_ephemeral(vat, &kref)? {
                 self.state.orphan(&kref)?;
                 self.state.clist_remove(vat, &kref)?;
             }

@@ -4,7 +4,6 @@
 
 use super::KernelError;
 use super::core::Kernel;
-use super::ids::is_promise;
 use super::syscall::SyscallContext;
 use crate::vat::{CreationOptions, DeliveryResult, VatFault, VatRuntime};
 
@@ -97,11 +96,7 @@ impl Kernel {
         self.running.remove(vat);
         self.deliveries_since_reap.remove(vat);
         self.budgets.remove(vat);
-        for kref in self.state.clist_krefs(vat)? {
-            if is_promise(&kref) && self.state.decider(&kref)?.as_deref() == Some(vat) {
-                self.reject_with(&kref, "VAT_TERMINATED", reason)?;
-            }
-        }
+        self.reject_decided_by(vat, "VAT_TERMINATED", reason)?;
         for kref in self.state.clist_krefs(vat)? {
             if self.state.owner(&kref)?.as_deref() == Some(vat) {
                 self.state.orphan(&kref)?;

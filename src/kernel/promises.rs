@@ -2,6 +2,7 @@
 
 use super::KernelError;
 use super::core::Kernel;
+use super::ids::is_promise;
 use super::state::RunItem;
 use crate::capdata::CapData;
 
@@ -46,5 +47,23 @@ impl Kernel {
             return Ok(());
         }
         self.settle(kpid, true, &crate::capdata::kernel_error(code, detail))
+    }
+
+    /// Rejects every promise in `vat`'s c-list that `vat` decides and has not settled, with
+    /// `[KERNEL:<code>] <detail>` (the vat is gone, or no longer remembers them); returns them.
+    pub(super) fn reject_decided_by(
+        &mut self,
+        vat: &str,
+        code: &str,
+        detail: &str,
+    ) -> Result<Vec<String>, KernelError> {
+        let mut rejected = Vec::new();
+        for kref in self.state.clist_krefs(vat)? {
+            if is_promise(&kref) && self.state.decider(&kref)?.as_deref() == Some(vat) {
+                self.reject_with(&kref, code, detail)?;
+                rejected.push(kref);
+            }
+        }
+        Ok(rejected)
     }
 }
