@@ -28,7 +28,7 @@ pub struct Paths {
 impl Paths {
     /// Resolves the paths from the real process environment.
     pub fn from_env() -> Paths {
-        Paths::resolve(|name| std::env::var_os(name).filter(|v| !v.is_empty()))
+        Paths::resolve(|name| env_var(name).map(OsString::from))
     }
 
     /// Resolves the paths from `var`, which returns a non-empty environment value or `None`.
@@ -71,6 +71,23 @@ impl Paths {
     pub fn state_dir(&self) -> &Path {
         self.database.parent().unwrap_or(Path::new("."))
     }
+}
+
+/// Environment variable `name`, unless unset or empty (XDG treats an empty one as unset).
+pub fn env_var(name: &str) -> Option<PathBuf> {
+    std::env::var_os(name)
+        .filter(|v| !v.is_empty())
+        .map(PathBuf::from)
+}
+
+/// `$XDG_CONFIG_HOME`, else `~/.config` (`/.config` without a home).
+pub fn config_home() -> PathBuf {
+    env_var("XDG_CONFIG_HOME").unwrap_or_else(|| home_dir().join(".config"))
+}
+
+/// `$HOME`, else `/`.
+pub fn home_dir() -> PathBuf {
+    env_var("HOME").unwrap_or_else(|| PathBuf::from("/"))
 }
 
 /// Creates the folder that will hold `file` (and its parents), private to this user (0700) where

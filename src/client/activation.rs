@@ -1,6 +1,7 @@
 //! Does a service manager own this socket path? If so, `ocapctl` must never start or kill a
 //! daemon itself: it tells the user how to enable the unit instead.
 
+use crate::paths::{config_home, env_var, home_dir};
 use std::path::{Path, PathBuf};
 
 /// A service-manager definition that serves a socket path.
@@ -16,18 +17,12 @@ pub enum Unit {
 
 /// The unit that would serve `socket`, if one is installed.
 pub fn unit_for(socket: &Path) -> Option<Unit> {
-    let var = |name| {
-        std::env::var_os(name)
-            .filter(|v| !v.is_empty())
-            .map(PathBuf::from)
-    };
-    let home = var("HOME").unwrap_or_else(|| PathBuf::from("/"));
-    if let Some(runtime) = var("XDG_RUNTIME_DIR")
+    let home = home_dir();
+    if let Some(runtime) = env_var("XDG_RUNTIME_DIR")
         && socket == runtime.join("ocap/daemon.sock")
     {
-        let config = var("XDG_CONFIG_HOME").unwrap_or_else(|| home.join(".config"));
         let dirs = [
-            config.join("systemd/user"),
+            config_home().join("systemd/user"),
             home.join(".local/share/systemd/user"),
             PathBuf::from("/etc/systemd/user"),
             PathBuf::from("/usr/local/lib/systemd/user"),

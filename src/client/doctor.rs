@@ -3,6 +3,7 @@
 
 use super::activation::{Unit, unit_for};
 use super::{ClientError, Target, call};
+use crate::paths::{config_home, env_var};
 use serde_json::{Value, json};
 use std::os::unix::fs::{FileTypeExt, MetadataExt};
 use std::path::{Path, PathBuf};
@@ -223,15 +224,7 @@ fn socket_file(socket: &Path) -> Check {
 
 /// The socket unit (and linger, for a user's), when systemd manages this socket path.
 fn systemd(socket: &Path) -> Vec<Check> {
-    let var = |name| {
-        std::env::var_os(name)
-            .filter(|v| !v.is_empty())
-            .map(PathBuf::from)
-    };
-    let home = var("HOME").unwrap_or_else(|| PathBuf::from("/"));
-    let user_dir = var("XDG_CONFIG_HOME")
-        .unwrap_or_else(|| home.join(".config"))
-        .join("systemd/user");
+    let user_dir = config_home().join("systemd/user");
     let systemd_here = Path::new("/run/systemd/system").exists() || user_dir.is_dir();
     if !systemd_here || cfg!(target_os = "macos") {
         return Vec::new();
@@ -240,12 +233,12 @@ fn systemd(socket: &Path) -> Vec<Check> {
         let wants = [PathBuf::from("/etc/systemd/system")];
         return vec![socket_unit(socket, &wants, "systemctl")];
     }
-    let per_user = var("XDG_RUNTIME_DIR").map(|r| r.join("ocap/daemon.sock"));
+    let per_user = env_var("XDG_RUNTIME_DIR").map(|r| r.join("ocap/daemon.sock"));
     if per_user.as_deref() != Some(socket) {
         return Vec::new();
     }
     let wants = [user_dir, PathBuf::from("/etc/systemd/user")];
-    let user = var("USER").or_else(|| var("LOGNAME"));
+    let user = env_var("USER").or_else(|| env_var("LOGNAME"));
     vec![
         socket_unit(socket, &wants, "systemctl --user"),
         linger(user.as_deref()),

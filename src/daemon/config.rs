@@ -3,6 +3,7 @@
 //! Unknown keys are errors that name the key and its line, so a typo never silently falls back
 //! to a default.
 
+use crate::paths::env_var;
 use serde::Deserialize;
 use std::path::{Path, PathBuf};
 
@@ -103,12 +104,7 @@ pub const SYSTEM_PATH: &str = "/etc/ocap/ocapd.toml";
 /// The files used when `--config` is not given, in order of preference: the user's
 /// `$XDG_CONFIG_HOME/ocap/ocapd.toml` (else `~/.config/ocap/ocapd.toml`), then [`SYSTEM_PATH`].
 pub fn default_paths() -> Vec<PathBuf> {
-    let var = |name| {
-        std::env::var_os(name)
-            .filter(|v| !v.is_empty())
-            .map(PathBuf::from)
-    };
-    let base = var("XDG_CONFIG_HOME").or_else(|| var("HOME").map(|h| h.join(".config")));
+    let base = env_var("XDG_CONFIG_HOME").or_else(|| env_var("HOME").map(|h| h.join(".config")));
     let user = base.map(|b| b.join("ocap").join("ocapd.toml"));
     user.into_iter()
         .chain([PathBuf::from(SYSTEM_PATH)])
