@@ -134,7 +134,7 @@ fn refused(why: String) -> KernelError {
 }
 
 /// Milliseconds since the epoch, as the records keep time.
-pub(super) fn now_ms() -> u64 {
+pub fn now_ms() -> u64 {
     let since = SystemTime::now().duration_since(UNIX_EPOCH);
     since.map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
 }

@@ -43,7 +43,7 @@ mod waiters;
 mod tests;
 
 pub use calls::{Call, Reply};
-pub use capabilities::IssueOptions;
+pub use capabilities::{IssueOptions, now_ms};
 pub use core::{Kernel, KernelOptions};
 pub use launch::LaunchPlan;
 pub use status::{RemoteComms, Status};

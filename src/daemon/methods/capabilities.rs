@@ -4,10 +4,9 @@
 
 use super::params::{self, Field, Kind};
 use crate::daemon::server::Shared;
-use crate::kernel::{Call, IssueOptions};
+use crate::kernel::{Call, IssueOptions, now_ms};
 use crate::protocol::RpcError;
 use serde_json::{Map, Value};
-use std::time::{SystemTime, UNIX_EPOCH};
 
 /// The kernel call for a capability `method`, or `None` if it is not one.
 pub fn parse(method: &str, params: &Value) -> Option<Result<Call, RpcError>> {
@@ -40,10 +39,7 @@ fn issue(params: &Value) -> Result<Call, RpcError> {
     ];
     let fields = params::object(params, SCHEMA)?;
     let expires = fields.get("expiresIn").and_then(Value::as_f64).map(|secs| {
-        let now = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .unwrap_or_default();
-        let ms = now.as_millis() as f64 + secs * 1000.0;
+        let ms = now_ms() as f64 + secs * 1000.0;
         ms.min(u64::MAX as f64) as u64
     });
     Ok(Call::IssueCapability {
