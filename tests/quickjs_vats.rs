@@ -143,3 +143,43 @@ fn an_es_module_source_bundled_by_ocapctl_runs() {
         "{stderr}"
     );
 }
+
+/// The timers test vat's config, with the timer endowments and a short delivery budget.
+fn timers_config() -> Value {
+    json!({"bootstrap": "timers", "vats": {"timers": {
+        "bundleSpec": concat!("file://", env!("OUT_DIR"), "/test-vats/timers.bundle"),
+        "globals": ["setTimeout", "clearTimeout", "setInterval", "clearInterval"],
+        "creationOptions": {"deliveryTimeoutMs": 300}}}})
+}
+
+#[test]
+fn timers_wake_their_vat_through_the_daemon_and_a_looping_handler_kills_only_it() {
+    let home = Home::new();
+    let _stop = Stop(&home);
+    let launched = launch(&home, timers_config());
+    assert_eq!(
+        launched["bootstrapResult"],
+        json!({"body": "#\"ready\"", "slots": []})
+    );
+    // The answer comes from a crank the alarm clock started, after the delivery ended.
+    assert_eq!(
+        send(&home, &["send", "ko4", "later", "30", "\"hi\""]),
+        "\"hi after 30 ms\"\n"
+    );
+    assert_eq!(send(&home, &["send", "ko4", "ticks", "2", "5"]), "5\n");
+    // A handler that never returns is stopped by the vat's budget, like a delivery.
+    send(&home, &["send", "ko4", "spinLater", "1"]);
+    let killed = (0..200).find_map(|_| {
+        let output = home.ocapctl(&["send", "ko4", "woken"]);
+        if output.status.code() == Some(0) {
+            std::thread::sleep(std::time::Duration::from_millis(20));
+            return None;
+        }
+        Some(String::from_utf8_lossy(&output.stderr).into_owned())
+    });
+    let stderr = killed.expect("the vat was killed by its looping handler");
+    assert!(stderr.contains("OBJECT_DELETED"), "{stderr}");
+    // The daemon goes on serving, and other vats run.
+    let launched = launch(&home, timers_config());
+    assert_eq!(launched["subclusterId"], "s2");
+}

@@ -7,7 +7,7 @@ use super::state::State;
 use super::store::Store;
 use super::{KernelError, Status, status};
 use crate::capdata::CapData;
-use crate::vat::{VatFactory, VatRuntime};
+use crate::vat::{VatFactory, VatRuntime, Wakeups};
 use std::collections::{BTreeMap, HashMap};
 use std::time::Duration;
 
@@ -56,6 +56,8 @@ pub struct Kernel {
     /// Each started vat's budget per delivery: its `creationOptions.deliveryTimeoutMs`, else
     /// `options.delivery_budget` (set when it starts, see [`Kernel::budget`]).
     pub(super) budgets: HashMap<String, Duration>,
+    /// Vats woken outside deliveries (timers, finished outside work), and their alarms.
+    pub(super) wakeups: Wakeups,
 }
 
 impl Kernel {
@@ -82,10 +84,21 @@ impl Kernel {
             deliveries_since_reap: HashMap::new(),
             identity,
             budgets: HashMap::new(),
+            wakeups: Wakeups::default(),
         };
         kernel.release_dead_waiters()?;
         kernel.forget_every_heap()?;
         Ok(kernel)
+    }
+
+    /// Sets what tells the kernel loop that a vat was woken (it may be called from any thread).
+    pub fn on_wake(&self, poke: impl Fn() + Send + Sync + 'static) {
+        self.wakeups.set_poke(poke);
+    }
+
+    /// Whether a vat was woken and has not had its crank yet.
+    pub fn is_woken(&self) -> bool {
+        self.wakeups.any_awake()
     }
 
     /// How long each delivery to `vat` may take.

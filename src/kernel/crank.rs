@@ -12,12 +12,15 @@ use super::router::Route;
 use super::state::{PromiseState, RunItem};
 use super::syscall::SyscallContext;
 use crate::capdata::CapData;
-use crate::vat::{Delivery, Message, Resolution, VatFault};
+use crate::vat::{Delivery, DeliveryResult, Message, Resolution, Syscalls, VatFault, VatRuntime};
+use std::time::Duration;
 
 /// What one crank does.
 enum Work {
     /// Deliver `bringOutYourDead` to this vat.
     Reap(String),
+    /// Let this vat do what woke it (its timers, finished outside work).
+    Wake(String),
     /// Process a run-queue item.
     Item(RunItem),
 }
@@ -51,6 +54,13 @@ impl Kernel {
                 self.conclude(delivered, None)?;
                 Ok(true)
             }
+            Ok(Some(Work::Wake(vat))) => {
+                let delivered = self.run_vat(&vat, |runtime, syscalls, budget| {
+                    runtime.wake(syscalls, budget)
+                });
+                self.conclude(delivered, None)?;
+                Ok(true)
+            }
             Ok(Some(Work::Item(item))) => {
                 let delivered = self.perform(&item);
                 if let Err(e) = self.conclude(delivered, Some(&item)) {
@@ -71,10 +81,17 @@ impl Kernel {
         }
     }
 
-    /// The next thing to do: a vat due for `bringOutYourDead`, else the run queue's head.
+    /// The next thing to do: a vat due for `bringOutYourDead`, else a running vat that was
+    /// woken (before the run queue, so a busy queue cannot starve timers), else the run queue's
+    /// head.
     fn take_work(&mut self) -> Result<Option<Work>, KernelError> {
         if let Some(vat) = self.next_reap()? {
             return Ok(Some(Work::Reap(vat)));
+        }
+        while let Some(vat) = self.wakeups.take_awake() {
+            if self.running.contains_key(&vat) {
+                return Ok(Some(Work::Wake(vat)));
+            }
         }
         Ok(self.state.dequeue("run")?.map(Work::Item))
     }
@@ -312,6 +329,22 @@ impl Kernel {
 
     /// Hands one delivery to a running vat and judges the outcome.
     fn deliver(&mut self, vat: &str, delivery: &Delivery) -> Result<Delivered, KernelError> {
+        self.run_vat(vat, |runtime, syscalls, budget| {
+            runtime.deliver(delivery, syscalls, budget)
+        })
+    }
+
+    /// Lets a running vat do one piece of work (`work`: a delivery, or what woke it) and judges
+    /// the outcome.
+    fn run_vat(
+        &mut self,
+        vat: &str,
+        work: impl FnOnce(
+            &mut dyn VatRuntime,
+            &mut dyn Syscalls,
+            Duration,
+        ) -> Result<DeliveryResult, VatFault>,
+    ) -> Result<Delivered, KernelError> {
         let Some(mut runtime) = self.running.remove(vat) else {
             return Ok(failed(
                 vat,
@@ -325,7 +358,7 @@ impl Kernel {
             vat: vat.to_string(),
             outcome: Default::default(),
         };
-        let result = runtime.deliver(delivery, &mut ctx, budget);
+        let result = work(runtime.as_mut(), &mut ctx, budget);
         let outcome = ctx.outcome;
         self.running.insert(vat.to_string(), runtime);
         if let Some(fault) = outcome.fault {

@@ -37,7 +37,8 @@ impl Kernel {
             .delivery_timeout
             .unwrap_or(self.options.delivery_budget);
         self.budgets.insert(vat.to_string(), budget);
-        let runtime = self.factory.create(vat, &config).map_err(StartError::Vat)?;
+        let mut runtime = self.factory.create(vat, &config).map_err(StartError::Vat)?;
+        runtime.attach(self.wakeups.waker(vat));
         self.init_runtime(vat, runtime)
     }
 

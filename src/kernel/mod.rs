@@ -79,6 +79,8 @@ enum Command {
     Ping(oneshot::Sender<()>),
     /// The daemon is stopping: answer everyone still awaiting a result, now.
     Abandon(oneshot::Sender<()>),
+    /// A vat was woken (see `vat::Wakeups`): nothing to answer, the loop just goes on.
+    Wake,
 }
 
 /// Why a kernel command failed.
@@ -126,6 +128,7 @@ pub fn start(
     options: KernelOptions,
 ) -> Result<(KernelHandle, KernelThread), KernelError> {
     let (commands, receiver) = mpsc::unbounded_channel();
+    let wake_sender = commands.clone();
     let (publish, status) = watch::channel(Err("the kernel is starting".to_string()));
     let busy = Arc::new(AtomicBool::new(true));
     let thread_busy = Arc::clone(&busy);
@@ -142,6 +145,13 @@ pub fn start(
                     return Ok(());
                 }
             };
+            // A weak sender, so that vats' wakers never keep the kernel thread from ending.
+            let poke = wake_sender.downgrade();
+            kernel.on_wake(move || {
+                if let Some(commands) = poke.upgrade() {
+                    let _ = commands.send(Command::Wake);
+                }
+            });
             drop(publish.send_replace(snapshot(&kernel)));
             let _ = started_tx.send(Ok(()));
             run(kernel, receiver, publish, thread_busy)
@@ -234,11 +244,12 @@ fn run(
             tracing::error!("commit failed: {e}");
         }
         handled = false;
-        let idle = kernel
-            .state()
-            .queue_length("run")
-            .map(|n| n == 0)
-            .unwrap_or(true);
+        let idle = !kernel.is_woken()
+            && kernel
+                .state()
+                .queue_length("run")
+                .map(|n| n == 0)
+                .unwrap_or(true);
         busy.store(!idle, Ordering::SeqCst);
         if idle {
             match commands.blocking_recv() {
@@ -293,6 +304,7 @@ fn handle(kernel: &mut Kernel, command: Command) {
         Command::Ping(reply) => {
             let _ = reply.send(());
         }
+        Command::Wake => {}
         Command::Abandon(reply) => {
             kernel.abandon_waiters(STOPPING);
             if let Err(e) = kernel.commit() {

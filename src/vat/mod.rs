@@ -9,9 +9,11 @@ mod options;
 pub mod process;
 mod protocol;
 pub mod quickjs;
+mod wake;
 
 pub use options::CreationOptions;
 pub use protocol::{Delivery, DeliveryResult, Message, Resolution, Syscall, VatstoreDelta};
+pub use wake::{Waker, Wakeups};
 
 use std::time::Duration;
 
@@ -53,6 +55,20 @@ pub trait VatRuntime {
         syscalls: &mut dyn Syscalls,
         budget: Duration,
     ) -> Result<DeliveryResult, VatFault>;
+
+    /// Takes the waker through which the vat asks for a crank of its own outside deliveries
+    /// (given once, before `init`). A runtime with nothing asynchronous ignores it.
+    fn attach(&mut self, _waker: Waker) {}
+
+    /// Does what woke the vat (timers due, finished outside work) as one crank; syscalls made
+    /// meanwhile go to `syscalls`. Nothing to do is not an error: wakes may come late.
+    fn wake(
+        &mut self,
+        _syscalls: &mut dyn Syscalls,
+        _budget: Duration,
+    ) -> Result<DeliveryResult, VatFault> {
+        Ok(DeliveryResult::default())
+    }
 }
 
 /// Makes runtimes for vats from their configuration.

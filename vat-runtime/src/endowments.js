@@ -304,8 +304,11 @@ const makeUrlLoader = host => {
   };
 };
 
-/** The endowments a vat may ask for, by name; each call makes a fresh set. */
-export const makeEndowments = host => {
+/**
+ * The endowments a vat may ask for, by name; each call makes a fresh set. `timers` are the
+ * vat's own (timers.js).
+ */
+export const makeEndowments = (host, timers) => {
   const randomBytes = makeRandomBytes(host);
   const random = makeRandom(randomBytes);
   const url = makeUrlLoader(host);
@@ -320,6 +323,7 @@ export const makeEndowments = host => {
     crypto: makeCrypto(randomBytes),
     Math: makeMath(random),
     Date: makeDate(random),
+    ...timers,
     get URL() {
       return url().URL;
     },

@@ -1,10 +1,11 @@
 // ocapd's vat supervisor for the built-in QuickJS runtime (the counterpart of ocap-kernel's
 // VatSupervisor). Evaluated after the SES shim and liveslots. It builds liveslots with a syscall
 // object that calls the host (Rust) synchronously, loads the vat bundle into a Compartment, and
-// exposes to the host: `init`, `deliver`, `outcome` and `runImmediates`. The host drives promise
-// jobs and immediates until quiescence after each call.
+// exposes to the host: `init`, `deliver`, `wake`, `outcome` and `runImmediates`. The host drives
+// promise jobs and immediates until quiescence after each call.
 
 import { makeEndowments } from './endowments.js';
+import { makeTimers } from './timers.js';
 
 const host = globalThis.ocapHost;
 const { makeLiveSlots, ocapPackages: packages } = globalThis;
@@ -151,8 +152,10 @@ const errorText = error =>
  * The globals a vat config asks for; throws for any we lack (the kernel refuses such a launch
  * before the vat starts, see src/vat/quickjs/endowments.rs).
  */
+const timers = makeTimers(host);
+
 const requestedGlobals = (vatId, config) => {
-  const available = makeEndowments(host);
+  const available = makeEndowments(host, timers.globals);
   const endowments = {};
   for (const name of config.globals ?? []) {
     if (!Object.hasOwn(available, name)) {
@@ -257,6 +260,16 @@ const init = (vatId, configJson, code, vatParametersJson) => {
 /** Starts one delivery (the JSON tuple of spec §7.3). */
 const deliver = deliveryJson => start(JSON.parse(deliveryJson));
 
+/**
+ * Does what woke the vat, as one delivery: runs the handlers of the timers `due`, then lets
+ * liveslots finish a delivery that carries nothing (`notify` of no resolutions), so that it
+ * flushes its caches of virtual and durable state as after any delivery.
+ */
+const wake = due => {
+  timers.fire(due);
+  start(['notify', []]);
+};
+
 /** The last init or delivery: null when it finished well, else why not. */
 const outcome = () => {
   if (!current.done) {
@@ -265,4 +278,4 @@ const outcome = () => {
   return current.error;
 };
 
-globalThis.ocapSupervisor = harden({ init, deliver, outcome, runImmediates });
+globalThis.ocapSupervisor = harden({ init, deliver, wake, outcome, runImmediates });

@@ -1,17 +1,15 @@
 //! Which of spec §3.2's `globals` the built-in runtime provides (`vat-runtime/src/endowments.js`
 //! makes them), so that a launch asking for another is refused before any vat starts.
 //!
-//! Not provided: the network (`fetch`, `Request`, `Headers`, `Response`), `SubtleCrypto`, and
-//! timers (so no `AbortSignal.timeout` either). A timer callback
-//! would run outside any delivery: liveslots has no delivery type for it, and flushes its
-//! vatstore cache and does its GC bookkeeping only at the end of a dispatch, so the callback's
-//! effects could be neither committed nor rolled back as a crank of their own. Timers belong in
-//! a kernel timer service that wakes vats with ordinary messages, as SwingSet's timer device does.
+//! Timers (`setTimeout`, `setInterval`, their clears) are `vat-runtime/src/timers.js`: a due
+//! timer wakes its vat for a crank of its own (`vat::Wakeups`), which ends like a delivery.
+//!
+//! Not provided: the network (`fetch`, `Request`, `Headers`, `Response`) and `SubtleCrypto`.
 
 use serde_json::Value;
 
 /// The globals a vat in the built-in runtime may ask for.
-pub const PROVIDED: [&str; 11] = [
+pub const PROVIDED: [&str; 15] = [
     "AbortController",
     "AbortSignal",
     "Date",
@@ -23,6 +21,10 @@ pub const PROVIDED: [&str; 11] = [
     "atob",
     "btoa",
     "crypto",
+    "setTimeout",
+    "clearTimeout",
+    "setInterval",
+    "clearInterval",
 ];
 
 /// Refuses a config whose `globals` name one the runtime does not provide.
@@ -51,9 +53,9 @@ mod tests {
             Ok(())
         );
         assert_eq!(check(&json!({})), Ok(()));
-        let error = check(&json!({"globals": ["Math", "setTimeout"]})).unwrap_err();
+        let error = check(&json!({"globals": ["Math", "fetch"]})).unwrap_err();
         assert!(
-            error.starts_with("endowment \"setTimeout\" is not available in ocapd"),
+            error.starts_with("endowment \"fetch\" is not available in ocapd"),
             "{error}"
         );
     }

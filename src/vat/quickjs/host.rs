@@ -1,5 +1,6 @@
 //! What the vat's JavaScript reaches in Rust (`globalThis.ocapHost`, taken by the supervisor):
-//! the vatstore, the syscall queue, the log, the collector, randomness, and the `URL` script.
+//! the vatstore, the syscall queue, the log, the collector, randomness, timers, and the `URL`
+//! script.
 
 use crate::vat::{Syscall, VatstoreDelta};
 use rquickjs::{ArrayBuffer, Ctx, Function, Object};
@@ -7,6 +8,7 @@ use std::cell::RefCell;
 use std::collections::{BTreeMap, HashMap};
 use std::ops::Bound;
 use std::rc::Rc;
+use std::time::Duration;
 
 /// The host side of one vat, shared by the host functions.
 #[derive(Default)]
@@ -21,6 +23,8 @@ pub struct Host {
     pub syscalls: Vec<Syscall>,
     /// The first malformed syscall of this delivery.
     pub bad_syscall: Option<String>,
+    /// The vat's pending timers.
+    pub timers: super::timers::Timers,
     /// While SES locks down: its report of the non-standard intrinsics it removes from QuickJS
     /// is expected on every start, so it is logged at debug level.
     pub loading: bool,
@@ -125,6 +129,24 @@ pub fn install(ctx: &Ctx<'_>, host: &Rc<RefCell<Host>>) -> rquickjs::Result<()> 
         "log",
         Function::new(ctx.clone(), move |level: String, text: String| {
             h.borrow().log(&level, &text)
+        })?,
+    )?;
+    let h = Rc::clone(host);
+    object.set(
+        "timerArm",
+        Function::new(ctx.clone(), move |ctx: Ctx<'_>, id: f64, ms: f64| {
+            let after = Duration::from_millis(ms as u64);
+            h.borrow_mut()
+                .timers
+                .arm(id as u64, after)
+                .map_err(|e| rquickjs::Exception::throw_range(&ctx, &e))
+        })?,
+    )?;
+    let h = Rc::clone(host);
+    object.set(
+        "timerClear",
+        Function::new(ctx.clone(), move |id: f64| {
+            h.borrow_mut().timers.clear(id as u64)
         })?,
     )?;
     object.set("randomBytes", Function::new(ctx.clone(), random_bytes)?)?;

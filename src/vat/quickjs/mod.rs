@@ -14,9 +14,11 @@ mod bytecode;
 mod endowments;
 mod host;
 mod scripts;
+mod timers;
 
 use super::{
     CreationOptions, Delivery, DeliveryResult, Syscall, Syscalls, VatFactory, VatFault, VatRuntime,
+    Waker,
 };
 use host::Host;
 use rquickjs::{Context, Ctx, Function, Object, Persistent, Runtime, Value};
@@ -75,6 +77,7 @@ impl VatFactory for QuickJsFactory {
             config: config.clone(),
             code,
             limits,
+            waker: None,
             engine: None,
         }))
     }
@@ -86,6 +89,7 @@ pub struct QuickJsVat {
     config: Json,
     code: String,
     limits: Limits,
+    waker: Option<Waker>,
     engine: Option<Engine>,
 }
 
@@ -93,6 +97,7 @@ pub struct QuickJsVat {
 struct Supervisor {
     init: Persistent<Function<'static>>,
     deliver: Persistent<Function<'static>>,
+    wake: Persistent<Function<'static>>,
     outcome: Persistent<Function<'static>>,
     run_immediates: Persistent<Function<'static>>,
 }
@@ -110,6 +115,10 @@ pub struct Engine {
     interrupted: Rc<Cell<bool>>,
     /// Whether the current call ran out of memory.
     out_of_memory: Cell<bool>,
+    /// Rings the kernel when a timer comes due; none for an engine driven by hand.
+    waker: Option<Waker>,
+    /// The due time last given to the waker's alarm.
+    alarm: Option<Instant>,
 }
 
 /// How a value rejected with QuickJS's out-of-memory error starts, as liveslots encodes it.
@@ -162,6 +171,7 @@ impl Engine {
             Ok(Supervisor {
                 init: get("init")?,
                 deliver: get("deliver")?,
+                wake: get("wake")?,
                 outcome: get("outcome")?,
                 run_immediates: get("runImmediates")?,
             })
@@ -174,6 +184,8 @@ impl Engine {
             deadline,
             interrupted,
             out_of_memory: Cell::new(false),
+            waker: None,
+            alarm: None,
         })
     }
 
@@ -190,6 +202,7 @@ impl Engine {
         self.deadline.set(Some(Instant::now() + budget));
         let outcome = self.drive(syscalls, budget, start);
         self.deadline.set(None);
+        self.set_alarm();
         let error = outcome?;
         if self.out_of_memory.get() {
             return Err(VatFault::OutOfMemory);
@@ -202,6 +215,37 @@ impl Engine {
             delta: host.take_delta(),
             error,
         })
+    }
+
+    /// Runs the handlers of the timers now due as one delivery; nothing when none is.
+    fn wake(
+        &mut self,
+        syscalls: &mut dyn Syscalls,
+        budget: Duration,
+    ) -> Result<DeliveryResult, VatFault> {
+        // The alarm that woke the vat has rung and is gone from the clock.
+        self.alarm = None;
+        let due = self.host.borrow_mut().timers.take_due(Instant::now());
+        if due.is_empty() {
+            self.set_alarm();
+            return Ok(DeliveryResult::default());
+        }
+        let due: Vec<f64> = due.into_iter().map(|id| id as f64).collect();
+        self.run(syscalls, budget, move |ctx, s| {
+            let wake: Function = s.wake.clone().restore(ctx)?;
+            wake.call::<_, ()>((due,))
+        })
+    }
+
+    /// Tells the kernel's alarm clock when the first timer comes due, if that changed.
+    fn set_alarm(&mut self) {
+        let next = self.host.borrow().timers.next();
+        if next != self.alarm
+            && let Some(waker) = &self.waker
+        {
+            waker.alarm(next);
+            self.alarm = next;
+        }
     }
 
     /// The body of [`Engine::run`]: the supervisor's outcome, `None` when the work went well.
@@ -331,6 +375,7 @@ impl VatRuntime for QuickJsVat {
     ) -> Result<DeliveryResult, VatFault> {
         let started = Instant::now();
         let mut engine = Engine::new(&self.vat_id, state, self.limits)?;
+        engine.waker = self.waker.clone();
         let loaded = started.elapsed();
         let parameters = match self.config.get("parameters") {
             Some(p) => crate::capdata::encode_json(p),
@@ -365,6 +410,18 @@ impl VatRuntime for QuickJsVat {
             let deliver: Function = s.deliver.clone().restore(ctx)?;
             deliver.call::<_, ()>((json,))
         })
+    }
+
+    fn attach(&mut self, waker: Waker) {
+        self.waker = Some(waker);
+    }
+
+    fn wake(
+        &mut self,
+        syscalls: &mut dyn Syscalls,
+        budget: Duration,
+    ) -> Result<DeliveryResult, VatFault> {
+        self.engine()?.wake(syscalls, budget)
     }
 }
 

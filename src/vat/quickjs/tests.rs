@@ -499,3 +499,107 @@ fn without_asking_a_vat_gets_no_endowments_and_tamed_date_and_math() {
         ])
     );
 }
+
+/// A vat of the timers test vat, with the timer endowments.
+fn timers_vat() -> Box<dyn VatRuntime> {
+    let config = serde_json::json!({
+        "bundleSpec": test_vat("timers"),
+        "globals": ["setTimeout", "clearTimeout", "setInterval", "clearInterval"],
+    });
+    let (vat, init) = start_config(&config, vec![]);
+    assert_eq!(init.error, None);
+    vat
+}
+
+/// Wakes `vat` once the timers set `ms` from now are due; its syscalls as JSON text.
+fn wake_after(vat: &mut Box<dyn VatRuntime>, ms: u64) -> (DeliveryResult, Vec<String>) {
+    std::thread::sleep(Duration::from_millis(ms));
+    let mut recorder = Recorder::default();
+    let result = vat.wake(&mut recorder, BUDGET).unwrap();
+    let syscalls = recorder.0.iter().map(|s| s.to_json().to_string()).collect();
+    (result, syscalls)
+}
+
+#[test]
+fn a_timer_fires_in_a_wake_of_its_own_and_resolves_the_result() {
+    let mut vat = timers_vat();
+    let (_, syscalls) = deliver(&mut vat, &message(r#"["later",[20,"hi"]]"#, &[], "p-1"));
+    assert_eq!(syscalls, Vec::<String>::new(), "nothing before the timer");
+    let (_, early) = wake_after(&mut vat, 0);
+    assert_eq!(early, Vec::<String>::new(), "not due yet");
+    let (_, syscalls) = wake_after(&mut vat, 30);
+    assert_eq!(
+        syscalls,
+        vec![r##"["resolve",[["p-1",false,{"body":"#\"hi after 20 ms\"","slots":[]}]]]"##]
+    );
+}
+
+#[test]
+fn a_wake_ends_like_a_delivery_so_virtual_state_reaches_the_vatstore() {
+    let mut vat = timers_vat();
+    deliver(&mut vat, &message(r#"["tallyLater",[1]]"#, &[], "p-1"));
+    let (woken, _) = wake_after(&mut vat, 10);
+    assert_eq!(
+        woken.delta.0,
+        vec![(
+            "vom.o+v10/1".to_string(),
+            r##"{"count":{"body":"#1","slots":[]}}"##.to_string()
+        )],
+        "the handler's change to virtual state was flushed"
+    );
+    assert_eq!(answer(&mut vat, r#"["tally",[]]"#), 1);
+}
+
+#[test]
+fn intervals_repeat_until_cleared_and_cleared_timeouts_never_fire() {
+    let mut vat = timers_vat();
+    deliver(&mut vat, &message(r#"["ticks",[1,3]]"#, &[], "p-1"));
+    let mut resolved = Vec::new();
+    for _ in 0..50 {
+        let (_, syscalls) = wake_after(&mut vat, 2);
+        resolved.extend(syscalls);
+        if !resolved.is_empty() {
+            break;
+        }
+    }
+    assert_eq!(
+        resolved,
+        vec![r##"["resolve",[["p-1",false,{"body":"#3","slots":[]}]]]"##]
+    );
+    assert_eq!(answer(&mut vat, r#"["cancelled",[1]]"#), "cancelled");
+    wake_after(&mut vat, 5);
+    assert_eq!(answer(&mut vat, r#"["woken",[]]"#), 0);
+}
+
+#[test]
+fn a_throwing_handler_is_logged_and_the_others_still_run() {
+    let mut vat = timers_vat();
+    deliver(&mut vat, &message(r#"["throwing",[1]]"#, &[], "p-1"));
+    let (result, syscalls) = wake_after(&mut vat, 10);
+    assert_eq!(result.error, None);
+    assert_eq!(
+        syscalls,
+        vec![
+            r##"["resolve",[["p-1",false,{"body":"#\"the next timer still ran\"","slots":[]}]]]"##
+        ]
+    );
+}
+
+#[test]
+fn timers_refuse_a_string_handler_and_hand_out_opaque_frozen_handles() {
+    let mut vat = timers_vat();
+    assert_eq!(
+        answer(&mut vat, r#"["refused",[]]"#),
+        serde_json::json!(["TypeError", "object", true])
+    );
+}
+
+#[test]
+fn a_handler_that_loops_hits_the_budget() {
+    let mut vat = timers_vat();
+    deliver(&mut vat, &message(r#"["spinLater",[1]]"#, &[], "p-1"));
+    std::thread::sleep(Duration::from_millis(5));
+    let budget = Duration::from_millis(100);
+    let fault = vat.wake(&mut Recorder::default(), budget).unwrap_err();
+    assert_eq!(fault, VatFault::Timeout(budget));
+}
