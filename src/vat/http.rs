@@ -1,0 +1,439 @@
+//! Vats' HTTP requests (the `fetch` endowment, spec §3.2), made off the kernel thread under the
+//! vat's `network.allowedHosts`.
+//!
+//! As in the reference, a host is allowed when it equals one of `allowedHosts` exactly (the URL's
+//! hostname: no port or scheme) and `file:` is refused; unlike it, every redirect is checked
+//! too (the reference's host caveat looks only at the first URL), only `http:` and `https:` are
+//! fetched, the `Host` header cannot be set by the vat, and there are limits: [`MAX_IN_FLIGHT`]
+//! requests per vat, [`MAX_BODY`] bytes per response, [`TIMEOUT`] per request. Each request runs
+//! on a thread of its own; its outcome waits in the vat's inbox, and the vat's waker rings so that
+//! the kernel gives the vat a crank to take it.
+
+use super::Waker;
+use serde::Deserialize;
+use serde_json::Value;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+use url::Url;
+
+/// Requests one vat may have in flight.
+pub const MAX_IN_FLIGHT: usize = 32;
+/// Bytes one response body may have (the vat's memory limit applies on top).
+pub const MAX_BODY: u64 = 16 << 20;
+/// How long one request may take, redirects included.
+pub const TIMEOUT: Duration = Duration::from_secs(30);
+/// Redirects followed before giving up, as the Fetch standard says.
+const MAX_REDIRECTS: usize = 20;
+
+/// What a vat asks for.
+#[derive(Debug, Clone, Deserialize)]
+pub struct Request {
+    pub method: String,
+    pub url: String,
+    pub headers: Vec<(String, String)>,
+    #[serde(skip)]
+    pub body: Option<Vec<u8>>,
+    /// `follow`, `error` or `manual`, as in `RequestInit.redirect`.
+    pub redirect: String,
+}
+
+/// What came back.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Response {
+    pub status: u16,
+    pub status_text: String,
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+    /// The URL of the last request (after redirects).
+    pub url: String,
+    pub redirected: bool,
+}
+
+/// A request's outcome: the response, or why there is none.
+pub type Outcome = Result<Response, String>;
+
+/// One vat's network: its allowed hosts, its requests in flight, and their outcomes.
+pub struct Network {
+    allowed: Arc<[String]>,
+    agent: ureq::Agent,
+    in_flight: Arc<AtomicUsize>,
+    finished: Arc<Mutex<Vec<(u64, Outcome)>>>,
+}
+
+/// Headers only the client sets: the vat's would confuse framing, or (`host`) name another
+/// host than the one allowed.
+const CLIENT_HEADERS: [&str; 6] = [
+    "host",
+    "content-length",
+    "connection",
+    "keep-alive",
+    "transfer-encoding",
+    "upgrade",
+];
+
+impl Network {
+    /// The network of a vat with `config`: `None` when it did not ask for `fetch`; an error when
+    /// it did without `network.allowedHosts` (the reference's text).
+    pub fn from_config(vat_id: &str, config: &Value) -> Result<Option<Network>, String> {
+        let asks = config
+            .get("globals")
+            .and_then(Value::as_array)
+            .is_some_and(|names| names.iter().any(|n| n == "fetch"));
+        if !asks {
+            return Ok(None);
+        }
+        let Some(hosts) = config
+            .pointer("/network/allowedHosts")
+            .and_then(Value::as_array)
+        else {
+            return Err(format!(
+                "Vat \"{vat_id}\" requested \"fetch\" but no network.allowedHosts was specified"
+            ));
+        };
+        let allowed = hosts
+            .iter()
+            .filter_map(Value::as_str)
+            .map(String::from)
+            .collect();
+        Ok(Some(Network::new(allowed)))
+    }
+
+    fn new(allowed: Arc<[String]>) -> Network {
+        let agent = ureq::Agent::config_builder()
+            .max_redirects(0)
+            .http_status_as_error(false)
+            .timeout_global(Some(TIMEOUT))
+            .user_agent(concat!("ocapd/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .into();
+        Network {
+            allowed,
+            agent,
+            in_flight: Arc::default(),
+            finished: Arc::default(),
+        }
+    }
+
+    /// Starts request `id` on a thread of its own; `waker` rings when it is done. Refused at
+    /// once when the vat has too many in flight.
+    pub fn start(&self, id: u64, request: Request, waker: Option<Waker>) -> Result<(), String> {
+        if self.in_flight.fetch_add(1, Ordering::SeqCst) >= MAX_IN_FLIGHT {
+            self.in_flight.fetch_sub(1, Ordering::SeqCst);
+            return Err(format!(
+                "a vat may have at most {MAX_IN_FLIGHT} requests in flight"
+            ));
+        }
+        let (allowed, agent) = (Arc::clone(&self.allowed), self.agent.clone());
+        let (in_flight, finished) = (Arc::clone(&self.in_flight), Arc::clone(&self.finished));
+        let spawned = std::thread::Builder::new()
+            .name("vat-fetch".into())
+            .spawn(move || {
+                let outcome = perform(&agent, &allowed, request);
+                lock(&finished).push((id, outcome));
+                in_flight.fetch_sub(1, Ordering::SeqCst);
+                if let Some(waker) = waker {
+                    waker.ring();
+                }
+            });
+        spawned.map(drop).map_err(|e| {
+            self.in_flight.fetch_sub(1, Ordering::SeqCst);
+            format!("cannot start the request: {e}")
+        })
+    }
+
+    /// The outcomes of the requests finished since the last call, in the order they finished.
+    pub fn take_finished(&self) -> Vec<(u64, Outcome)> {
+        std::mem::take(&mut *lock(&self.finished))
+    }
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// Why `url` may not be fetched under `allowed`, if it may not.
+pub fn refusal(url: &Url, allowed: &[String]) -> Option<String> {
+    match url.scheme() {
+        "http" | "https" => {}
+        "file" => {
+            return Some(
+                "fetch cannot target file:// URLs. Use the fs platform capability \
+                 (VatConfig.platformConfig.fs) for filesystem access."
+                    .into(),
+            );
+        }
+        scheme => return Some(format!("fetch cannot target {scheme}: URLs")),
+    }
+    let host = url.host_str().unwrap_or_default();
+    (!allowed.iter().any(|a| a == host)).then(|| format!("Invalid host: {host}"))
+}
+
+/// Makes the request, following redirects as `request.redirect` says, each hop checked.
+fn perform(agent: &ureq::Agent, allowed: &[String], mut request: Request) -> Outcome {
+    let mut url = Url::parse(&request.url).map_err(|e| format!("bad URL {}: {e}", request.url))?;
+    for hop in 0..=MAX_REDIRECTS {
+        if let Some(why) = refusal(&url, allowed) {
+            return Err(why);
+        }
+        let mut response = send(agent, &request, &url)?;
+        let location = redirect_target(&response, &url);
+        match (location, request.redirect.as_str()) {
+            (Some(_), "error") => return Err(format!("redirected to {}", response.url)),
+            (Some(next), "follow") => {
+                follow(&mut request, &url, &next, response.status);
+                url = next;
+            }
+            _ => {
+                response.redirected = hop > 0;
+                return Ok(response);
+            }
+        }
+    }
+    Err(format!("more than {MAX_REDIRECTS} redirects"))
+}
+
+/// One request and its whole response.
+fn send(agent: &ureq::Agent, request: &Request, url: &Url) -> Outcome {
+    let mut builder = ureq::http::Request::builder()
+        .method(request.method.as_str())
+        .uri(url.as_str());
+    for (name, value) in &request.headers {
+        if !CLIENT_HEADERS.contains(&name.to_ascii_lowercase().as_str()) {
+            builder = builder.header(name, value);
+        }
+    }
+    let body = request.body.clone().unwrap_or_default();
+    let http_request = builder.body(body).map_err(|e| e.to_string())?;
+    let mut response = agent.run(http_request).map_err(|e| e.to_string())?;
+    let status = response.status();
+    let headers = response
+        .headers()
+        .iter()
+        .map(|(name, value)| {
+            let value = String::from_utf8_lossy(value.as_bytes()).into_owned();
+            (name.as_str().to_string(), value)
+        })
+        .collect();
+    let body = response
+        .body_mut()
+        .with_config()
+        .limit(MAX_BODY)
+        .read_to_vec()
+        .map_err(|e| format!("reading the response body: {e}"))?;
+    Ok(Response {
+        status: status.as_u16(),
+        status_text: status.canonical_reason().unwrap_or_default().into(),
+        headers,
+        body,
+        url: url.to_string(),
+        redirected: false,
+    })
+}
+
+/// Where a redirect response points, resolved against `url`.
+fn redirect_target(response: &Response, url: &Url) -> Option<Url> {
+    if !matches!(response.status, 301 | 302 | 303 | 307 | 308) {
+        return None;
+    }
+    let location = response
+        .headers
+        .iter()
+        .find(|(name, _)| name == "location")?;
+    url.join(&location.1).ok()
+}
+
+/// The next request after a redirect from `from` to `to` (Fetch standard §4.4): 303, and 301
+/// or 302 after a POST, become a GET without a body; leaving the origin drops credentials.
+fn follow(request: &mut Request, from: &Url, to: &Url, status: u16) {
+    let to_get = status == 303 && request.method != "HEAD"
+        || matches!(status, 301 | 302) && request.method == "POST";
+    if to_get {
+        request.method = "GET".into();
+        request.body = None;
+        request.headers.retain(|(name, _)| {
+            !name.eq_ignore_ascii_case("content-type")
+                && !name.eq_ignore_ascii_case("content-encoding")
+        });
+    }
+    if from.origin() != to.origin() {
+        request
+            .headers
+            .retain(|(name, _)| !name.eq_ignore_ascii_case("authorization"));
+    }
+    request.url = to.to_string();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::{BufRead, BufReader, Read, Write};
+    use std::net::TcpListener;
+    use std::sync::mpsc;
+
+    /// A loopback server answering each request with `answer(method, path)` (a status line and
+    /// headers, then a body); every request it saw, head and body, goes to the receiver.
+    fn server(
+        answer: impl Fn(&str, &str) -> (String, Vec<u8>) + Send + 'static,
+    ) -> (u16, mpsc::Receiver<String>) {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let (seen, requests) = mpsc::channel();
+        std::thread::spawn(move || {
+            for stream in listener.incoming() {
+                let Ok(mut stream) = stream else { return };
+                let mut reader = BufReader::new(stream.try_clone().unwrap());
+                let mut head = String::new();
+                let mut length = 0;
+                loop {
+                    let mut line = String::new();
+                    if reader.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
+                        break;
+                    }
+                    if let Some(n) = line.to_ascii_lowercase().strip_prefix("content-length:") {
+                        length = n.trim().parse().unwrap();
+                    }
+                    head.push_str(&line);
+                }
+                let mut body = vec![0; length];
+                reader.read_exact(&mut body).unwrap();
+                let mut words = head.split(' ');
+                let (method, path) = (words.next().unwrap_or(""), words.next().unwrap_or(""));
+                let (status_and_headers, reply) = answer(method, path);
+                let _ = seen.send(format!("{head}\r\n{}", String::from_utf8_lossy(&body)));
+                let text = format!(
+                    "HTTP/1.1 {status_and_headers}\r\ncontent-length: {}\r\nconnection: close\r\n\r\n",
+                    reply.len()
+                );
+                let _ = stream.write_all(text.as_bytes());
+                let _ = stream.write_all(&reply);
+            }
+        });
+        (port, requests)
+    }
+
+    fn network() -> Network {
+        Network::new(vec!["127.0.0.1".to_string()].into())
+    }
+
+    fn request(method: &str, url: String, redirect: &str) -> Request {
+        Request {
+            method: method.into(),
+            url,
+            headers: vec![
+                ("x-vat".into(), "yes".into()),
+                ("Host".into(), "evil.example".into()),
+            ],
+            body: (method == "POST").then(|| b"ping".to_vec()),
+            redirect: redirect.into(),
+        }
+    }
+
+    fn fetch(req: Request) -> Outcome {
+        let net = network();
+        perform(&net.agent, &net.allowed, req)
+    }
+
+    #[test]
+    fn a_request_to_an_allowed_host_gets_its_response_and_cannot_set_host() {
+        let (port, seen) = server(|method, path| {
+            let body = format!("{method} {path}").into_bytes();
+            ("200 OK\r\nx-answer: 42".into(), body)
+        });
+        let url = format!("http://127.0.0.1:{port}/a?b=1");
+        let response = fetch(request("POST", url.clone(), "follow")).unwrap();
+        assert_eq!(response.status, 200);
+        assert_eq!(response.status_text, "OK");
+        assert_eq!(response.body, b"POST /a?b=1");
+        assert!(response.headers.contains(&("x-answer".into(), "42".into())));
+        assert_eq!((response.url, response.redirected), (url, false));
+        let head = seen.recv().unwrap().to_ascii_lowercase();
+        assert!(head.contains("x-vat: yes"), "{head}");
+        assert!(head.contains(&format!("host: 127.0.0.1:{port}")), "{head}");
+        assert!(!head.contains("evil.example"), "{head}");
+        assert!(head.ends_with("\r\n\r\nping"), "{head}");
+    }
+
+    #[test]
+    fn redirects_are_followed_checked_and_303_turns_a_post_into_a_get() {
+        let (port, seen) = server(move |_, path| match path {
+            "/start" => ("303 See Other\r\nlocation: /end".into(), vec![]),
+            "/away" => ("302 Found\r\nlocation: http://localhost/".into(), vec![]),
+            _ => ("200 OK".into(), b"done".to_vec()),
+        });
+        let start = format!("http://127.0.0.1:{port}/start");
+        let response = fetch(request("POST", start.clone(), "follow")).unwrap();
+        assert_eq!(response.body, b"done");
+        assert_eq!(response.url, format!("http://127.0.0.1:{port}/end"));
+        assert!(response.redirected);
+        seen.recv().unwrap();
+        assert!(seen.recv().unwrap().starts_with("GET /end"));
+        // A redirect off the allowed hosts is refused, as the first URL would be.
+        let away = format!("http://127.0.0.1:{port}/away");
+        assert_eq!(
+            fetch(request("GET", away.clone(), "follow")),
+            Err("Invalid host: localhost".into())
+        );
+        assert!(fetch(request("GET", start.clone(), "error")).is_err());
+        let manual = fetch(request("GET", away, "manual")).unwrap();
+        assert_eq!(manual.status, 302);
+    }
+
+    #[test]
+    fn files_other_schemes_unlisted_hosts_and_huge_bodies_are_refused() {
+        let allowed = ["127.0.0.1".to_string()];
+        let refused = |url: &str| refusal(&Url::parse(url).unwrap(), &allowed);
+        assert!(
+            refused("file:///etc/passwd")
+                .unwrap()
+                .starts_with("fetch cannot target file://")
+        );
+        assert_eq!(
+            refused("ftp://127.0.0.1/"),
+            Some("fetch cannot target ftp: URLs".into())
+        );
+        assert_eq!(
+            refused("https://example.com/"),
+            Some("Invalid host: example.com".into())
+        );
+        assert_eq!(refused("http://127.0.0.1:8443/x"), None);
+        let (port, _seen) = server(|_, _| ("200 OK".into(), vec![0; MAX_BODY as usize + 1]));
+        let error = fetch(request(
+            "GET",
+            format!("http://127.0.0.1:{port}/"),
+            "follow",
+        ));
+        assert!(error.unwrap_err().starts_with("reading the response body"));
+    }
+
+    #[test]
+    fn fetch_needs_allowed_hosts_and_a_finished_request_rings_the_vat() {
+        let config = serde_json::json!({"globals": ["fetch"]});
+        assert_eq!(
+            Network::from_config("v3", &config).err(),
+            Some(r#"Vat "v3" requested "fetch" but no network.allowedHosts was specified"#.into())
+        );
+        assert!(
+            Network::from_config("v3", &serde_json::json!({}))
+                .unwrap()
+                .is_none()
+        );
+        let (port, _seen) = server(|_, _| ("204 No Content".into(), vec![]));
+        let wakeups = super::super::Wakeups::default();
+        let (tx, rx) = mpsc::channel();
+        let tx = Mutex::new(tx);
+        wakeups.set_poke(move || lock(&tx).send(()).unwrap());
+        let net = network();
+        let url = format!("http://127.0.0.1:{port}/");
+        net.start(7, request("GET", url, "follow"), Some(wakeups.waker("v3")))
+            .unwrap();
+        rx.recv().unwrap();
+        assert_eq!(wakeups.take_awake().as_deref(), Some("v3"));
+        let finished = net.take_finished();
+        assert_eq!(finished.len(), 1);
+        assert_eq!(
+            (finished[0].0, finished[0].1.as_ref().unwrap().status),
+            (7, 204)
+        );
+    }
+}
