@@ -1,6 +1,6 @@
 // AbortController and AbortSignal (DOM Standard §3.1–3.2) for vats that ask for them, with the
-// small Event and EventTarget they need; QuickJS has none of these. Without timers there is no
-// `AbortSignal.timeout`.
+// small Event and EventTarget they need; QuickJS has none of these. `AbortSignal.timeout` runs on
+// the vat's own timers (timers.js), given by the supervisor through `useTimers`.
 
 const abortError = () => {
   const error = Error('This operation was aborted');
@@ -97,8 +97,21 @@ class EventTarget {
 }
 
 /** Lets AbortController and the static methods make signals; `new AbortSignal()` throws. */
+const timeoutError = () => {
+  const error = Error('The operation was aborted due to timeout');
+  return Object.defineProperty(error, 'name', { value: 'TimeoutError' });
+};
+
 let making = false;
 const signalState = new WeakMap();
+
+/** The vat's `setTimeout`, for `AbortSignal.timeout`. */
+let setTimer;
+
+/** Gives `AbortSignal.timeout` the vat's `setTimeout`. */
+export const useTimers = setTimeout => {
+  setTimer = setTimeout;
+};
 
 class AbortSignal extends EventTarget {
   #onabort = null;
@@ -142,6 +155,16 @@ class AbortSignal extends EventTarget {
   static abort(reason = abortError()) {
     const signal = makeSignal();
     signalAbort(signal, reason);
+    return signal;
+  }
+
+  static timeout(ms) {
+    const delay = Number(ms);
+    if (!(delay >= 0 && delay <= Number.MAX_SAFE_INTEGER)) {
+      throw TypeError(`AbortSignal.timeout needs a delay in milliseconds, not ${ms}`);
+    }
+    const signal = makeSignal();
+    setTimer(() => signalAbort(signal, timeoutError()), delay);
     return signal;
   }
 

@@ -4,6 +4,7 @@
 // exposes to the host: `init`, `deliver`, `wake`, `outcome` and `runImmediates`. The host drives
 // promise jobs and immediates until quiescence after each call.
 
+import { useTimers } from './abort.js';
 import { makeEndowments } from './endowments.js';
 import { makeTimers } from './timers.js';
 
@@ -153,6 +154,7 @@ const errorText = error =>
  * before the vat starts, see src/vat/quickjs/endowments.rs).
  */
 const timers = makeTimers(host);
+useTimers(timers.globals.setTimeout);
 
 const requestedGlobals = (vatId, config) => {
   const available = makeEndowments(host, timers.globals);

@@ -76,6 +76,12 @@ export function buildRootObject() {
         }
       }, ms);
     },
+    timeoutSignal(ms) {
+      const signal = AbortSignal.timeout(ms);
+      return new Promise(resolve => {
+        signal.addEventListener('abort', () => resolve([signal.aborted, signal.reason.name]));
+      });
+    },
     refused() {
       return [
         errorName(() => setTimeout('woken += 1', 1)),

@@ -603,3 +603,19 @@ fn a_handler_that_loops_hits_the_budget() {
     let fault = vat.wake(&mut Recorder::default(), budget).unwrap_err();
     assert_eq!(fault, VatFault::Timeout(budget));
 }
+
+#[test]
+fn abort_signal_timeout_aborts_on_the_vats_timers() {
+    let config = serde_json::json!({
+        "bundleSpec": test_vat("timers"),
+        "globals": ["AbortSignal", "setTimeout"],
+    });
+    let (mut vat, _) = start_config(&config, vec![]);
+    let (_, syscalls) = deliver(&mut vat, &message(r#"["timeoutSignal",[1]]"#, &[], "p-1"));
+    assert_eq!(syscalls, Vec::<String>::new());
+    let (_, syscalls) = wake_after(&mut vat, 5);
+    assert_eq!(
+        syscalls,
+        vec![r##"["resolve",[["p-1",false,{"body":"#[true,\"TimeoutError\"]","slots":[]}]]]"##]
+    );
+}
