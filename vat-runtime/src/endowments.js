@@ -3,10 +3,12 @@
 // `Date.now()` gets up to 1 ms of random jitter and never goes back, and `Math.random` draws
 // from the OS's randomness. `TextEncoder`/`TextDecoder` (UTF-8, as in browsers) are ours
 // (text.js), QuickJS having none; `atob`/`btoa` are QuickJS's own; `URL` and `URLSearchParams`
-// are whatwg-url's (url.js), loaded only for a vat that asks for one; `AbortController` and
-// `AbortSignal` are ours (abort.js).
+// are whatwg-url's (url.js), loaded only for a vat that asks for one or for a Fetch class;
+// `AbortController` and `AbortSignal` are ours (abort.js), and so are the Fetch classes
+// `Headers`, `Request` and `Response` (http.js), `fetch` itself being still to come.
 
 import { AbortController, AbortSignal } from './abort.js';
+import { makeHttp } from './http.js';
 import { named } from './named.js';
 import { TextDecoder, TextEncoder } from './text.js';
 
@@ -121,11 +123,24 @@ const makeUrlLoader = host => {
   };
 };
 
+/**
+ * `Headers`, `Request` and `Response`, made on first use. They load `URL` (to parse requests'
+ * URLs and take URLSearchParams bodies), so a vat asking only for `Headers` loads it too.
+ */
+const makeHttpLoader = url => {
+  let http;
+  return () => {
+    http ??= makeHttp(url());
+    return http;
+  };
+};
+
 /** The endowments a vat may ask for, by name; each call makes a fresh set. */
 export const makeEndowments = host => {
   const randomBytes = makeRandomBytes(host);
   const random = makeRandom(randomBytes);
   const url = makeUrlLoader(host);
+  const http = makeHttpLoader(url);
   return harden({
     __proto__: null,
     TextEncoder,
@@ -142,6 +157,15 @@ export const makeEndowments = host => {
     },
     get URLSearchParams() {
       return url().URLSearchParams;
+    },
+    get Headers() {
+      return http().Headers;
+    },
+    get Request() {
+      return http().Request;
+    },
+    get Response() {
+      return http().Response;
     },
   });
 };

@@ -1,21 +1,25 @@
 //! Which of spec §3.2's `globals` the built-in runtime provides (`vat-runtime/src/endowments.js`
 //! makes them), so that a launch asking for another is refused before any vat starts.
 //!
-//! Not provided: the network (`fetch`, `Request`, `Headers`, `Response`), `SubtleCrypto`, and
-//! timers (so no `AbortSignal.timeout` either). A timer callback
-//! would run outside any delivery: liveslots has no delivery type for it, and flushes its
-//! vatstore cache and does its GC bookkeeping only at the end of a dispatch, so the callback's
-//! effects could be neither committed nor rolled back as a crank of their own. Timers belong in
-//! a kernel timer service that wakes vats with ordinary messages, as SwingSet's timer device does.
+//! Not provided: `fetch` (its classes `Headers`, `Request` and `Response` are, from
+//! `vat-runtime/src/http.js`, but the host's side of the network is not written yet),
+//! `SubtleCrypto`, and timers (so no `AbortSignal.timeout` either). A timer callback would run
+//! outside any delivery: liveslots has no delivery type for it, and flushes its vatstore cache
+//! and does its GC bookkeeping only at the end of a dispatch, so the callback's effects could be
+//! neither committed nor rolled back as a crank of their own. Timers belong in a kernel timer
+//! service that wakes vats with ordinary messages, as SwingSet's timer device does.
 
 use serde_json::Value;
 
 /// The globals a vat in the built-in runtime may ask for.
-pub const PROVIDED: [&str; 11] = [
+pub const PROVIDED: [&str; 14] = [
     "AbortController",
     "AbortSignal",
     "Date",
+    "Headers",
     "Math",
+    "Request",
+    "Response",
     "TextEncoder",
     "TextDecoder",
     "URL",
