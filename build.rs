@@ -10,7 +10,8 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 /// Scripts evaluated in vats' QuickJS contexts: (entry, output name). The first four run in every
-/// vat, in this order; `url.js` only in a vat that asks for `URL` or `URLSearchParams`.
+/// vat, in this order; `url.js` only in a vat that asks for `URL`, `URLSearchParams` or one of the
+/// Fetch classes (`Headers`, `Request`, `Response`).
 const RUNTIME_SCRIPTS: [(&str, &str); 5] = [
     ("vat-runtime/src/prelude.js", "prelude.js"),
     ("vat-runtime/src/endoify.js", "endoify.js"),

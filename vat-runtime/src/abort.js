@@ -2,10 +2,9 @@
 // small Event and EventTarget they need; QuickJS has none of these. `AbortSignal.timeout` runs on
 // the vat's own timers (timers.js), given by the supervisor through `useTimers`.
 
-const abortError = () => {
-  const error = Error('This operation was aborted');
-  return Object.defineProperty(error, 'name', { value: 'AbortError' });
-};
+import { named } from './named.js';
+
+const abortError = () => named(Error('This operation was aborted'), 'AbortError');
 
 class Event {
   #type;

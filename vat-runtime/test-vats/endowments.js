@@ -1,17 +1,11 @@
 // A vat for the endowment tests: each method exercises the globals of spec §3.2 that ocapd
 // provides, when the config asks for them (`globals`).
 import { Far } from '@endo/far';
+import { errorName, rejection } from './support/errors.js';
 
 const bytes = array => [...array];
 
-const errorName = thunk => {
-  try {
-    thunk();
-    return 'no error';
-  } catch (error) {
-    return error.name;
-  }
-};
+const site = 'https://example.org/';
 
 export function buildRootObject() {
   return Far('root', {
@@ -117,11 +111,127 @@ export function buildRootObject() {
         typeof AbortSignal.timeout,
       ];
     },
+    headers() {
+      const headers = new Headers([['B', ' 2\t'], ['a', '1'], ['Set-Cookie', 'x=1']]);
+      headers.append('A', '3');
+      headers.append('set-cookie', 'y=2');
+      const copy = new Headers(headers);
+      copy.set('a', 'only');
+      copy.delete('B');
+      const seen = [];
+      headers.forEach((value, name, self) => seen.push(`${name}=${value}`, self === headers));
+      const keys = headers.keys();
+      keys.next();
+      headers.append('c', '4');
+      return [
+        [...headers],
+        [...keys],
+        [...headers.values()],
+        [headers.get('A'), headers.get('set-cookie'), headers.get('none')],
+        headers.has('SET-COOKIE'),
+        headers.getSetCookie(),
+        [...copy],
+        [...new Headers({ 'X-One': 'v' })],
+        seen,
+        Object.prototype.toString.call(headers),
+        errorName(() => headers.append('bad name', 'v')),
+        errorName(() => headers.append('x', 'a\r\nb')),
+        errorName(() => headers.set('x', '\u20ac')),
+        errorName(() => headers.get('\u00e9')),
+        errorName(() => new Headers([['just one']])),
+        errorName(() => new Headers('a: b')),
+      ];
+    },
+    async request() {
+      const headers = { 'X-A': '1' };
+      const post = new Request(`${site}a?b#f`, { method: 'post', body: 'h\u00e9', headers });
+      const made = [post.url, post.method, [...post.headers], post.bodyUsed];
+      const derived = new Request(post, { headers: [['x-b', '2']] });
+      const controller = new AbortController();
+      const signalled = new Request(site, { signal: controller.signal });
+      const clone = signalled.clone();
+      controller.abort('stop');
+      const get = new Request(new URL(site));
+      const offset = new Uint8Array([0, 104, 105, 0]).subarray(1, 3);
+      const form = new Request(site, { method: 'PUT', body: new URLSearchParams('a=1&b=2 3') });
+      return [
+        made,
+        [derived.method, [...derived.headers], post.bodyUsed, derived.bodyUsed],
+        [await derived.text(), derived.bodyUsed, await rejection(() => derived.text())],
+        new Request(site, { method: 'patch' }).method,
+        [signalled.signal.aborted, clone.signal.aborted, clone.signal.reason],
+        await new Request(site, { method: 'POST', body: '{"x":[1]}' }).json(),
+        [...(await new Request(site, { method: 'POST', body: offset }).bytes())],
+        [...new Uint8Array(await new Response(offset.buffer).arrayBuffer())],
+        [form.headers.get('content-type'), await form.text()],
+        [get.url, get.method, get.mode, get.credentials, get.cache, get.redirect, get.referrer],
+        [get.integrity, get.keepalive, get.destination, get.body, get.bodyUsed, get.signal.aborted],
+        [await get.text(), await get.text(), get.bodyUsed],
+        errorName(() => new Request('/relative')),
+        errorName(() => new Request('https://user:pw@example.org/')),
+        errorName(() => new Request(site, { method: 'CONNECT' })),
+        errorName(() => new Request(site, { method: 'trace' })),
+        errorName(() => new Request(site, { method: 'two words' })),
+        errorName(() => new Request(site, { body: 'x' })),
+        errorName(() => new Request(site, { method: 'HEAD', body: 'x' })),
+        errorName(() => new Request(site, { redirect: 'sometimes' })),
+        errorName(() => new Request(site, { signal: {} })),
+        errorName(() => post.clone()),
+        errorName(() => new Request(post)),
+        await rejection(() => get.blob()),
+        await rejection(() => get.formData()),
+      ];
+    },
+    async response() {
+      const headers = { 'X-A': '1' };
+      const plain = new Response('hi', { status: 201, statusText: 'Made', headers });
+      const clone = plain.clone();
+      const empty = new Response();
+      const json = Response.json({ a: [1] }, { status: 202 });
+      const redirect = Response.redirect(`${site}next`, 307);
+      const error = Response.error();
+      const bom = new Response(new Uint8Array([0xef, 0xbb, 0xbf, 0x68]));
+      return [
+        [plain.status, plain.statusText, plain.ok, plain.type, plain.url, plain.redirected],
+        [...plain.headers],
+        [await plain.text(), plain.bodyUsed, await rejection(() => plain.arrayBuffer())],
+        [await clone.text(), errorName(() => plain.clone())],
+        [empty.status, empty.body, await empty.text(), empty.bodyUsed],
+        [json.status, json.headers.get('content-type'), await json.json()],
+        [redirect.status, redirect.headers.get('location'), redirect.body],
+        [error.type, error.status, error.ok, [...error.headers]],
+        [await bom.text(), new Response(null, { status: 204 }).status],
+        errorName(() => error.headers.set('x', 'y')),
+        errorName(() => redirect.headers.delete('location')),
+        errorName(() => new Response('x', { status: 199 })),
+        errorName(() => new Response('x', { status: 600 })),
+        errorName(() => new Response('x', { status: 204 })),
+        errorName(() => new Response('', { statusText: 'a\nb' })),
+        errorName(() => Response.redirect(site, 200)),
+        errorName(() => Response.redirect('/relative')),
+        errorName(() => Response.json(undefined)),
+        await rejection(() => new Response('{').json()),
+        await rejection(() => new Response('x').blob()),
+      ];
+    },
+    fetchClassesAreHardened() {
+      return [
+        [Headers, Request, Response].flatMap(Class => [
+          Object.isFrozen(Class),
+          Object.isFrozen(Class.prototype),
+        ]),
+        Object.isFrozen(Request.prototype.text),
+        errorName(() => {
+          Response.prototype.text = () => 'forged';
+        }),
+      ];
+    },
     withoutGlobals() {
       return [
         typeof TextEncoder,
         typeof crypto,
         typeof URL,
+        typeof Request,
         errorName(() => Date.now()),
         errorName(() => Math.random()),
       ];

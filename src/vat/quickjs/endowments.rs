@@ -3,17 +3,21 @@
 //!
 //! Timers (`setTimeout`, `setInterval`, their clears) are `vat-runtime/src/timers.js`: a due
 //! timer wakes its vat for a crank of its own (`vat::Wakeups`), which ends like a delivery.
+//! `Headers`, `Request` and `Response` are `vat-runtime/src/http.js`.
 //!
-//! Not provided: the network (`fetch`, `Request`, `Headers`, `Response`) and `SubtleCrypto`.
+//! Not provided: `fetch` and `SubtleCrypto`.
 
 use serde_json::Value;
 
 /// The globals a vat in the built-in runtime may ask for.
-pub const PROVIDED: [&str; 15] = [
+pub const PROVIDED: [&str; 18] = [
     "AbortController",
     "AbortSignal",
     "Date",
+    "Headers",
     "Math",
+    "Request",
+    "Response",
     "TextEncoder",
     "TextDecoder",
     "URL",

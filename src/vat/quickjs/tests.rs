@@ -480,7 +480,190 @@ fn abort_controllers_signal_their_listeners_once() {
             "AbortError",
             "TypeError",
             false,
-            "undefined"
+            "function"
+        ])
+    );
+}
+
+#[test]
+fn headers_sort_combine_validate_and_keep_set_cookie_apart() {
+    let mut vat = endowed(&["Headers"]);
+    let type_error = "TypeError";
+    assert_eq!(
+        answer(&mut vat, r#"["headers",[]]"#),
+        serde_json::json!([
+            [
+                ["a", "1, 3"],
+                ["b", "2"],
+                ["c", "4"],
+                ["set-cookie", "x=1"],
+                ["set-cookie", "y=2"]
+            ],
+            ["b", "c", "set-cookie", "set-cookie"],
+            ["1, 3", "2", "4", "x=1", "y=2"],
+            ["1, 3", "x=1, y=2", null],
+            true,
+            ["x=1", "y=2"],
+            [["a", "only"], ["set-cookie", "x=1"], ["set-cookie", "y=2"]],
+            [["x-one", "v"]],
+            [
+                "a=1, 3",
+                true,
+                "b=2",
+                true,
+                "set-cookie=x=1",
+                true,
+                "set-cookie=y=2",
+                true
+            ],
+            "[object Headers]",
+            type_error,
+            type_error,
+            type_error,
+            type_error,
+            type_error,
+            type_error
+        ])
+    );
+}
+
+#[test]
+fn requests_parse_absolute_urls_normalize_methods_and_read_bodies_once() {
+    let globals = [
+        "Request",
+        "Response",
+        "URL",
+        "URLSearchParams",
+        "AbortController",
+    ];
+    let mut vat = endowed(&globals);
+    let site = "https://example.org/";
+    let mut expected = vec![
+        serde_json::json!([
+            "https://example.org/a?b#f",
+            "POST",
+            [["content-type", "text/plain;charset=UTF-8"], ["x-a", "1"]],
+            false
+        ]),
+        serde_json::json!(["POST", [["x-b", "2"]], true, false]),
+        serde_json::json!(["h\u{e9}", true, "TypeError"]),
+        serde_json::json!("patch"),
+        serde_json::json!([true, true, "stop"]),
+        serde_json::json!({"x": [1]}),
+        serde_json::json!([104, 105]),
+        serde_json::json!([0, 104, 105, 0]),
+        serde_json::json!([
+            "application/x-www-form-urlencoded;charset=UTF-8",
+            "a=1&b=2+3"
+        ]),
+        serde_json::json!([
+            site,
+            "GET",
+            "cors",
+            "same-origin",
+            "default",
+            "follow",
+            "about:client"
+        ]),
+        serde_json::json!(["", false, "", null, false, false]),
+        serde_json::json!(["", "", false]),
+    ];
+    // Relative URL, credentials, CONNECT, trace, a non-token method, GET and HEAD with a body,
+    // a bad redirect, a signal that is not one, and cloning or remaking a used Request.
+    expected.extend(std::iter::repeat_n(serde_json::json!("TypeError"), 11));
+    expected.extend(std::iter::repeat_n(
+        serde_json::json!("NotSupportedError"),
+        2,
+    ));
+    assert_eq!(
+        answer(&mut vat, r#"["request",[]]"#),
+        serde_json::Value::Array(expected)
+    );
+}
+
+#[test]
+fn responses_check_statuses_and_make_errors_redirects_and_json() {
+    let mut vat = endowed(&["Response"]);
+    assert_eq!(
+        answer(&mut vat, r#"["response",[]]"#),
+        serde_json::json!([
+            [201, "Made", true, "default", "", false],
+            [["content-type", "text/plain;charset=UTF-8"], ["x-a", "1"]],
+            ["hi", true, "TypeError"],
+            ["hi", "TypeError"],
+            [200, null, "", false],
+            [202, "application/json", {"a": [1]}],
+            [307, "https://example.org/next", null],
+            ["error", 0, false, []],
+            ["h", 204],
+            "TypeError",
+            "TypeError",
+            "RangeError",
+            "RangeError",
+            "TypeError",
+            "TypeError",
+            "RangeError",
+            "TypeError",
+            "TypeError",
+            "SyntaxError",
+            "NotSupportedError"
+        ])
+    );
+}
+
+#[test]
+fn fetch_classes_are_hardened() {
+    let mut vat = endowed(&["Headers", "Request", "Response"]);
+    assert_eq!(
+        answer(&mut vat, r#"["fetchClassesAreHardened",[]]"#),
+        serde_json::json!([[true, true, true, true, true, true], true, "TypeError"])
+    );
+}
+
+#[test]
+fn the_hosts_fetch_helpers_send_requests_and_make_immutable_responses() {
+    let config = serde_json::json!({
+        "bundleSpec": test_vat("http-host"),
+        "globals": ["URL", "URLSearchParams"],
+    });
+    let (mut vat, init) = start_config(&config, vec![]);
+    assert_eq!(init.error, None);
+    assert_eq!(
+        answer(&mut vat, r#"["requestParts",[]]"#),
+        serde_json::json!([
+            {
+                "method": "POST",
+                "url": "https://example.org/p?q=1",
+                "headers": [["x-b", "2"], ["x-a", "1"], ["content-type", "text/plain;charset=UTF-8"]],
+                "body": [104, 0xc3, 0xa9]
+            },
+            true,
+            true,
+            "TypeError",
+            {"method": "GET", "url": "https://example.org/", "headers": [], "body": null},
+            "TypeError"
+        ])
+    );
+    assert_eq!(
+        answer(&mut vat, r#"["makeResponse",[]]"#),
+        serde_json::json!([
+            true,
+            ["basic", 404, "Not Found", false, "https://example.org/last"],
+            [
+                true,
+                [
+                    ["content-type", "text/plain"],
+                    ["set-cookie", "a=1"],
+                    ["set-cookie", "b=2"]
+                ],
+                ["a=1", "b=2"]
+            ],
+            "TypeError",
+            "hi",
+            "hi",
+            ["", false, "", false],
+            "RangeError",
+            "TypeError"
         ])
     );
 }
@@ -491,6 +674,7 @@ fn without_asking_a_vat_gets_no_endowments_and_tamed_date_and_math() {
     assert_eq!(
         answer(&mut vat, r#"["withoutGlobals",[]]"#),
         serde_json::json!([
+            "undefined",
             "undefined",
             "undefined",
             "undefined",
