@@ -183,3 +183,40 @@ fn timers_wake_their_vat_through_the_daemon_and_a_looping_handler_kills_only_it(
     let launched = launch(&home, timers_config());
     assert_eq!(launched["subclusterId"], "s2");
 }
+
+#[test]
+fn fetch_reaches_an_allowed_host_through_the_daemon() {
+    use std::io::{Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let server = std::thread::spawn(move || {
+        let (mut stream, _) = listener.accept().unwrap();
+        let mut head = Vec::new();
+        let mut byte = [0];
+        while !head.ends_with(b"\r\n\r\n") && stream.read(&mut byte).unwrap() == 1 {
+            head.push(byte[0]);
+        }
+        let reply = "HTTP/1.1 200 OK\r\nx-answer: 42\r\ncontent-length: 5\r\nconnection: close\r\n\r\nhello";
+        stream.write_all(reply.as_bytes()).unwrap();
+        String::from_utf8(head).unwrap()
+    });
+    let home = Home::new();
+    let _stop = Stop(&home);
+    launch(
+        &home,
+        json!({"bootstrap": "fetcher", "vats": {"fetcher": {
+            "bundleSpec": concat!("file://", env!("OUT_DIR"), "/test-vats/fetcher.bundle"),
+            "globals": ["fetch", "Request", "AbortController"],
+            "network": {"allowedHosts": ["127.0.0.1"]}}}}),
+    );
+    let url = format!("\"http://127.0.0.1:{port}/x\"");
+    assert_eq!(
+        send(&home, &["send", "ko4", "get", &url]),
+        format!("[200,true,\"42\",\"hello\",\"http://127.0.0.1:{port}/x\",false]\n")
+    );
+    assert!(server.join().unwrap().starts_with("GET /x HTTP/1.1\r\n"));
+    assert_eq!(
+        send(&home, &["send", "ko4", "refused", "\"http://localhost/\""]),
+        "[\"Error\",\"Invalid host: localhost\",null]\n"
+    );
+}

@@ -93,9 +93,13 @@ pub async fn accept_loop(
     idle: Option<Duration>,
 ) -> Stopped {
     loop {
-        let idle_since = idle
-            .filter(|_| tracker.is_empty() && shared.kernel.is_idle())
-            .map(|d| shared.activity.last() + d);
+        // While busy (connections, queued work, vats' timers or requests pending), look again
+        // every second: the kernel's work ends without any activity here to wake this loop.
+        let quiet = tracker.is_empty() && shared.kernel.is_idle();
+        let idle_since = idle.map(|d| match quiet {
+            true => shared.activity.last() + d,
+            false => Instant::now() + d.min(Duration::from_secs(1)),
+        });
         tokio::select! {
             biased;
             _ = shared.shutdown.cancelled() => return Stopped::Requested,

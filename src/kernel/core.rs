@@ -101,6 +101,11 @@ impl Kernel {
         self.wakeups.any_awake()
     }
 
+    /// Whether no vat waits for a timer or for work started outside the kernel.
+    pub fn is_quiet(&self) -> bool {
+        self.wakeups.is_quiet()
+    }
+
     /// How long each delivery to `vat` may take.
     pub(super) fn budget(&self, vat: &str) -> Duration {
         self.budgets

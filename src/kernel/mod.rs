@@ -250,7 +250,9 @@ fn run(
                 .queue_length("run")
                 .map(|n| n == 0)
                 .unwrap_or(true);
-        busy.store(!idle, Ordering::SeqCst);
+        // Vats' pending timers and requests keep the kernel busy too: a daemon that stopped
+        // when idle would lose them.
+        busy.store(!idle || !kernel.is_quiet(), Ordering::SeqCst);
         if idle {
             match commands.blocking_recv() {
                 Some(command) => {

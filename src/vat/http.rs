@@ -74,8 +74,9 @@ const CLIENT_HEADERS: [&str; 6] = [
 
 impl Network {
     /// The network of a vat with `config`: `None` when it did not ask for `fetch`; an error when
-    /// it did without `network.allowedHosts` (the reference's text).
-    pub fn from_config(vat_id: &str, config: &Value) -> Result<Option<Network>, String> {
+    /// it did without `network.allowedHosts` (the reference's text, but for the vat's name, which
+    /// whoever reports it adds).
+    pub fn from_config(config: &Value) -> Result<Option<Network>, String> {
         let asks = config
             .get("globals")
             .and_then(Value::as_array)
@@ -87,9 +88,7 @@ impl Network {
             .pointer("/network/allowedHosts")
             .and_then(Value::as_array)
         else {
-            return Err(format!(
-                "Vat \"{vat_id}\" requested \"fetch\" but no network.allowedHosts was specified"
-            ));
+            return Err("requested \"fetch\" but no network.allowedHosts was specified".into());
         };
         let allowed = hosts
             .iter()
@@ -126,6 +125,7 @@ impl Network {
         }
         let (allowed, agent) = (Arc::clone(&self.allowed), self.agent.clone());
         let (in_flight, finished) = (Arc::clone(&self.in_flight), Arc::clone(&self.finished));
+        let pending = waker.as_ref().map(Waker::pending);
         let spawned = std::thread::Builder::new()
             .name("vat-fetch".into())
             .spawn(move || {
@@ -135,6 +135,7 @@ impl Network {
                 if let Some(waker) = waker {
                     waker.ring();
                 }
+                drop(pending);
             });
         spawned.map(drop).map_err(|e| {
             self.in_flight.fetch_sub(1, Ordering::SeqCst);
@@ -211,7 +212,8 @@ fn send(agent: &ureq::Agent, request: &Request, url: &Url) -> Outcome {
         .headers()
         .iter()
         .map(|(name, value)| {
-            let value = String::from_utf8_lossy(value.as_bytes()).into_owned();
+            // Header values are bytes; the Fetch classes take them as Latin-1, a char each.
+            let value = value.as_bytes().iter().map(|&b| char::from(b)).collect();
             (name.as_str().to_string(), value)
         })
         .collect();
@@ -264,16 +266,16 @@ fn follow(request: &mut Request, from: &Url, to: &Url, status: u16) {
     request.url = to.to_string();
 }
 
+/// A loopback HTTP server for tests.
 #[cfg(test)]
-mod tests {
-    use super::*;
+pub(crate) mod test_server {
     use std::io::{BufRead, BufReader, Read, Write};
     use std::net::TcpListener;
     use std::sync::mpsc;
 
     /// A loopback server answering each request with `answer(method, path)` (a status line and
     /// headers, then a body); every request it saw, head and body, goes to the receiver.
-    fn server(
+    pub fn server(
         answer: impl Fn(&str, &str) -> (String, Vec<u8>) + Send + 'static,
     ) -> (u16, mpsc::Receiver<String>) {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
@@ -311,6 +313,13 @@ mod tests {
         });
         (port, requests)
     }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::test_server::server;
+    use super::*;
+    use std::sync::mpsc;
 
     fn network() -> Network {
         Network::new(vec!["127.0.0.1".to_string()].into())
@@ -410,11 +419,11 @@ mod tests {
     fn fetch_needs_allowed_hosts_and_a_finished_request_rings_the_vat() {
         let config = serde_json::json!({"globals": ["fetch"]});
         assert_eq!(
-            Network::from_config("v3", &config).err(),
-            Some(r#"Vat "v3" requested "fetch" but no network.allowedHosts was specified"#.into())
+            Network::from_config(&config).err(),
+            Some(r#"requested "fetch" but no network.allowedHosts was specified"#.into())
         );
         assert!(
-            Network::from_config("v3", &serde_json::json!({}))
+            Network::from_config(&serde_json::json!({}))
                 .unwrap()
                 .is_none()
         );

@@ -8,6 +8,7 @@
 //! committed or rolled back like any delivery.
 
 use std::collections::{BTreeSet, HashMap};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use std::time::Instant;
 
@@ -23,6 +24,8 @@ struct Shared {
     /// Signals the clock thread that the alarms changed.
     changed: Condvar,
     poke: Mutex<Option<Poke>>,
+    /// Work started outside the kernel thread that will ring when done ([`Pending`]).
+    outstanding: AtomicUsize,
 }
 
 #[derive(Default)]
@@ -76,6 +79,26 @@ impl Wakeups {
     pub fn any_awake(&self) -> bool {
         !lock(&self.shared.awake).is_empty()
     }
+
+    /// Whether no vat is awake, has an alarm set, or awaits work started elsewhere: a daemon
+    /// may then stop without losing what its vats wait for.
+    pub fn is_quiet(&self) -> bool {
+        !self.any_awake()
+            && lock(&self.shared.alarms).at.is_empty()
+            && self.shared.outstanding.load(Ordering::SeqCst) == 0
+    }
+}
+
+/// Work a vat started outside the kernel thread (a request), counted until it is dropped, which
+/// is after the vat has been rung with its outcome.
+pub struct Pending {
+    shared: Arc<Shared>,
+}
+
+impl Drop for Pending {
+    fn drop(&mut self) {
+        self.shared.outstanding.fetch_sub(1, Ordering::SeqCst);
+    }
 }
 
 impl Drop for Wakeups {
@@ -89,6 +112,14 @@ impl Waker {
     /// A waker that belongs to no kernel (for a runtime driven by hand, as in tests).
     pub fn detached(vat: &str) -> Waker {
         Wakeups::default().waker(vat)
+    }
+
+    /// Counts work the vat starts elsewhere until the returned guard is dropped.
+    pub fn pending(&self) -> Pending {
+        self.shared.outstanding.fetch_add(1, Ordering::SeqCst);
+        Pending {
+            shared: Arc::clone(&self.shared),
+        }
     }
 
     /// Marks the vat awake and pokes the kernel.
@@ -207,10 +238,15 @@ mod tests {
         wakeups.waker("v1").alarm(Some(soon));
         wakeups.waker("v2").alarm(Some(soon));
         wakeups.waker("v2").alarm(None);
+        assert!(!wakeups.is_quiet(), "an alarm is set");
         rx.recv_timeout(Duration::from_secs(10)).unwrap();
         assert!(Instant::now() >= soon);
         assert_eq!(wakeups.take_awake().as_deref(), Some("v1"));
         assert!(rx.recv_timeout(Duration::from_millis(100)).is_err());
-        assert!(!wakeups.any_awake());
+        assert!(wakeups.is_quiet());
+        let pending = wakeups.waker("v1").pending();
+        assert!(!wakeups.is_quiet(), "work is pending");
+        drop(pending);
+        assert!(wakeups.is_quiet());
     }
 }

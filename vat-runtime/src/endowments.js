@@ -137,9 +137,9 @@ const makeHttpLoader = url => {
 
 /**
  * The endowments a vat may ask for, by name; each call makes a fresh set. `timers` are the
- * vat's own (timers.js).
+ * vat's own (timers.js); `makeFetch` makes its `fetch` over the Fetch classes (fetch.js).
  */
-export const makeEndowments = (host, timers) => {
+export const makeEndowments = (host, timers, makeFetch) => {
   const randomBytes = makeRandomBytes(host);
   const random = makeRandom(randomBytes);
   const url = makeUrlLoader(host);
@@ -170,6 +170,9 @@ export const makeEndowments = (host, timers) => {
     },
     get Response() {
       return http().Response;
+    },
+    get fetch() {
+      return makeFetch({ ...http(), URL: url().URL });
     },
   });
 };

@@ -37,7 +37,9 @@ export const makeNetwork = host => {
       lastId += 1;
       const id = lastId;
       const json = JSON.stringify({ method, url, headers, redirect: request.redirect });
-      const buffer = body && body.buffer.slice(body.byteOffset, body.byteOffset + body.byteLength);
+      const buffer = body
+        ? body.buffer.slice(body.byteOffset, body.byteOffset + body.byteLength)
+        : undefined;
       host.fetchStart(id, json, buffer);
       return new Promise((resolve, reject) => {
         const onAbort = () => {

@@ -6,6 +6,7 @@
 
 import { useTimers } from './abort.js';
 import { makeEndowments } from './endowments.js';
+import { makeNetwork } from './fetch.js';
 import { makeTimers } from './timers.js';
 
 const host = globalThis.ocapHost;
@@ -156,8 +157,22 @@ const errorText = error =>
 const timers = makeTimers(host);
 useTimers(timers.globals.setTimeout);
 
+const network = makeNetwork(host);
+
+/**
+ * `fetch` for the vat `config` describes, over the Fetch classes; as in the reference, only
+ * for a vat that names its `network.allowedHosts`.
+ */
+const fetchFor = (vatId, config) => classes => {
+  const allowedHosts = config.network?.allowedHosts;
+  if (!allowedHosts) {
+    throw Error(`Vat "${vatId}" requested "fetch" but no network.allowedHosts was specified`);
+  }
+  return network.makeFetch(allowedHosts, classes);
+};
+
 const requestedGlobals = (vatId, config) => {
-  const available = makeEndowments(host, timers.globals);
+  const available = makeEndowments(host, timers.globals, fetchFor(vatId, config));
   const endowments = {};
   for (const name of config.globals ?? []) {
     if (!Object.hasOwn(available, name)) {
@@ -263,12 +278,14 @@ const init = (vatId, configJson, code, vatParametersJson) => {
 const deliver = deliveryJson => start(JSON.parse(deliveryJson));
 
 /**
- * Does what woke the vat, as one delivery: runs the handlers of the timers `due`, then lets
- * liveslots finish a delivery that carries nothing (`notify` of no resolutions), so that it
- * flushes its caches of virtual and durable state as after any delivery.
+ * Does what woke the vat, as one delivery: runs the handlers of the timers `due` and settles
+ * the requests that finished (`outcomesJson`, `bodies`: see fetch.js), then lets liveslots
+ * finish a delivery that carries nothing (`notify` of no resolutions), so that it flushes its
+ * caches of virtual and durable state as after any delivery.
  */
-const wake = due => {
+const wake = (due, outcomesJson, bodies) => {
   timers.fire(due);
+  network.settle(outcomesJson, bodies);
   start(['notify', []]);
 };
 

@@ -2,7 +2,8 @@
 //! the vatstore, the syscall queue, the log, the collector, randomness, timers, and the `URL`
 //! script.
 
-use crate::vat::{Syscall, VatstoreDelta};
+use crate::vat::http::{Network, Request};
+use crate::vat::{Syscall, VatstoreDelta, Waker};
 use rquickjs::{ArrayBuffer, Ctx, Function, Object};
 use std::cell::RefCell;
 use std::collections::{BTreeMap, HashMap};
@@ -25,6 +26,10 @@ pub struct Host {
     pub bad_syscall: Option<String>,
     /// The vat's pending timers.
     pub timers: super::timers::Timers,
+    /// The vat's network, if it asked for `fetch`.
+    pub network: Option<Network>,
+    /// Rings the kernel when the vat has something to do outside deliveries.
+    pub waker: Option<Waker>,
     /// While SES locks down: its report of the non-standard intrinsics it removes from QuickJS
     /// is expected on every start, so it is logged at debug level.
     pub loading: bool,
@@ -64,6 +69,21 @@ impl Host {
                 self.bad_syscall.get_or_insert(format!("{e}: {json}"));
             }
         }
+    }
+
+    /// Starts request `id` (`json`: a [`Request`] without its body) on the vat's network.
+    fn start_fetch(&self, id: u64, json: &str, body: Option<Vec<u8>>) -> Result<(), String> {
+        let network = self.network.as_ref().ok_or("this vat has no network")?;
+        let mut request: Request =
+            serde_json::from_str(json).map_err(|e| format!("malformed request: {e}"))?;
+        request.body = body;
+        tracing::debug!(
+            vat = self.vat_id,
+            "fetch {} {}",
+            request.method,
+            request.url
+        );
+        network.start(id, request, self.waker.clone())
     }
 
     fn log(&self, level: &str, text: &str) {
@@ -148,6 +168,22 @@ pub fn install(ctx: &Ctx<'_>, host: &Rc<RefCell<Host>>) -> rquickjs::Result<()> 
         Function::new(ctx.clone(), move |id: f64| {
             h.borrow_mut().timers.clear(id as u64)
         })?,
+    )?;
+    let h = Rc::clone(host);
+    object.set(
+        "fetchStart",
+        Function::new(
+            ctx.clone(),
+            move |ctx: Ctx<'_>, id: f64, json: String, body: Option<ArrayBuffer<'_>>| {
+                // SAFETY: no JavaScript runs while the slice lives: it is copied at once.
+                let body = body
+                    .as_ref()
+                    .and_then(|b| unsafe { b.as_bytes() }.map(<[u8]>::to_vec));
+                h.borrow()
+                    .start_fetch(id as u64, &json, body)
+                    .map_err(|e| rquickjs::Exception::throw_type(&ctx, &e))
+            },
+        )?,
     )?;
     object.set("randomBytes", Function::new(ctx.clone(), random_bytes)?)?;
     object.set(

@@ -16,6 +16,7 @@ mod host;
 mod scripts;
 mod timers;
 
+use super::http::{Network, Outcome};
 use super::{
     CreationOptions, Delivery, DeliveryResult, Syscall, Syscalls, VatFactory, VatFault, VatRuntime,
     Waker,
@@ -66,7 +67,8 @@ impl QuickJsFactory {
 impl VatFactory for QuickJsFactory {
     fn check(&self, config: &Json) -> Result<(), String> {
         self.limits_for(config)?;
-        endowments::check(config)
+        endowments::check(config)?;
+        Network::from_config(config).map(drop)
     }
 
     fn create(&self, vat_id: &str, config: &Json) -> Result<Box<dyn VatRuntime>, String> {
@@ -217,7 +219,16 @@ impl Engine {
         })
     }
 
-    /// Runs the handlers of the timers now due as one delivery; nothing when none is.
+    /// Gives the engine the waker its timers and requests ring, and the vat's network.
+    fn connect(&mut self, waker: Option<Waker>, network: Option<Network>) {
+        let mut host = self.host.borrow_mut();
+        host.waker = waker.clone();
+        host.network = network;
+        self.waker = waker;
+    }
+
+    /// Runs the handlers of the timers now due and settles the requests that finished, as one
+    /// delivery; nothing when there is neither.
     fn wake(
         &mut self,
         syscalls: &mut dyn Syscalls,
@@ -225,15 +236,21 @@ impl Engine {
     ) -> Result<DeliveryResult, VatFault> {
         // The alarm that woke the vat has rung and is gone from the clock.
         self.alarm = None;
-        let due = self.host.borrow_mut().timers.take_due(Instant::now());
-        if due.is_empty() {
+        let (due, finished) = {
+            let mut host = self.host.borrow_mut();
+            let due = host.timers.take_due(Instant::now());
+            let finished = host.network.as_ref().map(Network::take_finished);
+            (due, finished.unwrap_or_default())
+        };
+        if due.is_empty() && finished.is_empty() {
             self.set_alarm();
             return Ok(DeliveryResult::default());
         }
         let due: Vec<f64> = due.into_iter().map(|id| id as f64).collect();
         self.run(syscalls, budget, move |ctx, s| {
+            let (outcomes, bodies) = outcomes_to_js(ctx, finished)?;
             let wake: Function = s.wake.clone().restore(ctx)?;
-            wake.call::<_, ()>((due,))
+            wake.call::<_, ()>((due, outcomes, bodies))
         })
     }
 
@@ -333,6 +350,30 @@ impl Engine {
     }
 }
 
+/// Finished requests for the supervisor's `wake`: their outcomes as JSON text (`{id, error}` or
+/// `{id, status, statusText, headers, url, redirected}`), and each one's body (empty after an
+/// error) in the same order.
+fn outcomes_to_js<'js>(
+    ctx: &Ctx<'js>,
+    finished: Vec<(u64, Outcome)>,
+) -> rquickjs::Result<(String, Vec<rquickjs::ArrayBuffer<'js>>)> {
+    let mut outcomes = Vec::with_capacity(finished.len());
+    let mut bodies = Vec::with_capacity(finished.len());
+    for (id, outcome) in finished {
+        let (json, body) = match outcome {
+            Ok(r) => (
+                serde_json::json!({"id": id, "status": r.status, "statusText": r.status_text,
+                    "headers": r.headers, "url": r.url, "redirected": r.redirected}),
+                r.body,
+            ),
+            Err(error) => (serde_json::json!({"id": id, "error": error}), Vec::new()),
+        };
+        outcomes.push(json);
+        bodies.push(rquickjs::ArrayBuffer::new(ctx.clone(), body)?);
+    }
+    Ok((Json::Array(outcomes).to_string(), bodies))
+}
+
 /// Text for an error out of QuickJS, with the pending exception's message if there is one.
 fn describe(ctx: &Ctx<'_>, error: rquickjs::Error) -> String {
     if !matches!(error, rquickjs::Error::Exception) {
@@ -375,7 +416,8 @@ impl VatRuntime for QuickJsVat {
     ) -> Result<DeliveryResult, VatFault> {
         let started = Instant::now();
         let mut engine = Engine::new(&self.vat_id, state, self.limits)?;
-        engine.waker = self.waker.clone();
+        let network = Network::from_config(&self.config).map_err(VatFault::Crashed)?;
+        engine.connect(self.waker.clone(), network);
         let loaded = started.elapsed();
         let parameters = match self.config.get("parameters") {
             Some(p) => crate::capdata::encode_json(p),

@@ -803,3 +803,130 @@ fn abort_signal_timeout_aborts_on_the_vats_timers() {
         vec![r##"["resolve",[["p-1",false,{"body":"#[true,\"TimeoutError\"]","slots":[]}]]]"##]
     );
 }
+
+/// A vat of the fetch test vat, allowed to reach 127.0.0.1, woken through `wakeups`; and a
+/// channel that hears each time it is rung.
+fn fetcher_vat(
+    wakeups: &crate::vat::Wakeups,
+) -> (Box<dyn VatRuntime>, std::sync::mpsc::Receiver<()>) {
+    let (tx, rx) = std::sync::mpsc::channel();
+    let tx = std::sync::Mutex::new(tx);
+    wakeups.set_poke(move || {
+        let _ = tx.lock().unwrap().send(());
+    });
+    let config = serde_json::json!({
+        "bundleSpec": test_vat("fetcher"),
+        "globals": ["fetch", "Request", "AbortController"],
+        "network": {"allowedHosts": ["127.0.0.1"]},
+    });
+    let mut vat = QuickJsFactory::default().create("v1", &config).unwrap();
+    vat.attach(wakeups.waker("v1"));
+    let init = vat.init(vec![], &mut Recorder::default(), BUDGET).unwrap();
+    assert_eq!(init.error, None);
+    (vat, rx)
+}
+
+/// Delivers `method_args`, waits for the vat to be rung (its request finished), wakes it, and
+/// returns the result it resolved.
+fn fetched(
+    vat: &mut Box<dyn VatRuntime>,
+    rung: &std::sync::mpsc::Receiver<()>,
+    method_args: &str,
+) -> serde_json::Value {
+    let (_, syscalls) = deliver(vat, &message(method_args, &[], "p-1"));
+    assert_eq!(
+        syscalls,
+        Vec::<String>::new(),
+        "nothing before the response"
+    );
+    rung.recv_timeout(Duration::from_secs(30)).unwrap();
+    let mut recorder = Recorder::default();
+    vat.wake(&mut recorder, BUDGET).unwrap();
+    let syscalls: Vec<_> = recorder.0.iter().map(|s| s.to_json()).collect();
+    assert_eq!(syscalls.len(), 1, "{syscalls:?}");
+    serde_json::from_str(&syscalls[0][1][0][2]["body"].as_str().unwrap()[1..]).unwrap()
+}
+
+#[test]
+fn fetch_gets_and_posts_through_the_host_and_the_response_arrives_in_a_wake() {
+    let (port, seen) = crate::vat::http::test_server::server(|method, path| match path {
+        "/moved" => ("301 Moved\r\nlocation: /text".into(), vec![]),
+        _ if method == "POST" => (
+            "200 OK\r\ncontent-type: application/json".into(),
+            b"{\"n\":2}".to_vec(),
+        ),
+        _ => (
+            "200 OK\r\nx-answer: 42".into(),
+            "h\u{e9}llo".as_bytes().to_vec(),
+        ),
+    });
+    let wakeups = crate::vat::Wakeups::default();
+    let (mut vat, rung) = fetcher_vat(&wakeups);
+    let base = format!("http://127.0.0.1:{port}");
+    assert_eq!(
+        fetched(&mut vat, &rung, &format!(r#"["get",["{base}/moved"]]"#)),
+        serde_json::json!([200, true, "42", "h\u{e9}llo", format!("{base}/text"), true])
+    );
+    let head = seen.recv().unwrap().to_ascii_lowercase();
+    assert!(head.contains("x-vat: fetcher"), "{head}");
+    seen.recv().unwrap();
+    assert_eq!(
+        fetched(
+            &mut vat,
+            &rung,
+            &format!(r#"["post",["{base}/json",{{"n":1}}]]"#)
+        ),
+        serde_json::json!({"n": 2})
+    );
+    assert!(seen.recv().unwrap().ends_with("\r\n\r\n{\"n\":1}"));
+}
+
+#[test]
+fn fetch_refuses_unlisted_hosts_and_files_and_reports_network_failures() {
+    let wakeups = crate::vat::Wakeups::default();
+    let (mut vat, rung) = fetcher_vat(&wakeups);
+    assert_eq!(
+        answer(&mut vat, r#"["refused",["http://example.com/"]]"#),
+        serde_json::json!(["Error", "Invalid host: example.com", null])
+    );
+    assert_eq!(
+        answer(&mut vat, r#"["refused",["file:///etc/passwd"]]"#)[1]
+            .as_str()
+            .unwrap()
+            .split('.')
+            .next(),
+        Some("fetch cannot target file:// URLs")
+    );
+    // Nothing listens on port 9 (discard) of loopback: the connection is refused.
+    let failed = fetched(&mut vat, &rung, r#"["refused",["http://127.0.0.1:9/"]]"#);
+    assert_eq!(
+        (&failed[0], &failed[1]),
+        (&"TypeError".into(), &"fetch failed".into())
+    );
+    assert!(failed[2].is_string(), "the cause says why: {failed}");
+}
+
+#[test]
+fn an_aborted_fetch_rejects_at_once_and_its_late_response_is_dropped() {
+    let (port, _seen) = crate::vat::http::test_server::server(|_, _| ("200 OK".into(), vec![]));
+    let wakeups = crate::vat::Wakeups::default();
+    let (mut vat, rung) = fetcher_vat(&wakeups);
+    let url = format!("http://127.0.0.1:{port}/");
+    assert_eq!(
+        answer(&mut vat, &format!(r#"["aborted",["{url}"]]"#)),
+        serde_json::json!(["AbortError", "This operation was aborted", null])
+    );
+    rung.recv_timeout(Duration::from_secs(30)).unwrap();
+    let mut recorder = Recorder::default();
+    let woken = vat.wake(&mut recorder, BUDGET).unwrap();
+    assert_eq!((woken.error, recorder.0.len()), (None, 0));
+}
+
+#[test]
+fn fetch_without_allowed_hosts_is_refused_before_the_vat_starts() {
+    let config = serde_json::json!({"bundleSpec": test_vat("fetcher"), "globals": ["fetch"]});
+    assert_eq!(
+        QuickJsFactory::default().check(&config),
+        Err(r#"requested "fetch" but no network.allowedHosts was specified"#.into())
+    );
+}
