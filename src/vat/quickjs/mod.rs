@@ -14,6 +14,7 @@ mod bytecode;
 mod endowments;
 mod host;
 mod scripts;
+mod subtle;
 
 use super::{
     CreationOptions, Delivery, DeliveryResult, Syscall, Syscalls, VatFactory, VatFault, VatRuntime,
