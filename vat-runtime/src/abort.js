@@ -2,10 +2,9 @@
 // small Event and EventTarget they need; QuickJS has none of these. Without timers there is no
 // `AbortSignal.timeout`.
 
-const abortError = () => {
-  const error = Error('This operation was aborted');
-  return Object.defineProperty(error, 'name', { value: 'AbortError' });
-};
+import { domException } from './errors.js';
+
+const abortError = () => domException('AbortError', 'This operation was aborted');
 
 class Event {
   #type;

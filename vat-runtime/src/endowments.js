@@ -4,9 +4,12 @@
 // from the OS's randomness. `TextEncoder`/`TextDecoder` (UTF-8, as in browsers) are written
 // here, QuickJS having none; `atob`/`btoa` are QuickJS's own; `URL` and `URLSearchParams` are
 // whatwg-url's (url.js), loaded only for a vat that asks for one; `AbortController` and
-// `AbortSignal` are ours (abort.js).
+// `AbortSignal` are ours (abort.js); `crypto.subtle` and `SubtleCrypto` are ours (subtle.js) over
+// RustCrypto in the host.
 
 import { AbortController, AbortSignal } from './abort.js';
+import { named } from './errors.js';
+import { makeSubtle } from './subtle.js';
 
 const RealDate = globalThis.Date;
 const RealMath = globalThis.Math;
@@ -211,10 +214,7 @@ const INTEGER_ARRAYS = [
   BigUint64Array,
 ];
 
-/** `error` named as the DOMException browsers throw (an own property: the prototypes are frozen). */
-const named = (error, name) => Object.defineProperty(error, 'name', { value: name });
-
-const makeCrypto = randomBytes => {
+const makeCrypto = (randomBytes, subtle) => {
   const getRandomValues = array => {
     if (!INTEGER_ARRAYS.some(Kind => array instanceof Kind)) {
       throw named(TypeError('getRandomValues needs an integer typed array'), 'TypeMismatchError');
@@ -237,7 +237,7 @@ const makeCrypto = randomBytes => {
     const hex = [...b].map(x => x.toString(16).padStart(2, '0')).join('');
     return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
   };
-  return { getRandomValues, randomUUID };
+  return { getRandomValues, randomUUID, subtle };
 };
 
 /** A float in [0, 1) from 53 random bits, drawn from a pool refilled from the OS. */
@@ -309,6 +309,7 @@ export const makeEndowments = host => {
   const randomBytes = makeRandomBytes(host);
   const random = makeRandom(randomBytes);
   const url = makeUrlLoader(host);
+  const { SubtleCrypto, subtle } = makeSubtle(host, randomBytes);
   return harden({
     __proto__: null,
     TextEncoder,
@@ -317,7 +318,8 @@ export const makeEndowments = host => {
     AbortSignal,
     atob,
     btoa,
-    crypto: makeCrypto(randomBytes),
+    crypto: makeCrypto(randomBytes, subtle),
+    SubtleCrypto,
     Math: makeMath(random),
     Date: makeDate(random),
     get URL() {

@@ -1,8 +1,11 @@
 //! Which of spec §3.2's `globals` the built-in runtime provides (`vat-runtime/src/endowments.js`
 //! makes them), so that a launch asking for another is refused before any vat starts.
 //!
-//! Not provided: the network (`fetch`, `Request`, `Headers`, `Response`), `SubtleCrypto`, and
-//! timers (so no `AbortSignal.timeout` either). A timer callback
+//! `crypto.subtle` and `SubtleCrypto` cover a subset of Web Crypto (digests, HMAC, AES-GCM,
+//! Ed25519, PBKDF2, HKDF; `vat-runtime/src/subtle.js` lists it).
+//!
+//! Not provided: the network (`fetch`, `Request`, `Headers`, `Response`) and timers (so no
+//! `AbortSignal.timeout` either). A timer callback
 //! would run outside any delivery: liveslots has no delivery type for it, and flushes its
 //! vatstore cache and does its GC bookkeeping only at the end of a dispatch, so the callback's
 //! effects could be neither committed nor rolled back as a crank of their own. Timers belong in
@@ -11,7 +14,7 @@
 use serde_json::Value;
 
 /// The globals a vat in the built-in runtime may ask for.
-pub const PROVIDED: [&str; 11] = [
+pub const PROVIDED: [&str; 12] = [
     "AbortController",
     "AbortSignal",
     "Date",
@@ -23,6 +26,7 @@ pub const PROVIDED: [&str; 11] = [
     "atob",
     "btoa",
     "crypto",
+    "SubtleCrypto",
 ];
 
 /// Refuses a config whose `globals` name one the runtime does not provide.
