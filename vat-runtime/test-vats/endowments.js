@@ -146,6 +146,8 @@ export function buildRootObject() {
       const signature = await subtle.sign('Ed25519', edKey, new Uint8Array(0));
       const edJwk = await subtle.exportKey('jwk', edKey);
       const publicKey = await subtle.importKey('jwk', { kty: 'OKP', crv: 'Ed25519', x: edJwk.x }, 'Ed25519', true, ['verify']);
+      const fromJwk = await subtle.importKey('jwk', edJwk, 'Ed25519', false, ['sign']);
+      const wrongX = { ...edJwk, x: edJwk.x.replace(/^./, 'A') };
       // The GCM specification's test case 4 (AES-128, with additional data).
       const aesKey = await subtle.importKey('raw', fromHex('feffe9928665731c6d6a8f9467308308'), 'AES-GCM', false, ['encrypt']);
       const gcm = {
@@ -168,6 +170,9 @@ export function buildRootObject() {
         hex(signature),
         edJwk.x,
         await subtle.verify('Ed25519', publicKey, signature, new Uint8Array(0)),
+        hex(await subtle.sign('Ed25519', fromJwk, new Uint8Array(0))) === hex(signature),
+        hex(await subtle.exportKey('spki', publicKey)),
+        await rejection(subtle.importKey('jwk', wrongX, 'Ed25519', false, ['sign'])),
         hex(sealed),
         hex(await subtle.deriveBits(pbkdf2, password, 160)),
         hex(await subtle.deriveBits(hkdf, ikm, 336)),
@@ -181,6 +186,8 @@ export function buildRootObject() {
       const jwk = await subtle.exportKey('jwk', hmac);
       const again = await subtle.importKey('jwk', jwk, { name: 'HMAC', hash: 'SHA-512' }, false, ['verify']);
       const aes = await subtle.generateKey({ name: 'AES-GCM', length: 256 }, true, ['encrypt', 'decrypt']);
+      const aesJwk = await subtle.exportKey('jwk', aes);
+      const aesAgain = await subtle.importKey('jwk', aesJwk, 'AES-GCM', false, ['decrypt']);
       const gcm = { name: 'AES-GCM', iv: crypto.getRandomValues(new Uint8Array(12)), additionalData: ascii('aad') };
       const sealed = new Uint8Array(await subtle.encrypt(gcm, aes, message));
       const tampered = sealed.slice();
@@ -201,7 +208,7 @@ export function buildRootObject() {
         [jwk.kty, jwk.alg, jwk.k.length, jwk.key_ops, jwk.ext],
         aes.algorithm,
         sealed.length,
-        hex(await subtle.decrypt(gcm, aes, sealed)) === hex(message),
+        [aesJwk.kty, aesJwk.alg, hex(await subtle.decrypt(gcm, aesAgain, sealed)) === hex(message)],
         await rejection(subtle.decrypt(gcm, aes, tampered)),
         await rejection(subtle.decrypt({ ...gcm, additionalData: ascii('other') }, aes, sealed)),
         [pair.publicKey.type, pair.publicKey.extractable, pair.publicKey.usages, pair.privateKey.usages],
