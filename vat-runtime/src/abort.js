@@ -2,9 +2,9 @@
 // small Event and EventTarget they need; QuickJS has none of these. `AbortSignal.timeout` runs on
 // the vat's own timers (timers.js), given by the supervisor through `useTimers`.
 
-import { named } from './named.js';
+import { domException } from './errors.js';
 
-const abortError = () => named(Error('This operation was aborted'), 'AbortError');
+const abortError = () => domException('AbortError', 'This operation was aborted');
 
 class Event {
   #type;

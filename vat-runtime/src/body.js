@@ -3,7 +3,7 @@
 // browsers) is null, `blob()` and `formData()` reject, and the host's fetch reads and sends the
 // bytes in one piece.
 
-import { named } from './named.js';
+import { named } from './errors.js';
 import { slotReader } from './slots.js';
 import { TextDecoder, TextEncoder } from './text.js';
 

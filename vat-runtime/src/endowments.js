@@ -5,11 +5,13 @@
 // (text.js), QuickJS having none; `atob`/`btoa` are QuickJS's own; `URL` and `URLSearchParams`
 // are whatwg-url's (url.js), loaded only for a vat that asks for one or for a Fetch class;
 // `AbortController` and `AbortSignal` are ours (abort.js), and so are the Fetch classes
-// `Headers`, `Request` and `Response` (http.js), `fetch` itself being still to come.
+// `Headers`, `Request` and `Response` (http.js), `fetch` (fetch.js, made by the supervisor), and
+// `crypto.subtle` and `SubtleCrypto` (subtle.js, over RustCrypto in the host).
 
 import { AbortController, AbortSignal } from './abort.js';
+import { named } from './errors.js';
 import { makeHttp } from './http.js';
-import { named } from './named.js';
+import { makeSubtle } from './subtle.js';
 import { TextDecoder, TextEncoder } from './text.js';
 
 const RealDate = globalThis.Date;
@@ -33,7 +35,7 @@ const INTEGER_ARRAYS = [
   BigUint64Array,
 ];
 
-const makeCrypto = randomBytes => {
+const makeCrypto = (randomBytes, subtle) => {
   const getRandomValues = array => {
     if (!INTEGER_ARRAYS.some(Kind => array instanceof Kind)) {
       throw named(TypeError('getRandomValues needs an integer typed array'), 'TypeMismatchError');
@@ -56,7 +58,7 @@ const makeCrypto = randomBytes => {
     const hex = [...b].map(x => x.toString(16).padStart(2, '0')).join('');
     return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
   };
-  return { getRandomValues, randomUUID };
+  return { getRandomValues, randomUUID, subtle };
 };
 
 /** A float in [0, 1) from 53 random bits, drawn from a pool refilled from the OS. */
@@ -144,6 +146,7 @@ export const makeEndowments = (host, timers, makeFetch) => {
   const random = makeRandom(randomBytes);
   const url = makeUrlLoader(host);
   const http = makeHttpLoader(url);
+  const { SubtleCrypto, subtle } = makeSubtle(host, randomBytes);
   return harden({
     __proto__: null,
     TextEncoder,
@@ -152,7 +155,8 @@ export const makeEndowments = (host, timers, makeFetch) => {
     AbortSignal,
     atob,
     btoa,
-    crypto: makeCrypto(randomBytes),
+    crypto: makeCrypto(randomBytes, subtle),
+    SubtleCrypto,
     Math: makeMath(random),
     Date: makeDate(random),
     ...timers,

@@ -150,10 +150,6 @@ const syscall = harden({
 const errorText = error =>
   error instanceof Error ? error.message : String(error);
 
-/**
- * The globals a vat config asks for; throws for any we lack (the kernel refuses such a launch
- * before the vat starts, see src/vat/quickjs/endowments.rs).
- */
 const timers = makeTimers(host);
 useTimers(timers.globals.setTimeout);
 
@@ -171,6 +167,10 @@ const fetchFor = (vatId, config) => classes => {
   return network.makeFetch(allowedHosts, classes);
 };
 
+/**
+ * The globals a vat config asks for; throws for any we lack (the RPC's config validation
+ * refuses names outside spec §3.2's list, all of which are here).
+ */
 const requestedGlobals = (vatId, config) => {
   const available = makeEndowments(host, timers.globals, fetchFor(vatId, config));
   const endowments = {};

@@ -1,6 +1,6 @@
 //! What the vat's JavaScript reaches in Rust (`globalThis.ocapHost`, taken by the supervisor):
-//! the vatstore, the syscall queue, the log, the collector, randomness, timers, and the `URL`
-//! script.
+//! the vatstore, the syscall queue, the log, the collector, randomness, timers, requests, Web
+//! Crypto's primitives (`subtle.rs`), and the `URL` script.
 
 use crate::vat::http::{Network, Request};
 use crate::vat::{Syscall, VatstoreDelta, Waker};
@@ -186,6 +186,7 @@ pub fn install(ctx: &Ctx<'_>, host: &Rc<RefCell<Host>>) -> rquickjs::Result<()> 
         )?,
     )?;
     object.set("randomBytes", Function::new(ctx.clone(), random_bytes)?)?;
+    super::subtle::install(ctx, &object)?;
     object.set(
         "loadUrl",
         Function::new(ctx.clone(), |ctx: Ctx<'_>| {

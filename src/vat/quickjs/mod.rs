@@ -11,9 +11,9 @@
 
 mod bundle;
 mod bytecode;
-mod endowments;
 mod host;
 mod scripts;
+mod subtle;
 mod timers;
 
 use super::http::{Network, Outcome};
@@ -67,7 +67,6 @@ impl QuickJsFactory {
 impl VatFactory for QuickJsFactory {
     fn check(&self, config: &Json) -> Result<(), String> {
         self.limits_for(config)?;
-        endowments::check(config)?;
         Network::from_config(config).map(drop)
     }
 

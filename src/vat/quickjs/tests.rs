@@ -930,3 +930,99 @@ fn fetch_without_allowed_hosts_is_refused_before_the_vat_starts() {
         Err(r#"requested "fetch" but no network.allowedHosts was specified"#.into())
     );
 }
+
+#[test]
+fn subtle_crypto_matches_the_standards_vectors() {
+    let mut vat = endowed(&["crypto"]);
+    assert_eq!(
+        answer(&mut vat, r#"["subtleVectors",[]]"#),
+        serde_json::json!([
+            // FIPS 180-2 "abc", by names in any case.
+            "a9993e364706816aba3e25717850c26c9cd0d89d",
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad",
+            "cb00753f45a35e8bb5a03d699ac65007272c32ab0eded1631a8b605a43ff5bed8086072ba1e7cc2358baeca134c825a7",
+            "ddaf35a193617abacc417349ae20413112e6fa4e89a97ea20a9eeee64b55d39a2192992a274fc1a836ba3c23a3feebbd454d4423643ce80e2a9ac94fa54ca49f",
+            // RFC 4231 case 2.
+            "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843",
+            // RFC 8032 test 1: signature, public key, and the signature verified by it.
+            "e5564300c360ac729086e2cc806e828a84877f1eb8e5d974d873e065224901555fb8821590a33bacc61e39701cf9b46bd25bf5f0595bbe24655141438e7a100b",
+            "11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo",
+            true,
+            // The private key as a JWK signs alike; the public key as SPKI (RFC 8410); a JWK whose
+            // "x" is not d's public key is refused.
+            true,
+            "302a300506032b6570032100d75a980182b10ab7d54bfed3c964073a0ee172f3daa62325af021a68f707511a",
+            "DataError",
+            // GCM test case 4: ciphertext, then tag.
+            "42831ec2217774244b7221b784d0d49ce3aa212f2c02a4e035c17e2329aca12e21d514b25466931c7d8f6a5aac84aa051ba30b396a0aac973d58e091\
+             5bc94fbc3221a5db94fae95ae7121a47",
+            // RFC 6070 case 3, RFC 5869 case 1.
+            "4b007901b765489abead49d926f721d065a429c1",
+            "3cb25f25faacd57a90434f64d0362f2a2d2d0a90cf1a5a4c5db02d56ecc4c5bf34007208d5b887185865"
+        ])
+    );
+}
+
+#[test]
+fn subtle_crypto_round_trips_and_refuses_what_the_spec_refuses() {
+    let mut vat = endowed(&["crypto", "SubtleCrypto"]);
+    let sha = |name: &str| serde_json::json!({"name": name});
+    assert_eq!(
+        answer(&mut vat, r#"["subtleRoundTrips",[]]"#),
+        serde_json::json!([
+            {"name": "HMAC", "hash": sha("SHA-512"), "length": 1024},
+            true,
+            false,
+            true,
+            ["oct", "HS512", 171, ["sign", "verify"], true],
+            {"name": "AES-GCM", "length": 256},
+            9 + 16,
+            ["oct", "A256GCM", true],
+            "OperationError",
+            "OperationError",
+            ["public", true, ["verify"], ["sign"]],
+            true,
+            false,
+            32,
+            44,
+            true,
+            [
+                {"name": "AES-GCM", "length": 128},
+                {"name": "HMAC", "hash": sha("SHA-384"), "length": 1024},
+                128
+            ]
+        ])
+    );
+    assert_eq!(
+        answer(&mut vat, r#"["subtleErrors",[]]"#),
+        serde_json::json!([
+            "TypeError",
+            true,
+            true,
+            "NotSupportedError",
+            "NotSupportedError",
+            "InvalidAccessError",
+            "InvalidAccessError",
+            "InvalidAccessError",
+            "InvalidAccessError",
+            "DataError",
+            "SyntaxError",
+            "SyntaxError",
+            "SyntaxError",
+            "NotSupportedError",
+            "NotSupportedError",
+            "NotSupportedError",
+            "TypeError",
+            "TypeError",
+            "DataError",
+            "NotSupportedError",
+            "OperationError",
+            "NotSupportedError",
+            "OperationError",
+            "InvalidAccessError",
+            [0, "{}", true],
+            ["secret", false, {"name": "HMAC", "hash": sha("SHA-1"), "length": 32}, ["verify"]],
+            "TypeError"
+        ])
+    );
+}
