@@ -220,3 +220,29 @@ fn fetch_reaches_an_allowed_host_through_the_daemon() {
         "[\"Error\",\"Invalid host: localhost\",null]\n"
     );
 }
+
+#[test]
+fn an_idle_timeout_waits_for_a_pending_timer() {
+    let home = Home::new();
+    let mut daemon = home.daemon(&["--idle-timeout", "0.5"]);
+    let config = json!({"config": timers_config()});
+    common::call(&home.socket(), "launchSubcluster", &config.to_string());
+    common::call(
+        &home.socket(),
+        "queueMessage",
+        r#"["ko4","tallyLater",[2500]]"#,
+    );
+    let set = std::time::Instant::now();
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    assert!(
+        daemon.child.try_wait().unwrap().is_none(),
+        "idled out with a timer pending"
+    );
+    let exit = daemon.wait_exit(std::time::Duration::from_secs(20));
+    assert_eq!(exit, Some(0), "idles out once the timer has fired");
+    assert!(
+        set.elapsed().as_millis() >= 2500,
+        "not before: {:?}",
+        set.elapsed()
+    );
+}

@@ -128,7 +128,8 @@ pub fn start(
     options: KernelOptions,
 ) -> Result<(KernelHandle, KernelThread), KernelError> {
     let (commands, receiver) = mpsc::unbounded_channel();
-    let wake_sender = commands.clone();
+    // Weak, so that vats' wakers never keep the channel open, and with it the kernel thread.
+    let poke = commands.downgrade();
     let (publish, status) = watch::channel(Err("the kernel is starting".to_string()));
     let busy = Arc::new(AtomicBool::new(true));
     let thread_busy = Arc::clone(&busy);
@@ -145,8 +146,6 @@ pub fn start(
                     return Ok(());
                 }
             };
-            // A weak sender, so that vats' wakers never keep the kernel thread from ending.
-            let poke = wake_sender.downgrade();
             kernel.on_wake(move || {
                 if let Some(commands) = poke.upgrade() {
                     let _ = commands.send(Command::Wake);
