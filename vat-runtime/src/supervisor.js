@@ -7,6 +7,7 @@
 import { useTimers } from './abort.js';
 import { makeEndowments } from './endowments.js';
 import { makeNetwork } from './fetch.js';
+import { makePlatform } from './platform.js';
 import { makeTimers } from './timers.js';
 
 const host = globalThis.ocapHost;
@@ -232,7 +233,7 @@ const start = delivery => {
  */
 const init = (vatId, configJson, code, vatParametersJson) => {
   const config = JSON.parse(configJson);
-  const globals = requestedGlobals(vatId, config);
+  const globals = { ...requestedGlobals(vatId, config), ...makePlatform(host, config) };
   const buildVatNamespace = async (lsEndowments, inescapableGlobalProperties) => {
     const compartment = new Compartment({
       __options__: true,

@@ -2,6 +2,7 @@
 //! the vatstore, the syscall queue, the log, the collector, randomness, timers, requests, Web
 //! Crypto's primitives (`subtle.rs`), and the `URL` script.
 
+use crate::vat::fs::FsConfig;
 use crate::vat::http::{Network, Request};
 use crate::vat::{Syscall, VatstoreDelta, Waker};
 use rquickjs::{ArrayBuffer, Ctx, Function, Object};
@@ -28,6 +29,8 @@ pub struct Host {
     pub timers: super::timers::Timers,
     /// The vat's network, if it asked for `fetch`.
     pub network: Option<Network>,
+    /// The vat's file-system capability, if its `platformConfig` asks for one.
+    pub fs: Option<FsConfig>,
     /// Rings the kernel when the vat has something to do outside deliveries.
     pub waker: Option<Waker>,
     /// While SES locks down: its report of the non-standard intrinsics it removes from QuickJS
@@ -185,6 +188,7 @@ pub fn install(ctx: &Ctx<'_>, host: &Rc<RefCell<Host>>) -> rquickjs::Result<()> 
             },
         )?,
     )?;
+    install_fs(ctx, &object, host)?;
     object.set("randomBytes", Function::new(ctx.clone(), random_bytes)?)?;
     super::subtle::install(ctx, &object)?;
     object.set(
@@ -198,6 +202,53 @@ pub fn install(ctx: &Ctx<'_>, host: &Rc<RefCell<Host>>) -> rquickjs::Result<()> 
         Function::new(ctx.clone(), |ctx: Ctx<'_>| ctx.run_gc())?,
     )?;
     ctx.globals().set("ocapHost", object)
+}
+
+/// `fsExists`, `fsRead` and `fsAccess`: the platform's `fs` (see `vat::fs`); each throws when
+/// the vat's config did not turn it on.
+fn install_fs<'js>(
+    ctx: &Ctx<'js>,
+    object: &Object<'js>,
+    host: &Rc<RefCell<Host>>,
+) -> rquickjs::Result<()> {
+    fn with_fs<T>(
+        ctx: &Ctx<'_>,
+        host: &Rc<RefCell<Host>>,
+        allowed: impl Fn(&FsConfig) -> bool,
+        work: impl FnOnce(&FsConfig) -> Result<T, String>,
+    ) -> rquickjs::Result<T> {
+        let host = host.borrow();
+        let fs = host.fs.as_ref().filter(|fs| allowed(fs));
+        let fs = fs.ok_or_else(|| {
+            rquickjs::Exception::throw_type(ctx, "this vat's platformConfig does not allow it")
+        })?;
+        work(fs).map_err(|e| rquickjs::Exception::throw_message(ctx, &e))
+    }
+    let h = Rc::clone(host);
+    object.set(
+        "fsExists",
+        Function::new(ctx.clone(), move |ctx: Ctx<'_>, path: String| {
+            with_fs(&ctx, &h, |fs| fs.exists_sync, |fs| fs.exists(&path))
+        })?,
+    )?;
+    let h = Rc::clone(host);
+    object.set(
+        "fsRead",
+        Function::new(
+            ctx.clone(),
+            move |ctx: Ctx<'js>, path: String| -> rquickjs::Result<ArrayBuffer<'js>> {
+                let bytes = with_fs(&ctx, &h, |fs| fs.read_file, |fs| fs.read(&path))?;
+                ArrayBuffer::new(ctx, bytes)
+            },
+        )?,
+    )?;
+    let h = Rc::clone(host);
+    object.set(
+        "fsAccess",
+        Function::new(ctx.clone(), move |ctx: Ctx<'_>, path: String| {
+            with_fs(&ctx, &h, |fs| fs.access, |fs| fs.access(&path))
+        })?,
+    )
 }
 
 /// `count` bytes of the OS's randomness (for the `crypto`, `Math` and `Date` endowments);

@@ -16,6 +16,7 @@ mod scripts;
 mod subtle;
 mod timers;
 
+use super::fs::FsConfig;
 use super::http::{Network, Outcome};
 use super::{
     CreationOptions, Delivery, DeliveryResult, Syscall, Syscalls, VatFactory, VatFault, VatRuntime,
@@ -67,7 +68,8 @@ impl QuickJsFactory {
 impl VatFactory for QuickJsFactory {
     fn check(&self, config: &Json) -> Result<(), String> {
         self.limits_for(config)?;
-        Network::from_config(config).map(drop)
+        Network::from_config(config)?;
+        FsConfig::from_config(config).map(drop)
     }
 
     fn create(&self, vat_id: &str, config: &Json) -> Result<Box<dyn VatRuntime>, String> {
@@ -218,11 +220,13 @@ impl Engine {
         })
     }
 
-    /// Gives the engine the waker its timers and requests ring, and the vat's network.
-    fn connect(&mut self, waker: Option<Waker>, network: Option<Network>) {
+    /// Gives the engine the waker its timers and requests ring, the vat's network and its
+    /// file-system capability.
+    fn connect(&mut self, waker: Option<Waker>, network: Option<Network>, fs: Option<FsConfig>) {
         let mut host = self.host.borrow_mut();
         host.waker = waker.clone();
         host.network = network;
+        host.fs = fs;
         self.waker = waker;
     }
 
@@ -416,7 +420,8 @@ impl VatRuntime for QuickJsVat {
         let started = Instant::now();
         let mut engine = Engine::new(&self.vat_id, state, self.limits)?;
         let network = Network::from_config(&self.config).map_err(VatFault::Crashed)?;
-        engine.connect(self.waker.clone(), network);
+        let fs = FsConfig::from_config(&self.config).map_err(VatFault::Crashed)?;
+        engine.connect(self.waker.clone(), network, fs);
         let loaded = started.elapsed();
         let parameters = match self.config.get("parameters") {
             Some(p) => crate::capdata::encode_json(p),

@@ -1026,3 +1026,55 @@ fn subtle_crypto_round_trips_and_refuses_what_the_spec_refuses() {
         ])
     );
 }
+
+#[test]
+fn the_platform_fs_reads_only_inside_its_root_and_only_what_the_config_allows() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("a.txt"), "h\u{e9}").unwrap();
+    let config = serde_json::json!({
+        "bundleSpec": test_vat("files"),
+        "platformConfig": {"fs": {"rootDir": dir.path(), "existsSync": true,
+            "promises": {"readFile": true}}},
+    });
+    let (mut vat, init) = start_config(&config, vec![]);
+    assert_eq!(init.error, None);
+    assert_eq!(
+        answer(&mut vat, r#"["shape",[]]"#),
+        serde_json::json!(["object", ["existsSync", "promises"], ["readFile"], true])
+    );
+    assert_eq!(answer(&mut vat, r#"["exists",["a.txt"]]"#), true);
+    assert_eq!(answer(&mut vat, r#"["read",["a.txt","utf8"]]"#), "h\u{e9}");
+    assert_eq!(
+        answer(&mut vat, r#"["read",["a.txt"]]"#),
+        serde_json::json!([0x68, 0xc3, 0xa9])
+    );
+    assert_eq!(
+        answer(&mut vat, r#"["read",["none"]]"#),
+        serde_json::json!(["ENOENT: no such file or directory, open 'none'", "ENOENT"])
+    );
+    let outside = answer(&mut vat, r#"["read",["/etc/passwd"]]"#);
+    assert!(
+        outside[0]
+            .as_str()
+            .unwrap()
+            .starts_with("fs.readFile: Path /etc/passwd is outside allowed root"),
+        "{outside}"
+    );
+    let outside = answer(&mut vat, r#"["exists",["../x"]]"#);
+    assert!(
+        outside[0]
+            .as_str()
+            .unwrap()
+            .starts_with("fs.existsSync: Path ../x")
+    );
+}
+
+#[test]
+fn without_platform_config_a_vat_has_no_fs() {
+    let config = serde_json::json!({"bundleSpec": test_vat("files")});
+    let (mut vat, _) = start_config(&config, vec![]);
+    assert_eq!(
+        answer(&mut vat, r#"["shape",[]]"#),
+        serde_json::json!(["undefined"])
+    );
+}
