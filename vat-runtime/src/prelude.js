@@ -30,3 +30,17 @@ globalThis.console = {
   error: line('error'),
   trace: line('debug'),
 };
+
+// SES's `harden`, done natively (src/vat/quickjs/harden.rs): SES takes a `harden` it finds
+// before it loads, as it does XS's. The set of hardened objects is a WeakSet kept here, with its
+// methods taken before anything could replace them.
+{
+  const hardenNatively = host.harden;
+  const hardened = new WeakSet();
+  const { has, add } = WeakSet.prototype;
+  globalThis.harden = {
+    harden(root) {
+      return hardenNatively(root, hardened, has, add);
+    },
+  }.harden;
+}

@@ -201,6 +201,7 @@ pub fn install(ctx: &Ctx<'_>, host: &Rc<RefCell<Host>>) -> rquickjs::Result<()> 
         "gc",
         Function::new(ctx.clone(), |ctx: Ctx<'_>| ctx.run_gc())?,
     )?;
+    super::harden::install(ctx, &object)?;
     ctx.globals().set("ocapHost", object)
 }
 

@@ -11,6 +11,7 @@
 
 mod bundle;
 mod bytecode;
+mod harden;
 mod host;
 mod scripts;
 mod subtle;
