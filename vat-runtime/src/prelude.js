@@ -33,13 +33,21 @@ globalThis.console = {
 
 // SES's `harden`, done natively (src/vat/quickjs/harden.rs): SES takes a `harden` it finds
 // before it loads, as it does XS's. The set of hardened objects is a WeakSet kept here, with its
-// methods taken before anything could replace them.
+// methods taken before anything could replace them (the set itself is reachable only from here,
+// and once SES has locked down, WeakSet.prototype is frozen).
 {
   const hardenNatively = host.harden;
   const hardened = new WeakSet();
   const { has, add } = WeakSet.prototype;
   globalThis.harden = {
     harden(root) {
+      // Primitives and what is hardened already (most calls) need no trip into Rust.
+      if (root === null || (typeof root !== 'object' && typeof root !== 'function')) {
+        return root;
+      }
+      if (hardened.has(root)) {
+        return root;
+      }
       return hardenNatively(root, hardened, has, add);
     },
   }.harden;

@@ -48,14 +48,42 @@ struct Hardened<'js> {
 
 impl<'js> Hardened<'js> {
     fn has(&self, value: &Value<'js>) -> rquickjs::Result<bool> {
-        self.has
-            .call((rquickjs::function::This(self.set.clone()), value.clone()))
+        let answer = self.call(&self.has, value)?;
+        // SAFETY: `answer` is the owned result of `has`, read and freed here.
+        unsafe {
+            let ctx = self.set.ctx().as_raw().as_ptr();
+            let truthy = qjs::JS_ToBool(ctx, answer) == 1;
+            qjs::JS_FreeValue(ctx, answer);
+            Ok(truthy)
+        }
     }
 
     fn add(&self, value: &Value<'js>) -> rquickjs::Result<()> {
-        self.add
-            .call::<_, Value>((rquickjs::function::This(self.set.clone()), value.clone()))
-            .map(drop)
+        let set = self.call(&self.add, value)?;
+        // SAFETY: `set` is the owned result of `add` (the set), freed here.
+        unsafe { qjs::JS_FreeValue(self.set.ctx().as_raw().as_ptr(), set) };
+        Ok(())
+    }
+
+    /// `method.call(set, value)`, straight through QuickJS (this runs for every object `harden`
+    /// meets); the result is the caller's to free.
+    fn call(&self, method: &Function<'js>, value: &Value<'js>) -> rquickjs::Result<qjs::JSValue> {
+        let mut argv = [value.as_raw()];
+        // SAFETY: the function, `this` and the argument are live values of this context, which
+        // QuickJS only borrows for the call.
+        let result = unsafe {
+            qjs::JS_Call(
+                self.set.ctx().as_raw().as_ptr(),
+                method.as_raw(),
+                self.set.as_raw(),
+                1,
+                argv.as_mut_ptr(),
+            )
+        };
+        if unsafe { qjs::JS_IsException(result) } {
+            return Err(rquickjs::Error::Exception);
+        }
+        Ok(result)
     }
 }
 
