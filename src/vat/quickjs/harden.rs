@@ -362,7 +362,8 @@ mod tests {
              o.a = { b: {} };
              o[Symbol('s')] = {};
              Object.defineProperty(o, 'hidden', { value: {}, enumerable: false });
-             Object.defineProperty(o, 'g', { get: function g() { return 1; }, configurable: true });
+             Object.defineProperty(o, 'g', { get: function g() { throw Error('called'); },
+               configurable: true });
              const frozenOnly = Object.freeze({ c: {} });
              const s = Object.getOwnPropertySymbols(o)[0];
              return [
