@@ -210,12 +210,17 @@ const requirePackage = harden((name, names = []) => {
 let dispatch;
 let current = { done: true, error: null };
 
-/** Starts `dispatch(delivery)`; its settlement lands in `current`, read by `outcome`. */
+/**
+ * Starts `dispatch(delivery)`; its settlement lands in `current`, read by `outcome`. The
+ * delivery, fresh from JSON.parse, is not hardened: only liveslots reads it (vat code gets what
+ * marshal revives from its capdata, hardened there), and harden walking it cost 3 % of a
+ * queueMessage and 6 % of a vat-to-vat delivery.
+ */
 const start = delivery => {
   const record = { done: false, error: null };
   current = record;
   Promise.resolve()
-    .then(() => dispatch(harden(delivery)))
+    .then(() => dispatch(delivery))
     .then(
       () => {
         record.done = true;
