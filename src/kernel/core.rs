@@ -140,6 +140,11 @@ impl Kernel {
         Ok(())
     }
 
+    /// Whether replies wait for the next commit.
+    pub fn has_replies(&self) -> bool {
+        !self.after_commit.is_empty()
+    }
+
     /// Runs `work` in its own savepoint: kept if it succeeds, undone if it fails.
     pub(super) fn atomically<T>(
         &mut self,

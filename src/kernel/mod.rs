@@ -68,8 +68,12 @@ const STOPPING: &str =
 
 /// At most this many cranks share one transaction…
 const BATCH_CRANKS: usize = 200;
-/// …and at most this much time, so replies are never held back for long.
+/// …and at most this much time once a reply waits for the commit, so replies are never held
+/// back for long…
 const BATCH_TIME: Duration = Duration::from_millis(5);
+/// …or this much while none does: then the commit (an fsync) would cost throughput and buy no
+/// reply any sooner, as when vats talk among themselves for a while.
+const QUIET_BATCH_TIME: Duration = Duration::from_millis(50);
 
 /// A request to the kernel thread; each carries the channel its answer goes back on.
 enum Command {
@@ -267,16 +271,16 @@ fn run(
     close(kernel.into_store().into_conn())
 }
 
-/// Runs waiting commands and then cranks, within the batch bounds. Returns whether anything
-/// changed.
+/// Runs waiting commands and cranks, within the batch bounds; commands that arrive meanwhile
+/// are taken between cranks. Returns whether anything changed.
 fn run_batch(kernel: &mut Kernel, commands: &mut mpsc::UnboundedReceiver<Command>) -> bool {
     let mut worked = false;
-    while let Ok(command) = commands.try_recv() {
-        handle(kernel, command);
-        worked = true;
-    }
     let started = Instant::now();
     for _ in 0..BATCH_CRANKS {
+        while let Ok(command) = commands.try_recv() {
+            handle(kernel, command);
+            worked = true;
+        }
         match kernel.crank() {
             Ok(true) => worked = true,
             Ok(false) => break,
@@ -285,7 +289,11 @@ fn run_batch(kernel: &mut Kernel, commands: &mut mpsc::UnboundedReceiver<Command
                 break;
             }
         }
-        if started.elapsed() > BATCH_TIME {
+        let bound = match kernel.has_replies() {
+            true => BATCH_TIME,
+            false => QUIET_BATCH_TIME,
+        };
+        if started.elapsed() > bound {
             break;
         }
     }
