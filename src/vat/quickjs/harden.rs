@@ -1,7 +1,7 @@
 //! A native `harden` for SES: SES uses a `globalThis.harden` that exists before it loads (as XS
-//! provides one; ours is made in `vat-runtime/src/prelude.js`) instead of its own, written in JavaScript, which costs nearly half of a
-//! trivial delivery in QuickJS. This is the same algorithm as SES's `makeHardener`
-//! (`ses/src/make-hardener.js`), done by QuickJS's C API:
+//! provides one; ours is made in `vat-runtime/src/prelude.js`) instead of its own, which, written
+//! in JavaScript, was a third of a trivial delivery in QuickJS. This is the same algorithm as
+//! SES's `makeHardener` (`ses/src/make-hardener.js`), done by QuickJS's C API:
 //!
 //! - a value already hardened, or a primitive, is left as it is;
 //! - otherwise every object reachable from the root through own properties (string and symbol
@@ -137,9 +137,7 @@ impl<'js> Walk<'_, 'js> {
         self.queue.push(value.clone());
         Ok(())
     }
-}
 
-impl<'js> Walk<'_, 'js> {
     /// Whether `value` was hardened before. An extensible object was not (hardened objects are
     /// frozen), which spares asking the set about most new objects; a proxy is always asked,
     /// as asking it whether it is extensible would run its trap.
