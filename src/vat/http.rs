@@ -416,6 +416,26 @@ mod tests {
     }
 
     #[test]
+    fn a_vat_may_have_only_so_many_requests_in_flight() {
+        // Connections to this listener are never accepted: every request waits for its timeout.
+        let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("http://127.0.0.1:{}/", silent.local_addr().unwrap().port());
+        let net = network();
+        for id in 0..MAX_IN_FLIGHT as u64 {
+            net.start(id, request("GET", url.clone(), "follow"), None)
+                .unwrap();
+        }
+        let refused = net.start(99, request("GET", url, "follow"), None);
+        assert_eq!(
+            refused,
+            Err(format!(
+                "a vat may have at most {MAX_IN_FLIGHT} requests in flight"
+            ))
+        );
+        assert!(net.take_finished().is_empty());
+    }
+
+    #[test]
     fn fetch_needs_allowed_hosts_and_a_finished_request_rings_the_vat() {
         let config = serde_json::json!({"globals": ["fetch"]});
         assert_eq!(
