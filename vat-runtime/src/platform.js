@@ -18,10 +18,22 @@ const fsError = (name, error) => {
   return Error(`fs.${name}: ${text}`, { cause: error });
 };
 
+/**
+ * `bytes` as a string of one char per byte, a slice at a time: a call may not take more than
+ * 65,535 arguments in QuickJS, and a file may hold more bytes.
+ */
+const binaryString = bytes => {
+  let text = '';
+  for (let at = 0; at < bytes.length; at += 0x8000) {
+    text += String.fromCharCode(...bytes.subarray(at, at + 0x8000));
+  }
+  return text;
+};
+
 const encodings = {
   utf8: bytes => new TextDecoder().decode(bytes),
-  latin1: bytes => String.fromCharCode(...bytes),
-  base64: bytes => btoa(String.fromCharCode(...bytes)),
+  latin1: binaryString,
+  base64: bytes => btoa(binaryString(bytes)),
   hex: bytes => [...bytes].map(b => b.toString(16).padStart(2, '0')).join(''),
 };
 encodings['utf-8'] = encodings.utf8;

@@ -1048,6 +1048,16 @@ fn the_platform_fs_reads_only_inside_its_root_and_only_what_the_config_allows() 
         answer(&mut vat, r#"["read",["a.txt"]]"#),
         serde_json::json!([0x68, 0xc3, 0xa9])
     );
+    // More bytes than a JavaScript call takes arguments, in each string encoding.
+    let big: Vec<u8> = (0..100_000u32).map(|i| (i % 251) as u8).collect();
+    std::fs::write(dir.path().join("big"), &big).unwrap();
+    let latin1: String = big.iter().map(|&b| char::from(b)).collect();
+    assert_eq!(answer(&mut vat, r#"["read",["big","latin1"]]"#), latin1);
+    let hex: String = big.iter().map(|b| format!("{b:02x}")).collect();
+    assert_eq!(answer(&mut vat, r#"["read",["big","hex"]]"#), hex);
+    let base64 = answer(&mut vat, r#"["read",["big","base64"]]"#);
+    assert_eq!(base64.as_str().unwrap().len(), 133_336);
+    assert!(base64.as_str().unwrap().starts_with("AAECAwQFBgcICQ"));
     assert_eq!(
         answer(&mut vat, r#"["read",["none"]]"#),
         serde_json::json!(["ENOENT: no such file or directory, open 'none'", "ENOENT"])
