@@ -119,9 +119,7 @@ pub struct Engine {
     interrupted: Rc<Cell<bool>>,
     /// Whether the current call ran out of memory.
     out_of_memory: Cell<bool>,
-    /// Rings the kernel when a timer comes due; none for an engine driven by hand.
-    waker: Option<Waker>,
-    /// The due time last given to the waker's alarm.
+    /// The due time last given to the host's waker as its alarm.
     alarm: Option<Instant>,
 }
 
@@ -188,7 +186,6 @@ impl Engine {
             deadline,
             interrupted,
             out_of_memory: Cell::new(false),
-            waker: None,
             alarm: None,
         })
     }
@@ -225,10 +222,9 @@ impl Engine {
     /// file-system capability.
     fn connect(&mut self, waker: Option<Waker>, network: Option<Network>, fs: Option<FsConfig>) {
         let mut host = self.host.borrow_mut();
-        host.waker = waker.clone();
+        host.waker = waker;
         host.network = network;
         host.fs = fs;
-        self.waker = waker;
     }
 
     /// Runs the handlers of the timers now due and settles the requests that finished, as one
@@ -258,11 +254,13 @@ impl Engine {
         })
     }
 
-    /// Tells the kernel's alarm clock when the first timer comes due, if that changed.
+    /// Tells the kernel's alarm clock when the first timer comes due, if that changed (an
+    /// engine driven by hand has no waker).
     fn set_alarm(&mut self) {
-        let next = self.host.borrow().timers.next();
+        let host = self.host.borrow();
+        let next = host.timers.next();
         if next != self.alarm
-            && let Some(waker) = &self.waker
+            && let Some(waker) = &host.waker
         {
             waker.alarm(next);
             self.alarm = next;
