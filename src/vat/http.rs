@@ -10,10 +10,11 @@
 //! the kernel gives the vat a crank to take it.
 
 use super::Waker;
+use super::wake::lock;
 use serde::Deserialize;
 use serde_json::Value;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use url::Url;
 
@@ -147,10 +148,6 @@ impl Network {
     pub fn take_finished(&self) -> Vec<(u64, Outcome)> {
         std::mem::take(&mut *lock(&self.finished))
     }
-}
-
-fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    mutex.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 /// Why `url` may not be fetched under `allowed`, if it may not.

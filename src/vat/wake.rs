@@ -50,7 +50,8 @@ pub struct Waker {
     shared: Arc<Shared>,
 }
 
-fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+/// Locks `mutex`, even one a panicking thread left poisoned.
+pub(super) fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
     // What these locks guard stays consistent at every step, so a panic elsewhere leaves
     // nothing half-done.
     mutex.lock().unwrap_or_else(PoisonError::into_inner)
