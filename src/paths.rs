@@ -5,7 +5,7 @@
 //! touching the process environment.
 
 use std::ffi::OsString;
-use std::path::{Path, PathBuf};
+use std::path::{Component, Path, PathBuf};
 
 /// File name of the control socket inside its directory.
 pub const SOCKET_FILE: &str = "daemon.sock";
@@ -108,6 +108,21 @@ pub fn sibling(path: &Path, suffix: &str) -> PathBuf {
     let mut name = path.as_os_str().to_owned();
     name.push(suffix);
     PathBuf::from(name)
+}
+
+/// `path` with `.` and `..` resolved by name, without touching the disk.
+pub fn lexical(path: &Path) -> PathBuf {
+    let mut out = PathBuf::new();
+    for part in path.components() {
+        match part {
+            Component::ParentDir => {
+                out.pop();
+            }
+            Component::CurDir => {}
+            other => out.push(other),
+        }
+    }
+    out
 }
 
 fn home(var: &impl Fn(&str) -> Option<OsString>) -> PathBuf {

@@ -93,16 +93,13 @@ pub fn resolve_bundle_specs(method: &str, params: &mut Value, cwd: &Path) {
 /// A `file://` URL for an absolute path, normalized and percent-encoded like Node's
 /// `pathToFileURL`.
 pub fn file_url(path: &Path) -> String {
-    let mut parts: Vec<String> = Vec::new();
-    for component in path.components() {
-        match component {
-            std::path::Component::ParentDir => {
-                parts.pop();
-            }
-            std::path::Component::Normal(name) => parts.push(encode(&name.to_string_lossy())),
-            _ => {}
-        }
-    }
+    let parts: Vec<String> = crate::paths::lexical(path)
+        .components()
+        .filter_map(|part| match part {
+            std::path::Component::Normal(name) => Some(encode(&name.to_string_lossy())),
+            _ => None,
+        })
+        .collect();
     format!("file:///{}", parts.join("/"))
 }
 

@@ -9,9 +9,10 @@
 //! path is taken from the root (the reference takes it from the daemon's working directory, which
 //! is outside any sensible root); and a file read may have at most [`MAX_READ`] bytes.
 
+use crate::paths::lexical;
 use serde_json::Value;
 use std::io::Read;
-use std::path::{Component, Path, PathBuf};
+use std::path::{Path, PathBuf};
 
 /// Bytes one `readFile` may return (the vat's memory limit applies on top).
 pub const MAX_READ: u64 = 16 << 20;
@@ -99,21 +100,6 @@ impl FsConfig {
         }
         Ok(full)
     }
-}
-
-/// `path` with `.` and `..` resolved by name, without touching the disk.
-fn lexical(path: &Path) -> PathBuf {
-    let mut out = PathBuf::new();
-    for part in path.components() {
-        match part {
-            Component::ParentDir => {
-                out.pop();
-            }
-            Component::CurDir => {}
-            other => out.push(other),
-        }
-    }
-    out
 }
 
 /// An I/O error as Node words it: `ENOENT: no such file or directory, open '/x'`.
