@@ -5,7 +5,7 @@
 
 import { named } from './errors.js';
 import { slotReader } from './slots.js';
-import { TextDecoder, TextEncoder } from './text.js';
+import { TextDecoder, TextEncoder, viewOf } from './text.js';
 
 /** Each Request's or Response's body: its bytes (null for none) and whether it was read. */
 const bodies = new WeakMap();
@@ -33,9 +33,6 @@ export const takeBody = object => {
   return bytes;
 };
 
-/** A copy, as the standard takes: the caller may write to its buffer afterwards. */
-const copy = (buffer, offset, length) => new Uint8Array(buffer.slice(offset, offset + length));
-
 /**
  * The bytes and default Content-Type of a BodyInit (null for none). Other objects become text,
  * as WebIDL makes them for the union's string member.
@@ -44,11 +41,10 @@ export const extractBody = (init, URLSearchParams) => {
   if (init === undefined || init === null) {
     return { bytes: null, type: null };
   }
-  if (init instanceof ArrayBuffer) {
-    return { bytes: copy(init, 0, init.byteLength), type: null };
-  }
-  if (ArrayBuffer.isView(init)) {
-    return { bytes: copy(init.buffer, init.byteOffset, init.byteLength), type: null };
+  const view = viewOf(init);
+  if (view !== undefined) {
+    // A copy, as the standard takes: the caller may write to its buffer afterwards.
+    return { bytes: view.slice(), type: null };
   }
   const encode = text => new TextEncoder().encode(text);
   if (init instanceof URLSearchParams) {

@@ -37,10 +37,7 @@ export const makeNetwork = host => {
       lastId += 1;
       const id = lastId;
       const json = JSON.stringify({ method, url, headers, redirect: request.redirect });
-      const buffer = body
-        ? body.buffer.slice(body.byteOffset, body.byteOffset + body.byteLength)
-        : undefined;
-      host.fetchStart(id, json, buffer);
+      host.fetchStart(id, json, body ? body.slice().buffer : undefined);
       return new Promise((resolve, reject) => {
         const onAbort = () => {
           pending.delete(id);

@@ -3,6 +3,7 @@
 // primitives (src/vat/quickjs/subtle.rs).
 
 import { domException as fail } from './errors.js';
+import { viewOf } from './text.js';
 
 const { atob, btoa } = globalThis;
 
@@ -24,13 +25,11 @@ const PKCS8_PREFIX = [
 
 /** A copy of a BufferSource's bytes, as the ArrayBuffer the host takes. */
 export const bufferOf = (data, what) => {
-  if (data instanceof ArrayBuffer) {
-    return data.slice(0);
+  const view = viewOf(data);
+  if (view === undefined) {
+    throw TypeError(`${what} must be an ArrayBuffer, a TypedArray or a DataView`);
   }
-  if (ArrayBuffer.isView(data)) {
-    return data.buffer.slice(data.byteOffset, data.byteOffset + data.byteLength);
-  }
-  throw TypeError(`${what} must be an ArrayBuffer, a TypedArray or a DataView`);
+  return view.slice().buffer;
 };
 
 const concat = (...parts) => Uint8Array.from(parts.flatMap(part => [...new Uint8Array(part)])).buffer;

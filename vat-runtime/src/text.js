@@ -58,18 +58,30 @@ export class TextEncoder {
 
 const UTF8_LABELS = ['utf-8', 'utf8', 'unicode-1-1-utf-8', 'unicode11utf8', 'unicode20utf8', 'x-unicode20utf8'];
 
+/**
+ * A Uint8Array over the bytes of a BufferSource (an ArrayBuffer or any view of one), sharing
+ * them; undefined for anything else.
+ */
+export const viewOf = source => {
+  if (source instanceof ArrayBuffer) {
+    return new Uint8Array(source);
+  }
+  if (ArrayBuffer.isView(source)) {
+    return new Uint8Array(source.buffer, source.byteOffset, source.byteLength);
+  }
+  return undefined;
+};
+
 /** The bytes of a BufferSource. */
 const bytesOf = input => {
   if (input === undefined) {
     return new Uint8Array(0);
   }
-  if (input instanceof ArrayBuffer) {
-    return new Uint8Array(input);
+  const view = viewOf(input);
+  if (view === undefined) {
+    throw TypeError('decode needs an ArrayBuffer or an ArrayBufferView');
   }
-  if (ArrayBuffer.isView(input)) {
-    return new Uint8Array(input.buffer, input.byteOffset, input.byteLength);
-  }
-  throw TypeError('decode needs an ArrayBuffer or an ArrayBufferView');
+  return view;
 };
 
 /** The WHATWG Encoding standard's UTF-8 decoder, with its state kept across streamed calls. */
