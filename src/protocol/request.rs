@@ -91,7 +91,7 @@ mod tests {
 
     #[test]
     fn a_float_id_is_echoed_to_the_last_digit() {
-        // Found by tests/fuzz_requests.rs: without serde_json's `float_roundtrip`, parsing
+        // Found by tests/it/fuzz_requests.rs: without serde_json's `float_roundtrip`, parsing
         // could land one unit off, and the id came back as a different number.
         for text in ["1.3834428143949889e-207", "1.3834428143949887e-207"] {
             let r = parse(&format!(r#"{{"id":{text},"method":"m"}}"#)).unwrap();

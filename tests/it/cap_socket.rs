@@ -1,9 +1,7 @@
 //! The least-authority capability socket, used by another uid (through `setpriv`): it can use
 //! exactly the capabilities it is given and nothing else.
 
-mod common;
-
-use common::{Home, OCAPCTL, eventually};
+use crate::common::{Home, OCAPCTL, eventually};
 use serde_json::{Value, json};
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
@@ -66,7 +64,7 @@ fn another_user_can_use_exactly_the_capability_it_was_given() {
         .permissions()
         .mode();
     assert_eq!(mode & 0o777, 0o666, "anyone may connect");
-    common::launch_test_vat(&home, "url-holder");
+    crate::common::launch_test_vat(&home, "url-holder");
     let stranger_dir = home.path().join("stranger");
     std::fs::create_dir(&stranger_dir).unwrap();
     std::os::unix::fs::chown(&stranger_dir, Some(NOBODY), Some(NOBODY)).unwrap();
@@ -227,7 +225,7 @@ fn under_socket_activation_the_fd_named_ocap_caps_is_the_capability_socket() {
         ])
         .arg("--fdname=ocap-caps:ocap")
         .arg("--setenv=OCAP_HOME")
-        .args([common::OCAPD, "--foreground"])
+        .args([crate::common::OCAPD, "--foreground"])
         .env("OCAP_HOME", home.path())
         .stderr(Stdio::null());
     let mut child = activate

@@ -1,9 +1,7 @@
 //! `ocapctl console` through a real pseudo-terminal (openpty): line editing, `let` names,
 //! Tab completion of commands and of the methods a target reports, capability files.
 
-mod common;
-
-use common::{Home, OCAPCTL};
+use crate::common::{Home, OCAPCTL};
 use std::io::{Read, Write};
 use std::os::fd::{FromRawFd, OwnedFd};
 use std::os::unix::fs::PermissionsExt;
@@ -118,7 +116,7 @@ impl Drop for Console {
 fn a_console_session_names_results_and_completes_methods() {
     let home = Home::new();
     let _daemon = home.daemon(&[]);
-    common::launch_test_vat(&home, "url-holder");
+    crate::common::launch_test_vat(&home, "url-holder");
     let root = home.path().join("root.ocap");
     let issued = home.ocapctl(&["caps", "issue", "ko4", "--out", root.to_str().unwrap()]);
     assert!(issued.status.success());

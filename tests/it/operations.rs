@@ -1,9 +1,7 @@
 //! What an operator reaches for: `ocapd --check-config`, `ocapctl logs [-f]` and `ocapctl doctor`,
 //! end to end against real daemons in private homes.
 
-mod common;
-
-use common::{Cleanup, Home, OCAPCTL, OCAPD, stderr, stdout};
+use crate::common::{Cleanup, Home, OCAPCTL, OCAPD, stderr, stdout};
 use serde_json::Value;
 use std::io::{BufRead, BufReader};
 use std::os::unix::fs::PermissionsExt;

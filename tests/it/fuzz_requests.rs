@@ -7,9 +7,7 @@
 //! Not sent: `shutdown` (it stops the daemon, as it should) and `backupDatabase` (it writes
 //! where it is told; tested on its own). `PROPTEST_CASES` sets the number of cases (default 400).
 
-mod common;
-
-use common::{Home, call};
+use crate::common::{Home, call};
 use proptest::collection::vec;
 use proptest::prelude::*;
 use proptest::test_runner::{Config, TestRunner};
@@ -131,7 +129,7 @@ fn expected_id(bytes: &[u8]) -> Option<Value> {
 }
 
 fn check(socket: &Path, bytes: &[u8], complete: bool) -> Result<(), TestCaseError> {
-    let reply = common::raw(socket, bytes);
+    let reply = crate::common::raw(socket, bytes);
     if !complete && bytes.is_empty() {
         prop_assert_eq!(reply, "", "a probe gets nothing");
         return Ok(());
@@ -164,7 +162,7 @@ fn random_request_lines_each_get_one_well_formed_response() {
     let home = Home::new();
     let mut daemon = home.daemon(&["--log-level", "error", "--read-timeout", "5"]);
     let socket = home.socket();
-    let cases = common::env_number("PROPTEST_CASES", 400) as u32;
+    let cases = crate::common::env_number("PROPTEST_CASES", 400) as u32;
     let mut runner = TestRunner::new(Config::with_cases(cases));
     let outcome = runner.run(&line(), |(bytes, complete)| {
         check(&socket, &bytes, complete)

@@ -373,6 +373,7 @@ fn rpm_spec_installs_exactly_the_files_it_lists() {
         .map(|l| {
             l.trim()
                 .trim_start_matches("%doc ")
+                .trim_start_matches("%license ")
                 .trim_start_matches('/')
                 .to_string()
         })

@@ -15,9 +15,7 @@
 //! `OCAP_CRASH_ITERATIONS` (default 12) kills; `OCAP_CRASH_SEED` replays a run (the seed is
 //! printed). Failures are collected and reported together with the seed.
 
-mod common;
-
-use common::{Notify, Rng, env_number, request_line, seed_from_env, try_request};
+use crate::common::{Notify, Rng, env_number, request_line, seed_from_env, try_request};
 use serde_json::{Value, json};
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs::File;
@@ -84,11 +82,11 @@ impl Drop for Daemon {
     }
 }
 
-fn start(home: &common::Home, log: &Path) -> Daemon {
+fn start(home: &crate::common::Home, log: &Path) -> Daemon {
     let mut notify = Notify::new(home.path());
     let log = File::options().create(true).append(true).open(log).unwrap();
     let child = home
-        .command(common::OCAPD)
+        .command(crate::common::OCAPD)
         .args(["--foreground", "--log-level", "warn"])
         .env("NOTIFY_SOCKET", &notify.path)
         .stderr(Stdio::from(log))
@@ -474,7 +472,7 @@ fn sigkill_at_random_moments_loses_nothing_acknowledged() {
     let seed = seed_from_env("OCAP_CRASH_SEED");
     let iterations = env_number("OCAP_CRASH_ITERATIONS", 12);
     eprintln!("crash: seed {seed} (replay with OCAP_CRASH_SEED={seed}), {iterations} kills");
-    let home = common::Home::new();
+    let home = crate::common::Home::new();
     let log = home.path().join("daemons.log");
     let run = Arc::new(Run {
         socket: home.socket(),

@@ -1,6 +1,5 @@
 //! Shared helpers for the integration tests: a private home directory, a foreground daemon
 //! whose readiness is read from a real sd_notify socket, raw socket requests, and `ocapctl`.
-#![allow(dead_code)]
 
 use serde_json::Value;
 use std::io::{Read, Write};

@@ -2,9 +2,7 @@
 //! status, stop escalation and purge (spec §1.5, §1.6), and the kernel commands' argument
 //! checks, which need no daemon.
 
-mod common;
-
-use common::{Cleanup, Home, OCAPCTL, call, eventually, stderr, stdout};
+use crate::common::{Cleanup, Home, OCAPCTL, call, eventually, stderr, stdout};
 use std::io::Write;
 use std::process::Stdio;
 use std::time::Duration;

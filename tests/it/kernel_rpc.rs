@@ -2,9 +2,7 @@
 //! process (`tests/fixtures/scripted_vat.py`): the worked example of spec §12, persistence
 //! across stop, SIGKILL and restart, and the reference's error texts.
 
-mod common;
-
-use common::{Home, call, request};
+use crate::common::{Home, call, request};
 use serde_json::{Value, json};
 use std::process::Output;
 use std::time::Duration;
@@ -48,7 +46,7 @@ fn worked_example_spec_12_through_ocapctl() {
     let _stop = Stop(&home);
     let config = cluster(&home);
     let (code, stdout, stderr) = out(&home
-        .command(common::OCAPCTL)
+        .command(crate::common::OCAPCTL)
         .current_dir(home.path())
         .args(["launch", config.to_str().unwrap()])
         .output()

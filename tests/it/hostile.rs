@@ -9,9 +9,7 @@
 //!   not asserted.
 //! * Past `--max-connections`, a clear error.
 
-mod common;
-
-use common::{Home, Rng, call, env_number, request_line, rss_and_fds, try_request};
+use crate::common::{Home, Rng, call, env_number, request_line, rss_and_fds, try_request};
 use serde_json::{Value, json};
 use std::io::{Read, Write};
 use std::os::unix::net::UnixStream;
@@ -150,7 +148,7 @@ fn good_client(socket: PathBuf, stop: Arc<AtomicBool>, served: Arc<AtomicU64>) -
 #[test]
 fn hostile_connections_do_not_hurt_good_clients_memory_or_descriptors() {
     let total = env_number("OCAP_HOSTILE_CONNECTIONS", 3000);
-    let seed = common::seed_from_env("OCAP_HOSTILE_SEED");
+    let seed = crate::common::seed_from_env("OCAP_HOSTILE_SEED");
     let home = Home::new();
     let daemon = home.daemon(&[
         "--log-level",
@@ -355,7 +353,7 @@ fn past_the_connection_limit_a_clear_error() {
         json!({"code": -32001, "message": "Too many connections (limit 4); try again"})
     );
     drop(held);
-    assert!(common::eventually(Duration::from_secs(10), || {
+    assert!(crate::common::eventually(Duration::from_secs(10), || {
         try_request(&socket, &request_line("getStatus", &json!([])))
             .is_ok_and(|r| r.get("result").is_some())
     }));

@@ -1,9 +1,7 @@
 //! ocapd as a system service: socket activation, readiness, watchdog, draining on SIGTERM,
 //! reload on SIGHUP, idle exit, and the self-bound mode's locks, modes and access checks.
 
-mod common;
-
-use common::{Home, Notify, OCAPCTL, OCAPD, call, eventually, raw, request};
+use crate::common::{Home, Notify, OCAPCTL, OCAPD, call, eventually, raw, request};
 use serde_json::{Value, json};
 use std::io::{Read, Write};
 use std::os::unix::fs::PermissionsExt;

@@ -3,9 +3,7 @@
 //! runtime with real SES and liveslots, launched and driven with `ocapctl`, across a restart;
 //! so does a plain ES-module vat source, loaded by the daemon or bundled by `ocapctl bundle`.
 
-mod common;
-
-use common::Home;
+use crate::common::Home;
 use serde_json::{Value, json};
 
 struct Stop<'a>(&'a Home);
@@ -55,7 +53,7 @@ fn launch(home: &Home, config: Value) -> Value {
     let path = home.path().join("cluster.json");
     std::fs::write(&path, config.to_string()).unwrap();
     let output = home
-        .command(common::OCAPCTL)
+        .command(crate::common::OCAPCTL)
         .current_dir(home.path())
         .args(["launch", path.to_str().unwrap()])
         .output()
@@ -100,7 +98,7 @@ fn an_es_module_source_bundled_by_ocapctl_runs() {
     let _stop = Stop(&home);
     let bundle = home.path().join("esm.bundle");
     let output = home
-        .command(common::OCAPCTL)
+        .command(crate::common::OCAPCTL)
         .args(["bundle", ESM_VAT, "-o", bundle.to_str().unwrap()])
         .output()
         .unwrap();
@@ -226,8 +224,8 @@ fn an_idle_timeout_waits_for_a_pending_timer() {
     let home = Home::new();
     let mut daemon = home.daemon(&["--idle-timeout", "0.5"]);
     let config = json!({"config": timers_config()});
-    common::call(&home.socket(), "launchSubcluster", &config.to_string());
-    common::call(
+    crate::common::call(&home.socket(), "launchSubcluster", &config.to_string());
+    crate::common::call(
         &home.socket(),
         "queueMessage",
         r#"["ko4","tallyLater",[2500]]"#,

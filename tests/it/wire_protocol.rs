@@ -1,9 +1,7 @@
 //! The control socket's wire protocol against a real daemon (spec §1.3, §1.4, §13.1–2): every
 //! kind of bad input gets the documented error or a clean close, and the daemon keeps serving.
 
-mod common;
-
-use common::{Home, call, raw, request};
+use crate::common::{Home, call, raw, request};
 use serde_json::{Value, json};
 use std::io::{Read, Write};
 use std::os::unix::net::UnixStream;

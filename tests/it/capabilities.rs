@@ -1,8 +1,6 @@
 //! OCAP URLs and capability records through the daemon's socket (spec §2.6, ocap extensions).
 
-mod common;
-
-use common::{Home, call, request};
+use crate::common::{Home, call, request};
 use serde_json::{Value, json};
 use std::time::Duration;
 
@@ -81,7 +79,7 @@ fn mode(path: &std::path::Path) -> u32 {
 fn object_results_become_private_capability_files_that_send_can_use() {
     let home = Home::new();
     let _daemon = home.daemon(&[]);
-    common::launch_test_vat(&home, "url-holder");
+    crate::common::launch_test_vat(&home, "url-holder");
     // Off a terminal, a lone reference is the text of a capability file.
     let (code, piped, err) = text(&home.ocapctl(&[
         "send",
@@ -117,7 +115,7 @@ fn object_results_become_private_capability_files_that_send_can_use() {
     let target = std::fs::File::create(&redirected).unwrap();
     assert_ne!(mode(&redirected), 0o600, "the umask's mode, before ocapctl");
     let status = home
-        .command(common::OCAPCTL)
+        .command(crate::common::OCAPCTL)
         .args(["send", "ko4", "makeCounter"])
         .stdout(target)
         .status()

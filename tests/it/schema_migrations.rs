@@ -4,9 +4,7 @@
 //! it: the same subcluster, a clean `checkIntegrity`, the counter answering from its stored
 //! baggage, new ids continuing after the stored ones, and nothing of the old rows lost.
 
-mod common;
-
-use common::{Home, call};
+use crate::common::{Home, call};
 use ocap::kernel::store::SCHEMA_VERSION;
 use serde_json::json;
 use std::path::{Path, PathBuf};

@@ -4,9 +4,7 @@
 //! allocates without bound or recurses (or a worker vat that dies) is stopped with a clear
 //! reason while another vat's work goes on and completes.
 
-mod common;
-
-use common::{Home, call, request, request_line};
+use crate::common::{Home, call, request, request_line};
 use serde_json::{Value, json};
 
 fn bundle(name: &str) -> String {

@@ -1,0 +1,23 @@
+//! The integration tests, one crate (one link) with a module per area; each runs the real
+//! binaries (`ocapd`, `ocapctl`) against a private home. `cargo test --test it NAME::` runs one area.
+
+mod common;
+
+mod cap_socket;
+mod capabilities;
+mod client_boundary;
+mod console;
+mod crash;
+mod fuzz_requests;
+mod hostile;
+mod isolation;
+mod kernel_rpc;
+mod ocapctl;
+mod operations;
+mod packaging;
+mod quickjs_vats;
+mod schema_migrations;
+mod service_files;
+mod service_lifecycle;
+mod unit_security;
+mod wire_protocol;
