@@ -211,9 +211,10 @@ impl Bench {
     fn call(&mut self, call: Call) -> Result<Value, String> {
         let slot = Arc::new(Mutex::new(None));
         let answer = Arc::clone(&slot);
-        self.kernel
-            .call(call, Box::new(move |a| *answer.lock().unwrap() = Some(a)))
-            .unwrap();
+        self.kernel.call(
+            call,
+            Box::new(move |a| *answer.lock().unwrap() = Some(a.map_err(|e| e.to_string()))),
+        );
         while self.kernel.crank().unwrap() {}
         self.kernel.commit().unwrap();
         let answer = slot.lock().unwrap().take();
@@ -239,15 +240,13 @@ impl Bench {
                 method: "ping".into(),
                 args: vec![],
             };
-            self.kernel
-                .call(
-                    call,
-                    Box::new(move |a| {
-                        a.unwrap();
-                        *answers.lock().unwrap() += 1;
-                    }),
-                )
-                .unwrap();
+            self.kernel.call(
+                call,
+                Box::new(move |a| {
+                    a.unwrap();
+                    *answers.lock().unwrap() += 1;
+                }),
+            );
         }
         while self.kernel.crank().unwrap() {}
         self.kernel.commit().unwrap();

@@ -1,10 +1,11 @@
 //! The kernel-control operations behind the RPC methods (spec §2), run between cranks.
 
-use super::KernelError;
 use super::capabilities::IssueOptions;
-use super::core::{Kernel, Waiter};
+use super::error::KernelError;
 use super::ids::is_promise;
 use super::launch::LaunchPlan;
+use super::machine::Kernel;
+use super::outbox::{Reply, reply_on_settlement};
 use super::state::RunItem;
 use crate::capdata::{CapData, encode_json, error_message};
 use crate::vat::Message;
@@ -69,34 +70,25 @@ pub enum Call {
     },
 }
 
-/// Where a call's answer goes: the RPC result, or the error message.
-pub type Reply = Box<dyn FnOnce(Result<Value, String>) + Send>;
-
 impl Kernel {
-    /// Runs one call. The reply is released only after the commit that holds its effects.
-    pub fn call(&mut self, call: Call, reply: Reply) -> Result<(), KernelError> {
-        if let Call::Launch(plan) = call {
-            return self.launch_subcluster(plan, reply);
+    /// Runs one call. The reply is released only after the commit that holds its effects; a
+    /// failure of the store is an answer too (the caller hears the real error).
+    pub fn call(&mut self, call: Call, reply: Reply) {
+        match call {
+            Call::Launch(plan) => self.launch_subcluster(plan, reply),
+            Call::QueueMessage {
+                target,
+                method,
+                args,
+            } => self.queue_message(target, method, args, reply),
+            Call::InvokeCapability { url, method, args } => {
+                self.invoke_capability(&url, method, args, reply)
+            }
+            call => {
+                let answer = self.atomically(|k| k.simple_call(call));
+                self.outbox.reply(reply, answer);
+            }
         }
-        if let Call::QueueMessage {
-            target,
-            method,
-            args,
-        } = call
-        {
-            return self.queue_message(target, method, args, reply);
-        }
-        if let Call::InvokeCapability { url, method, args } = call {
-            return self.invoke_capability(&url, method, args, reply);
-        }
-        let answer = self.atomically(|k| k.simple_call(call));
-        let answer = match answer {
-            Ok(value) => Ok(value),
-            Err(KernelError::Refused(why)) => Err(why),
-            Err(e) => return Err(e),
-        };
-        self.after_commit.push(Box::new(move || reply(answer)));
-        Ok(())
     }
 
     fn simple_call(&mut self, call: Call) -> Result<Value, KernelError> {
@@ -137,6 +129,7 @@ impl Kernel {
                 self.running.clear();
                 self.deliveries_since_reap.clear();
                 self.budgets.clear();
+                self.drop_waiters("The kernel's state was cleared; this result will never come");
                 self.state.reset()?;
                 Ok(Value::Null)
             }
@@ -183,49 +176,44 @@ impl Kernel {
 
     /// Queues `method(args)` to `target` from the kernel; replies when the result settles.
     /// The system-only kernel facet cannot be reached this way (spec §14.16).
-    fn queue_message(
-        &mut self,
-        target: String,
-        method: String,
-        args: Vec<Value>,
-        reply: Reply,
-    ) -> Result<(), KernelError> {
-        if self.state.is_system_only(&target)? {
-            let refusal = Err(format!(
-                "{target} is a system-only service and cannot be sent messages from outside"
-            ));
-            self.after_commit.push(Box::new(move || reply(refusal)));
-            return Ok(());
+    fn queue_message(&mut self, target: String, method: String, args: Vec<Value>, reply: Reply) {
+        match self.state.is_system_only(&target) {
+            Ok(false) => {}
+            Ok(true) => {
+                let refusal = KernelError::Refused(format!(
+                    "{target} is a system-only service and cannot be sent messages from outside"
+                ));
+                return self.outbox.reply(reply, Err(refusal));
+            }
+            Err(e) => return self.outbox.reply(reply, Err(e)),
         }
         let methargs = encode_json(&json!([method, args]));
         self.send_from_kernel(target, methargs, reply)
     }
 
-    /// Like [`Kernel::send_then`], replying with the result CapData or the rejection's message.
-    pub(super) fn send_from_kernel(
-        &mut self,
-        target: String,
-        methargs: CapData,
-        reply: Reply,
-    ) -> Result<(), KernelError> {
-        let waiter: Waiter = Box::new(move |kernel, settlement| {
-            let answer = match settlement {
-                Ok(value) => Ok(serde_json::to_value(value).expect("serializes")),
-                Err(reason) => Err(error_message(&reason).unwrap_or(reason.body)),
-            };
-            kernel.after_commit.push(Box::new(move || reply(answer)));
-        });
-        self.send_then(target, methargs, waiter)?;
-        Ok(())
+    /// Queues a message from the kernel to `target`; replies with the result CapData, or the
+    /// rejection's message, once the result settles.
+    pub(super) fn send_from_kernel(&mut self, target: String, methargs: CapData, reply: Reply) {
+        match self.send_held(target, methargs) {
+            Ok(kpid) => {
+                let waiter = reply_on_settlement(reply, |_, settlement| match settlement {
+                    Ok(value) => Ok(serde_json::to_value(value).expect("serializes")),
+                    Err(reason) => Err(KernelError::Refused(
+                        error_message(&reason).unwrap_or(reason.body),
+                    )),
+                });
+                self.wait_held(&kpid, waiter);
+            }
+            Err(e) => self.outbox.reply(reply, Err(e)),
+        }
     }
 
-    /// Queues a message from the kernel itself to `target` with a fresh result promise, and
-    /// calls `waiter` once it settles. Returns the promise.
-    pub(super) fn send_then(
+    /// Queues a message from the kernel itself to `target` with a fresh result promise, held
+    /// for the waiter that [`Kernel::wait_held`] then registers. Returns the promise.
+    pub(super) fn send_held(
         &mut self,
         target: String,
         methargs: CapData,
-        waiter: Waiter,
     ) -> Result<String, KernelError> {
         self.atomically(|k| {
             let kpid = k.state.create_promise(None)?;
@@ -234,7 +222,7 @@ impl Kernel {
                 result: Some(kpid.clone()),
             };
             k.state.push_run(&RunItem::Send { target, message })?;
-            k.await_promise(&kpid, waiter)?;
+            k.state.hold_for_waiter(&kpid)?;
             Ok(kpid)
         })
     }

@@ -3,9 +3,9 @@
 //!
 //! Error texts never quote the URL: they reach the daemon's log, and a URL is a bearer token.
 
-use super::KernelError;
-use super::core::Kernel;
+use super::error::KernelError;
 use super::ids::is_kref;
+use super::machine::Kernel;
 use super::ocap_url::{self, UrlError};
 use super::state::Capability;
 use std::time::{SystemTime, UNIX_EPOCH};

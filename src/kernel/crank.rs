@@ -5,9 +5,9 @@
 //! savepoint, the item is taken off the queue for good, its result is rejected with the
 //! `VAT_FATAL` reason, and the vat is terminated.
 
-use super::KernelError;
-use super::core::Kernel;
+use super::error::KernelError;
 use super::lifecycle::StartError;
+use super::machine::Kernel;
 use super::router::Route;
 use super::state::{PromiseState, RunItem};
 use super::syscall::SyscallContext;
@@ -98,8 +98,13 @@ impl Kernel {
 
     /// A run-queue item that the kernel cannot process (its state is unreadable) would fail
     /// every crank forever; it is set aside under `queue.run.unprocessable.<n>`, logged, and the
-    /// kernel goes on.
+    /// kernel goes on. A failing store is not the item's fault: the batch is given up instead
+    /// (see [`Kernel::lose_batch`]) and the item stays where it is.
     fn skip_unprocessable(&mut self, error: &KernelError) -> Result<(), KernelError> {
+        self.note_failure(error);
+        if self.store_failure().is_some() {
+            return Ok(());
+        }
         tracing::error!("setting aside the run queue's head, which cannot be processed: {error}");
         self.atomically(|k| k.state.set_aside_head("run"))
     }
@@ -131,6 +136,7 @@ impl Kernel {
                 })
             }
             Err(e) => {
+                self.note_failure(&e);
                 self.abandon_crank()?;
                 Err(e)
             }
@@ -152,7 +158,7 @@ impl Kernel {
     }
 
     fn abandon_crank(&mut self) -> Result<(), KernelError> {
-        self.settled.clear();
+        self.waiters.forget_crank();
         self.state.abort_crank()
     }
 

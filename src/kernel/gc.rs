@@ -1,9 +1,9 @@
 //! Garbage collection (spec §5): freeing what nothing refers to, and scheduling
 //! `bringOutYourDead` so that vats report what they dropped (§14.13: the reference never does).
 
-use super::KernelError;
-use super::core::Kernel;
+use super::error::KernelError;
 use super::ids::is_promise;
+use super::machine::Kernel;
 use super::state::PromiseState;
 
 impl Kernel {

@@ -9,9 +9,9 @@
 //! references), and each promise it decided is rejected with
 //! `[KERNEL:VAT_RESTARTED] Vat vN restarted before settling this promise`.
 
-use super::KernelError;
-use super::core::Kernel;
+use super::error::KernelError;
 use super::ids::is_ephemeral_export;
+use super::machine::Kernel;
 
 impl Kernel {
     /// Forgets what died with `vat`'s heap. The caller collects garbage.

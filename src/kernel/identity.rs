@@ -1,7 +1,7 @@
 //! The kernel's identity (spec §2.6): `keySeed`, `peerId` and `ocapURLKey` in `kv`, made once
 //! and kept for good (even `clearState` keeps them), as the reference daemon does at start.
 
-use super::KernelError;
+use super::error::KernelError;
 use super::ocap_url::Sealer;
 use super::store::Store;
 

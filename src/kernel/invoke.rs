@@ -2,10 +2,10 @@
 //! socket serves): redeem, send, and hand back every reference in the result as a new URL, so a
 //! holder of URLs only ever gets more URLs — never a kref it could not use anyway.
 
-use super::KernelError;
-use super::calls::Reply;
 use super::capabilities::IssueOptions;
-use super::core::{Kernel, Waiter};
+use super::error::KernelError;
+use super::machine::Kernel;
+use super::outbox::{Reply, reply_on_settlement};
 use crate::capdata::{CapData, encode_json, error_message};
 use serde_json::{Value, json};
 
@@ -18,7 +18,7 @@ impl Kernel {
         method: String,
         args: Vec<Value>,
         reply: Reply,
-    ) -> Result<(), KernelError> {
+    ) {
         let redeemed = self.atomically(|k| {
             let capability = k.redeem_capability(url)?;
             if k.state.is_system_only(&capability.kref)? {
@@ -31,11 +31,7 @@ impl Kernel {
         });
         let capability = match redeemed {
             Ok(capability) => capability,
-            Err(KernelError::Refused(why)) => {
-                self.after_commit.push(Box::new(move || reply(Err(why))));
-                return Ok(());
-            }
-            Err(e) => return Err(e),
+            Err(e) => return self.outbox.reply(reply, Err(e)),
         };
         let methargs = encode_json(&json!([method, args]));
         let options = IssueOptions {
@@ -43,15 +39,19 @@ impl Kernel {
             expires: capability.expires,
         };
         let root = capability.root.clone().unwrap_or(capability.id.clone());
-        let waiter: Waiter = Box::new(move |kernel, settlement| {
-            let answer = match settlement {
-                Ok(value) => kernel.slots_to_urls(value, &root, options),
-                Err(reason) => Err(error_message(&reason).unwrap_or(reason.body)),
-            };
-            kernel.after_commit.push(Box::new(move || reply(answer)));
-        });
-        self.send_then(capability.kref, methargs, waiter)?;
-        Ok(())
+        match self.send_held(capability.kref, methargs) {
+            Ok(kpid) => {
+                let waiter =
+                    reply_on_settlement(reply, move |kernel, settlement| match settlement {
+                        Ok(value) => kernel.slots_to_urls(value, &root, options),
+                        Err(reason) => Err(KernelError::Refused(
+                            error_message(&reason).unwrap_or(reason.body),
+                        )),
+                    });
+                self.wait_held(&kpid, waiter);
+            }
+            Err(e) => self.outbox.reply(reply, Err(e)),
+        }
     }
 
     /// The result with each slot replaced by a new URL for it, minted on `root`'s budget.
@@ -60,7 +60,7 @@ impl Kernel {
         value: CapData,
         root: &str,
         options: IssueOptions,
-    ) -> Result<Value, String> {
+    ) -> Result<Value, KernelError> {
         let issued = self.atomically(|k| {
             k.draw_on(root, value.slots.len())?;
             let mut urls = Vec::new();
@@ -70,10 +70,7 @@ impl Kernel {
             }
             Ok(urls)
         });
-        match issued {
-            Ok(slots) => Ok(json!({"body": value.body, "slots": slots})),
-            Err(e) => Err(e.to_string()),
-        }
+        issued.map(|slots| json!({"body": value.body, "slots": slots}))
     }
 
     /// Counts `n` new capabilities against `root`'s budget: every URL handed back by

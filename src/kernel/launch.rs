@@ -2,9 +2,10 @@
 //! fails, every vat it started is terminated and no record is left (the reference leaves
 //! orphan vats behind, spec §14.8).
 
-use super::KernelError;
-use super::core::Kernel;
+use super::error::KernelError;
 use super::lifecycle::StartError;
+use super::machine::{Kernel, Settlement};
+use super::outbox::{Reply, reply_on_settlement};
 use super::state::{RunItem, Subcluster};
 use crate::capdata::{CapData, Passable, encode, error_message};
 use crate::vat::Message;
@@ -26,9 +27,6 @@ pub struct LaunchPlan {
     pub has_io: bool,
 }
 
-/// The answer `launchSubcluster` gives (spec §2.2), or the error message.
-pub type LaunchReply = Box<dyn FnOnce(Result<Value, String>) + Send>;
-
 /// Why a launch failed before its bootstrap message was sent.
 enum LaunchError {
     /// A message for the caller; nothing was kept.
@@ -45,14 +43,9 @@ impl From<KernelError> for LaunchError {
 
 impl Kernel {
     /// Launches a subcluster; `reply` is called after the commit that settles its bootstrap.
-    pub fn launch_subcluster(
-        &mut self,
-        plan: LaunchPlan,
-        reply: LaunchReply,
-    ) -> Result<(), KernelError> {
+    pub(super) fn launch_subcluster(&mut self, plan: LaunchPlan, reply: Reply) {
         if let Err(why) = self.check_plan(&plan) {
-            reply(Err(why));
-            return Ok(());
+            return self.outbox.reply(reply, Err(KernelError::Refused(why)));
         }
         let mut started = Vec::new();
         let launched = self.atomically(|k| {
@@ -62,19 +55,21 @@ impl Kernel {
                     LaunchError::Kernel(e) => e,
                 })
         });
-        let (subcluster, root, kpid) = match launched {
-            Ok(ids) => ids,
-            Err(KernelError::Refused(why)) => {
+        match launched {
+            Ok((subcluster, root, kpid)) => {
+                let waiter = reply_on_settlement(reply, move |kernel, settlement| {
+                    kernel.bootstrap_answer(subcluster, root, settlement)
+                });
+                self.wait_held(&kpid, waiter);
+            }
+            Err(e) => {
                 // The rollback undid the records; the runtimes live in memory and go here.
                 for vat in started {
                     self.running.remove(&vat);
                 }
-                reply(Err(why));
-                return Ok(());
+                self.outbox.reply(reply, Err(e));
             }
-            Err(e) => return Err(e),
-        };
-        self.atomically(|k| k.await_bootstrap(&kpid, subcluster, root, reply))
+        }
     }
 
     fn check_plan(&self, plan: &LaunchPlan) -> Result<(), String> {
@@ -144,6 +139,7 @@ impl Kernel {
             target: root.clone(),
             message,
         })?;
+        self.state.hold_for_waiter(&kpid)?;
         Ok((id, root, kpid))
     }
 
@@ -187,29 +183,24 @@ impl Kernel {
         ])))
     }
 
-    fn await_bootstrap(
+    /// `launchSubcluster`'s answer once the bootstrap result settled: the ids and that result,
+    /// or, if `bootstrap()` failed, the failure (and the subcluster is undone).
+    fn bootstrap_answer(
         &mut self,
-        kpid: &str,
         subcluster: String,
         root: String,
-        reply: LaunchReply,
-    ) -> Result<(), KernelError> {
-        self.await_promise(
-            kpid,
-            Box::new(move |kernel, settlement| {
-                let failure = match &settlement {
-                    Ok(value) => error_message(value),
-                    Err(reason) => Some(error_message(reason).unwrap_or_else(|| reason.body.clone())),
-                };
-                let answer = match failure {
-                    Some(why) => {
-                        kernel.abandon_subcluster(&subcluster, &why);
-                        Err(why)
-                    }
-                    None => Ok(json!({"subclusterId": subcluster, "rootKref": root, "bootstrapResult": settlement.ok()})),
-                };
-                kernel.after_commit.push(Box::new(move || reply(answer)));
-            }),
+        settlement: Settlement,
+    ) -> Result<Value, KernelError> {
+        let failure = match &settlement {
+            Ok(value) => error_message(value),
+            Err(reason) => Some(error_message(reason).unwrap_or_else(|| reason.body.clone())),
+        };
+        if let Some(why) = failure {
+            self.abandon_subcluster(&subcluster, &why);
+            return Err(KernelError::Refused(why));
+        }
+        Ok(
+            json!({"subclusterId": subcluster, "rootKref": root, "bootstrapResult": settlement.ok()}),
         )
     }
 

@@ -2,8 +2,8 @@
 //! with the fixes of §14.1: promises a terminated vat decided are rejected, and §14.11: a
 //! restarted vat's lost objects and promises are forgotten).
 
-use super::KernelError;
-use super::core::Kernel;
+use super::error::KernelError;
+use super::machine::Kernel;
 use super::syscall::SyscallContext;
 use crate::vat::{CreationOptions, DeliveryResult, VatFault, VatRuntime};
 

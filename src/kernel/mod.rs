@@ -17,8 +17,8 @@
 mod calls;
 mod capabilities;
 pub mod config;
-mod core;
 mod crank;
+mod error;
 pub mod fsck;
 mod gc;
 mod heap_loss;
@@ -28,7 +28,9 @@ pub mod invariants;
 mod invoke;
 mod launch;
 mod lifecycle;
+mod machine;
 mod ocap_url;
+mod outbox;
 mod promises;
 mod router;
 mod services;
@@ -42,10 +44,12 @@ mod waiters;
 #[cfg(test)]
 mod tests;
 
-pub use calls::{Call, Reply};
+pub use calls::Call;
 pub use capabilities::{IssueOptions, now_ms};
-pub use core::{Kernel, KernelOptions};
+pub use error::KernelError;
 pub use launch::LaunchPlan;
+pub use machine::{Kernel, KernelOptions};
+pub use outbox::Reply;
 pub use status::{RemoteComms, Status};
 
 use rusqlite::Connection;
@@ -78,35 +82,13 @@ const QUIET_BATCH_TIME: Duration = Duration::from_millis(50);
 /// A request to the kernel thread; each carries the channel its answer goes back on.
 enum Command {
     /// An RPC operation.
-    Call(Call, oneshot::Sender<Result<Value, String>>),
+    Call(Call, oneshot::Sender<Result<Value, KernelError>>),
     /// Answer as soon as the thread gets here: proves the kernel loop is not wedged.
     Ping(oneshot::Sender<()>),
     /// The daemon is stopping: answer everyone still awaiting a result, now.
     Abandon(oneshot::Sender<()>),
     /// A vat was woken (see `vat::Wakeups`): nothing to answer, the loop just goes on.
     Wake,
-}
-
-/// Why a kernel command failed.
-#[derive(Debug, thiserror::Error)]
-pub enum KernelError {
-    /// The kernel thread has stopped.
-    #[error("the kernel has stopped")]
-    Stopped,
-    /// The store failed.
-    #[error("kernel store: {0}")]
-    Store(#[from] rusqlite::Error),
-    /// The kernel refused a request; the message is for the caller.
-    #[error("{0}")]
-    Refused(String),
-    /// A stored value is not what the kernel wrote.
-    #[error("kernel store holds a malformed value at {key}: {detail}")]
-    Corrupt {
-        /// The `kv` key.
-        key: String,
-        /// What is wrong with it.
-        detail: String,
-    },
 }
 
 /// The async side's way to talk to the kernel thread. Cheap to clone.
@@ -178,11 +160,8 @@ impl KernelHandle {
     }
 
     /// Runs an RPC operation; resolves with its result once the kernel has committed it.
-    pub async fn call(&self, call: Call) -> Result<Value, String> {
-        match self.ask(|reply| Command::Call(call, reply)).await {
-            Ok(answer) => answer,
-            Err(e) => Err(e.to_string()),
-        }
+    pub async fn call(&self, call: Call) -> Result<Value, KernelError> {
+        self.ask(|reply| Command::Call(call, reply)).await?
     }
 
     /// Resolves once the kernel thread has taken a command off its queue.
@@ -237,14 +216,22 @@ fn run(
 ) -> Result<(), KernelError> {
     let mut handled = false;
     loop {
+        if kernel.needs_repair() && !repair(&mut kernel, &mut commands) {
+            break;
+        }
         let worked = run_batch(&mut kernel, &mut commands) || handled;
-        let committed = kernel.commit_then(|kernel| {
-            if worked {
-                drop(publish.send_replace(snapshot(kernel)));
-            }
-        });
+        let committed = match kernel.store_failure() {
+            Some(why) => Err(KernelError::Refused(why.to_string())),
+            None => kernel.commit_then(|kernel| {
+                if worked {
+                    drop(publish.send_replace(snapshot(kernel)));
+                }
+            }),
+        };
         if let Err(e) = committed {
-            tracing::error!("commit failed: {e}");
+            kernel.lose_batch(&e);
+            drop(publish.send_replace(snapshot(&kernel)));
+            continue;
         }
         handled = false;
         let idle = !kernel.is_woken()
@@ -271,6 +258,48 @@ fn run(
     close(kernel.into_store().into_conn())
 }
 
+/// How long a kernel that cannot write its database waits between attempts to repair itself.
+const REPAIR_RETRY: Duration = Duration::from_millis(500);
+
+/// Repairs a kernel that lost a batch, retrying while the store still fails; meanwhile every
+/// call is answered at once with why nothing can be done. Returns false once every handle is
+/// gone (the daemon stopped).
+fn repair(kernel: &mut Kernel, commands: &mut mpsc::UnboundedReceiver<Command>) -> bool {
+    loop {
+        let why = match kernel.repair() {
+            Ok(()) => return true,
+            Err(e) => {
+                // The repair's own writes may have failed half-way: give them up too.
+                kernel.lose_batch(&e);
+                e
+            }
+        };
+        let deadline = Instant::now() + REPAIR_RETRY;
+        while Instant::now() < deadline {
+            match commands.try_recv() {
+                Ok(command) => refuse(command, &why),
+                Err(mpsc::error::TryRecvError::Empty) => std::thread::sleep(REPAIR_RETRY / 10),
+                Err(mpsc::error::TryRecvError::Disconnected) => return false,
+            }
+        }
+    }
+}
+
+/// Answers a command without running it: the kernel cannot write its database.
+fn refuse(command: Command, why: &KernelError) {
+    match command {
+        Command::Call(_, reply) => {
+            let _ = reply.send(Err(KernelError::Refused(format!(
+                "the kernel cannot write its database, so it runs nothing until it can: {why}"
+            ))));
+        }
+        Command::Ping(reply) | Command::Abandon(reply) => {
+            let _ = reply.send(());
+        }
+        Command::Wake => {}
+    }
+}
+
 /// Runs waiting commands and cranks, within the batch bounds; commands that arrive meanwhile
 /// are taken between cranks. Returns whether anything changed.
 fn run_batch(kernel: &mut Kernel, commands: &mut mpsc::UnboundedReceiver<Command>) -> bool {
@@ -280,14 +309,21 @@ fn run_batch(kernel: &mut Kernel, commands: &mut mpsc::UnboundedReceiver<Command
         while let Ok(command) = commands.try_recv() {
             handle(kernel, command);
             worked = true;
+            if kernel.store_failure().is_some() {
+                return worked;
+            }
         }
         match kernel.crank() {
             Ok(true) => worked = true,
             Ok(false) => break,
             Err(e) => {
                 tracing::error!("crank failed and was rolled back: {e}");
+                kernel.note_failure(&e);
                 break;
             }
+        }
+        if kernel.store_failure().is_some() {
+            break;
         }
         let bound = match kernel.has_replies() {
             true => BATCH_TIME,
@@ -306,9 +342,7 @@ fn handle(kernel: &mut Kernel, command: Command) {
             let respond: Reply = Box::new(move |answer| {
                 let _ = reply.send(answer);
             });
-            if let Err(e) = kernel.call(call, respond) {
-                tracing::error!("kernel call failed: {e}");
-            }
+            kernel.call(call, respond);
         }
         Command::Ping(reply) => {
             let _ = reply.send(());
@@ -317,7 +351,7 @@ fn handle(kernel: &mut Kernel, command: Command) {
         Command::Abandon(reply) => {
             kernel.abandon_waiters(STOPPING);
             if let Err(e) = kernel.commit() {
-                tracing::error!("commit failed: {e}");
+                kernel.lose_batch(&e);
             }
             let _ = reply.send(());
         }

@@ -1,8 +1,8 @@
 //! Settling promises (spec §4.4): value, subscribers notified, queued messages re-routed.
 
-use super::KernelError;
-use super::core::Kernel;
+use super::error::KernelError;
 use super::ids::is_promise;
+use super::machine::Kernel;
 use super::state::RunItem;
 use crate::capdata::CapData;
 
@@ -28,7 +28,7 @@ impl Kernel {
         for item in self.state.drain_queue(kpid)? {
             self.state.enqueue("run", &item)?;
         }
-        self.note_settled(kpid);
+        self.waiters.note_settled(kpid);
         Ok(())
     }
 

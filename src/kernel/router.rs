@@ -1,9 +1,9 @@
 //! Where a `send` goes (spec §4.6.1): to a vat, to a kernel service, onto a promise's queue, or
 //! nowhere ("splat": its result is rejected).
 
-use super::KernelError;
-use super::core::Kernel;
+use super::error::KernelError;
 use super::ids::is_promise;
+use super::machine::Kernel;
 use super::state::PromiseState;
 use crate::capdata::{CapData, Passable, decode, kernel_error};
 

@@ -1,10 +1,10 @@
 //! Kernel services (spec §2.5): objects owned by the kernel itself. A message to one is handled
 //! inside the crank and its result settled with the kernel as decider.
 
-use super::KernelError;
 use super::capabilities::IssueOptions;
-use super::core::Kernel;
+use super::error::KernelError;
 use super::ids::is_promise;
+use super::machine::Kernel;
 use crate::capdata::{CapData, Passable, decode_methargs, encode, encode_json, kernel_error};
 use crate::vat::Message;
 use serde_json::json;

@@ -1,6 +1,6 @@
 //! The `getStatus` result (spec §2.1): running vats, subclusters, remote comms.
 
-use super::KernelError;
+use super::error::KernelError;
 use super::state::State;
 use serde::Serialize;
 use serde_json::{Value, json};

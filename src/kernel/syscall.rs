@@ -5,9 +5,9 @@
 //! syscall the vat's further syscalls are ignored; the crank is rolled back and the vat
 //! terminated.
 
-use super::KernelError;
-use super::core::Kernel;
+use super::error::KernelError;
 use super::ids::{is_export, is_promise, is_vpromise};
+use super::machine::Kernel;
 use super::state::{PromiseState, RunItem};
 use super::translate::Untranslatable;
 use crate::capdata::CapData;

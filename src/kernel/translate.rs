@@ -2,9 +2,9 @@
 //!
 //! Bodies are never rewritten; only `slots`, targets and result refs are mapped (spec §8.1).
 
-use super::KernelError;
-use super::core::Kernel;
+use super::error::KernelError;
 use super::ids::{is_export, is_vpromise, is_vref};
+use super::machine::Kernel;
 use super::state::Flag;
 use crate::capdata::CapData;
 use crate::vat::Message;

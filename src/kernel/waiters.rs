@@ -4,50 +4,90 @@
 //! waiter has read it; then the reference is released and the promise is collected (§14.3: no
 //! rows left behind per `queueMessage`).
 //!
-//! The waiters live in memory but their references are counted in the store, so the store also
-//! records them (`kernelWaiters`): a kernel that starts after a crash, whose waiters died with
-//! the old process, releases them (otherwise those promises, and what their values refer to,
-//! could never be collected).
+//! The waiters live in memory ([`Waiters`]) but their references are counted in the store, so
+//! the store also records them (`kernelWaiters`): a kernel that starts after a crash, whose
+//! waiters died with the old process, releases them (otherwise those promises, and what their
+//! values refer to, could never be collected).
 
-use super::KernelError;
-use super::core::{Kernel, Settlement, Waiter};
+use super::error::KernelError;
+use super::machine::{Kernel, Settlement, Waiter};
 use super::state::PromiseState;
 use std::collections::BTreeMap;
 
-impl Kernel {
-    /// Calls `waiter` once `kpid` is settled (after the commit that settles it).
-    pub(super) fn await_promise(&mut self, kpid: &str, waiter: Waiter) -> Result<(), KernelError> {
-        self.state.hold_for_waiter(kpid)?;
-        self.waiters
+/// The callers awaiting kernel promises, and which of those promises the current crank settled.
+#[derive(Default)]
+pub struct Waiters {
+    by_promise: BTreeMap<String, Vec<Waiter>>,
+    /// Awaited promises settled by the current crank; fired only if it commits.
+    settled: Vec<String>,
+}
+
+impl Waiters {
+    /// Adds `waiter` on `kpid`; `settled` says the promise is settled already (it fires at the
+    /// end of the current crank).
+    fn add(&mut self, kpid: &str, waiter: Waiter, settled: bool) {
+        self.by_promise
             .entry(kpid.to_string())
             .or_default()
             .push(waiter);
-        if !matches!(
-            self.state.promise_state(kpid)?,
-            Some(PromiseState::Unresolved)
-        ) {
+        if settled {
             self.settled.push(kpid.to_string());
         }
-        Ok(())
     }
 
-    /// Notes that an awaited promise was settled in this crank.
-    pub(super) fn note_settled(&mut self, kpid: &str) {
-        if self.waiters.contains_key(kpid) {
+    /// Notes that the current crank settled `kpid`, if anyone awaits it.
+    pub fn note_settled(&mut self, kpid: &str) {
+        if self.by_promise.contains_key(kpid) {
             self.settled.push(kpid.to_string());
         }
+    }
+
+    /// The crank was rolled back: what it settled is unsettled again.
+    pub fn forget_crank(&mut self) {
+        self.settled.clear();
+    }
+
+    /// The waiters of the promises the committed crank settled.
+    fn take_settled(&mut self) -> Vec<(String, Vec<Waiter>)> {
+        std::mem::take(&mut self.settled)
+            .into_iter()
+            .filter_map(|kpid| self.by_promise.remove(&kpid).map(|w| (kpid, w)))
+            .collect()
+    }
+
+    /// Every waiter, taken.
+    fn take_all(&mut self) -> Vec<(String, Vec<Waiter>)> {
+        self.settled.clear();
+        std::mem::take(&mut self.by_promise).into_iter().collect()
+    }
+
+    /// The references the waiters hold, by promise: one per waiter (what `kernelWaiters` must
+    /// record).
+    pub fn refs(&self) -> BTreeMap<String, u64> {
+        self.by_promise
+            .iter()
+            .map(|(kpid, waiters)| (kpid.clone(), waiters.len() as u64))
+            .collect()
+    }
+}
+
+impl Kernel {
+    /// Registers `waiter` on `kpid`, a fresh unresolved promise already held for it (by
+    /// [`Kernel::send_held`], or a launch): nothing here can fail, so the waiter is never lost.
+    pub(super) fn wait_held(&mut self, kpid: &str, waiter: Waiter) {
+        self.waiters.add(kpid, waiter, false);
     }
 
     /// Fires the waiters of promises settled by the crank that just committed.
     pub(super) fn fire_settled_waiters(&mut self) {
-        for kpid in std::mem::take(&mut self.settled) {
-            let Some(waiters) = self.waiters.remove(&kpid) else {
-                continue;
-            };
+        for (kpid, waiters) in self.waiters.take_settled() {
             let settlement = match self.state.promise_state(&kpid) {
                 Ok(Some(PromiseState::Fulfilled(value))) => Ok(value),
                 Ok(Some(PromiseState::Rejected(reason))) => Err(reason),
-                _ => continue,
+                other => {
+                    tracing::error!("awaited promise {kpid} is not settled after all: {other:?}");
+                    continue;
+                }
             };
             for waiter in waiters {
                 self.release_waiter(&kpid, waiter, settlement.clone());
@@ -84,21 +124,29 @@ impl Kernel {
         self.commit()
     }
 
-    /// The references the waiters hold, by promise: one per waiter (what `kernelWaiters` must
-    /// record).
+    /// The references the waiters hold, by promise (what `kernelWaiters` must record).
     pub fn waiter_refs(&self) -> BTreeMap<String, u64> {
-        self.waiters
-            .iter()
-            .map(|(kpid, waiters)| (kpid.clone(), waiters.len() as u64))
-            .collect()
+        self.waiters.refs()
     }
 
-    /// Fails every waiter: the kernel is stopping, or its state was cleared.
+    /// Fails every waiter with `DELIVERY_FAILED: <reason>`: the kernel is stopping.
     pub(super) fn abandon_waiters(&mut self, reason: &str) {
         let reason = crate::capdata::kernel_error("DELIVERY_FAILED", reason);
-        for (kpid, waiters) in std::mem::take(&mut self.waiters) {
+        for (kpid, waiters) in self.waiters.take_all() {
             for waiter in waiters {
                 self.release_waiter(&kpid, waiter, Err(reason.clone()));
+            }
+        }
+    }
+
+    /// Fails every waiter without touching the store, which is about to be wiped
+    /// (`clearState`): its promise ids will be handed out again, and an old caller must not
+    /// receive a new caller's result.
+    pub(super) fn drop_waiters(&mut self, reason: &str) {
+        let reason = crate::capdata::kernel_error("DELIVERY_FAILED", reason);
+        for (_, waiters) in self.waiters.take_all() {
+            for waiter in waiters {
+                waiter(self, Err(reason.clone()));
             }
         }
     }

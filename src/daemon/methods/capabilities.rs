@@ -23,7 +23,11 @@ pub fn parse(method: &str, params: &Value) -> Option<Result<Call, RpcError>> {
 /// the capability socket, or `null` when the daemon has none.
 pub async fn call(shared: &Shared, call: Call) -> Result<Value, RpcError> {
     let issuing = matches!(call, Call::IssueCapability { .. });
-    let mut result = shared.kernel.call(call).await.map_err(RpcError::internal)?;
+    let mut result = shared
+        .kernel
+        .call(call)
+        .await
+        .map_err(super::kernel_control::rpc_error)?;
     if issuing {
         result["socket"] = shared.info["capSocket"].clone();
     }

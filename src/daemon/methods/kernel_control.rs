@@ -3,7 +3,7 @@
 
 use super::schemas;
 use crate::daemon::server::Shared;
-use crate::kernel::{Call, LaunchPlan};
+use crate::kernel::{Call, KernelError, LaunchPlan};
 use crate::protocol::RpcError;
 use serde_json::Value;
 
@@ -36,5 +36,15 @@ pub fn parse(method: &str, params: &Value) -> Option<Result<Call, RpcError>> {
 
 /// Runs a parsed call; kernel refusals are `-32603` with the kernel's message, as in the reference.
 pub async fn call(shared: &Shared, call: Call) -> Result<Value, RpcError> {
-    shared.kernel.call(call).await.map_err(RpcError::internal)
+    shared.kernel.call(call).await.map_err(rpc_error)
+}
+
+/// The RPC error for a kernel error: `-32603` with its message in every case (the reference
+/// sends every handler error so); a failure of the kernel itself, unlike a refusal, is also
+/// logged, since it is the operator's problem rather than the caller's.
+pub fn rpc_error(e: KernelError) -> RpcError {
+    if !e.is_refusal() {
+        tracing::error!("kernel call failed: {e}");
+    }
+    RpcError::internal(e.to_string())
 }

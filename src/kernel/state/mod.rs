@@ -23,7 +23,7 @@ pub use promises::PromiseState;
 pub use queue::RunItem;
 pub use subclusters::Subcluster;
 
-use super::KernelError;
+use super::error::KernelError;
 use super::store::Store;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -78,6 +78,14 @@ impl State {
             self.maybe_free = saved;
         }
         Ok(self.store.rollback()?)
+    }
+
+    /// Rolls back whatever the batch transaction holds (its commit failed) and forgets the
+    /// in-memory bookkeeping that went with it.
+    pub fn forget_uncommitted(&mut self) -> Result<()> {
+        self.maybe_free.clear();
+        self.saved_maybe_free = None;
+        Ok(self.store.abandon()?)
     }
 
     /// Commits the batch transaction (all cranks since the last commit).

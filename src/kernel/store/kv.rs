@@ -120,6 +120,15 @@ impl Store {
         Ok(())
     }
 
+    /// Rolls the batch transaction back, if one is still open (SQLite ends some transactions by
+    /// itself when a write fails).
+    pub fn abandon(&self) -> rusqlite::Result<()> {
+        if self.in_transaction() {
+            self.conn.execute_batch("ROLLBACK")?;
+        }
+        Ok(())
+    }
+
     /// Starts a crank (or command) savepoint inside the batch transaction.
     pub fn savepoint(&self) -> rusqlite::Result<()> {
         self.begin()?;

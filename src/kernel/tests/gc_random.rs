@@ -79,7 +79,7 @@ impl Harness {
 
     /// Runs a call whose answer nobody waits for.
     pub(super) fn fire(&mut self, call: Call) {
-        self.kernel().call(call, Box::new(|_| {})).unwrap();
+        self.kernel().call(call, Box::new(|_| {}));
         self.run();
     }
 
@@ -96,7 +96,8 @@ impl Harness {
             Passable::String(method.into()),
             Passable::Array(args),
         ]));
-        self.kernel()
+        let kernel = self.kernel();
+        let kpid = kernel
             .atomically(|k| {
                 let kpid = k.state.create_promise(None)?;
                 k.state.push_run(&RunItem::Send {
@@ -107,11 +108,14 @@ impl Harness {
                     },
                 })?;
                 if wait {
-                    k.await_promise(&kpid, Box::new(|_, _| {}))?;
+                    k.state.hold_for_waiter(&kpid)?;
                 }
-                Ok(())
+                Ok(kpid)
             })
             .unwrap();
+        if wait {
+            kernel.wait_held(&kpid, Box::new(|_, _| {}));
+        }
         self.run();
     }
 
@@ -427,9 +431,7 @@ fn one_step(h: &mut Harness, rng: &mut Rng) -> String {
             ]));
             let cranks = rng.below(4);
             let kernel = h.kernel();
-            kernel
-                .send_from_kernel(to.clone(), methargs, Box::new(|_| {}))
-                .unwrap();
+            kernel.send_from_kernel(to.clone(), methargs, Box::new(|_| {}));
             for _ in 0..cranks {
                 kernel.crank().unwrap();
             }

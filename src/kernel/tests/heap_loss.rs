@@ -5,7 +5,7 @@
 use super::Harness;
 use super::quickjs::{example, harness, test_vat};
 use crate::capdata::{CapData, Passable, encode, error_message};
-use crate::kernel::core::Settlement;
+use crate::kernel::machine::Settlement;
 use crate::kernel::state::PromiseState;
 use crate::kernel::{Call, Kernel};
 use serde_json::json;
@@ -65,10 +65,9 @@ fn queue(
         Passable::Array(args),
     ]));
     let waiter = Box::new(move |_: &mut Kernel, s: Settlement| *landed.lock().unwrap() = Some(s));
-    let kpid = h
-        .kernel()
-        .send_then(target.into(), methargs, waiter)
-        .unwrap();
+    let kernel = h.kernel();
+    let kpid = kernel.send_held(target.into(), methargs).unwrap();
+    kernel.wait_held(&kpid, waiter);
     h.kernel().commit().unwrap();
     (kpid, slot)
 }

@@ -6,6 +6,7 @@ mod gc_random;
 mod heap_loss;
 mod quickjs;
 mod scripted;
+mod store_failure;
 mod syscall_fuzz;
 
 use super::{Call, Kernel, KernelOptions, LaunchPlan};
@@ -76,9 +77,10 @@ impl Harness {
     fn call(&mut self, call: Call) -> Result<Value, String> {
         let slot = Arc::new(Mutex::new(None));
         let answer = Arc::clone(&slot);
-        self.kernel()
-            .call(call, Box::new(move |a| *answer.lock().unwrap() = Some(a)))
-            .unwrap();
+        self.kernel().call(
+            call,
+            Box::new(move |a| *answer.lock().unwrap() = Some(a.map_err(|e| e.to_string()))),
+        );
         self.run();
         let answer = slot.lock().unwrap().take();
         answer.expect("the call was not answered")
@@ -338,9 +340,10 @@ fn promises_decided_by_a_terminated_vat_are_rejected_spec_14_1() {
         method: "hang".into(),
         args: vec![],
     };
-    h.kernel()
-        .call(call, Box::new(move |a| *answer.lock().unwrap() = Some(a)))
-        .unwrap();
+    h.kernel().call(
+        call,
+        Box::new(move |a| *answer.lock().unwrap() = Some(a.map_err(|e| e.to_string()))),
+    );
     h.run();
     assert!(slot.lock().unwrap().is_none(), "hangs until the vat goes");
     h.call(Call::TerminateVat("v1".into())).unwrap();
@@ -563,7 +566,7 @@ fn a_restart_that_cannot_start_the_vat_changes_nothing() {
         method: "defer".into(),
         args: vec![],
     };
-    h.kernel().call(defer, Box::new(|_| {})).unwrap();
+    h.kernel().call(defer, Box::new(|_| {}));
     h.run();
     let deferred = "kp3";
     assert_eq!(h.kv(&format!("{deferred}.decider")).as_deref(), Some("v1"));
@@ -606,13 +609,11 @@ impl Harness {
     ) -> Result<Value, String> {
         let slot = Arc::new(Mutex::new(None));
         let answer = Arc::clone(&slot);
-        self.kernel()
-            .send_from_kernel(
-                target.into(),
-                methargs,
-                Box::new(move |a| *answer.lock().unwrap() = Some(a)),
-            )
-            .unwrap();
+        self.kernel().send_from_kernel(
+            target.into(),
+            methargs,
+            Box::new(move |a| *answer.lock().unwrap() = Some(a.map_err(|e| e.to_string()))),
+        );
         self.run();
         let answer = slot.lock().unwrap().take();
         answer.expect("no answer")
@@ -651,6 +652,51 @@ fn clear_state_starts_afresh_with_the_services_spec_14_12() {
 }
 
 #[test]
+fn clear_state_answers_the_callers_it_cuts_off_and_never_hands_them_a_new_result() {
+    // Before: the waiter on kp2 survived clearState; promise ids start again at kp1, so the
+    // old caller was handed the result of whichever new call got kp2.
+    let mut h = Harness::new();
+    h.launch("a", &[("a", "file:///a.bundle")], &[]).unwrap();
+    let old = Arc::new(Mutex::new(Vec::new()));
+    let heard = Arc::clone(&old);
+    let hang = Call::QueueMessage {
+        target: "ko4".into(),
+        method: "hang".into(),
+        args: vec![],
+    };
+    h.kernel().call(
+        hang,
+        Box::new(move |a| heard.lock().unwrap().push(a.map_err(|e| e.to_string()))),
+    );
+    h.run();
+    assert!(old.lock().unwrap().is_empty(), "hangs");
+    h.call(Call::ClearState).unwrap();
+    let answers = old.lock().unwrap().clone();
+    assert_eq!(answers.len(), 1, "answered once, at the clear: {answers:?}");
+    let error = answers[0].clone().unwrap_err();
+    assert!(error.contains("state was cleared"), "{error}");
+    h.launch("counter", &[("counter", "file:///c.bundle")], &[])
+        .unwrap();
+    h.send("ko4", "resume", json!([])).unwrap();
+    assert_eq!(old.lock().unwrap().len(), 1, "and never again");
+    assert_eq!(h.kernel().waiter_refs(), Default::default());
+}
+
+#[test]
+fn a_store_failure_inside_a_call_is_answered_with_the_real_error() {
+    // Before: the reply was dropped and the caller heard "the kernel has stopped".
+    let mut h = Harness::new();
+    h.launch("a", &[("a", "file:///a.bundle")], &[]).unwrap();
+    h.kernel().state().store().set("subclusters", "{").unwrap();
+    h.kernel().commit().unwrap();
+    let error = h.call(Call::TerminateSubcluster("s1".into())).unwrap_err();
+    assert_eq!(
+        error,
+        "kernel store holds a malformed value at subclusters: invalid type: map, expected a sequence at line 1 column 0"
+    );
+}
+
+#[test]
 fn a_crash_does_not_leak_what_waiters_held() {
     // A waiter's reference is counted in the store but the waiter lives in memory: after a
     // crash (no chance to answer and release it) the new kernel must release it, or the
@@ -662,7 +708,7 @@ fn a_crash_does_not_leak_what_waiters_held() {
         method: "hang".into(),
         args: vec![],
     };
-    h.kernel().call(call, Box::new(|_| {})).unwrap();
+    h.kernel().call(call, Box::new(|_| {}));
     h.run();
     assert_eq!(h.kv("kp2.refCount").as_deref(), Some("2"), "vat and waiter");
     h.restart();
@@ -692,7 +738,7 @@ fn three_vats_and_a_deferred_promise() -> Harness {
         method: "defer".into(),
         args: vec![],
     };
-    h.kernel().call(call, Box::new(|_| {})).unwrap();
+    h.kernel().call(call, Box::new(|_| {}));
     h.run();
     assert_eq!(h.kv("kp2.decider").as_deref(), Some("v2"));
     let methargs = encode(&Passable::Array(vec![

@@ -1,14 +1,20 @@
-//! The [`Kernel`]: state, running vats, and the waiters for results that RPC callers await.
-//! Its behaviour is spread over one file per concern (`crank`, `router`, `syscall`, …); this
-//! file holds the struct, start-up and the output-commit discipline.
+//! The [`Kernel`] itself: the owners of its state put together, its start-up, and the commit
+//! discipline. Each piece of in-memory state has one owner type (DESIGN.md "Owners of the
+//! kernel's in-memory state"): the keepers ([`State`]) own every kv key, the [`Waiters`] the
+//! callers awaiting promises, the [`Outbox`] what may leave only after a commit. The kernel's
+//! behaviour is spread over one file per concern (`crank`, `router`, `syscall`, …), which call
+//! these owners.
 
+use super::error::KernelError;
 use super::identity::Identity;
+use super::outbox::Outbox;
 use super::state::State;
 use super::store::Store;
-use super::{KernelError, Status, status};
+use super::waiters::Waiters;
+use super::{Status, status};
 use crate::capdata::CapData;
 use crate::vat::{VatFactory, VatRuntime, Wakeups};
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::time::Duration;
 
 /// Tunables of the kernel.
@@ -44,12 +50,10 @@ pub struct Kernel {
     pub(super) factory: Box<dyn VatFactory>,
     pub(super) running: HashMap<String, Box<dyn VatRuntime>>,
     pub(super) options: KernelOptions,
-    /// Promises that RPC callers await, with their callbacks.
-    pub(super) waiters: BTreeMap<String, Vec<Waiter>>,
-    /// Awaited promises settled by the current crank; fired only if it commits.
-    pub(super) settled: Vec<String>,
-    /// Work to do once the current batch transaction has committed (RPC replies).
-    pub(super) after_commit: Vec<Box<dyn FnOnce() + Send>>,
+    /// The callers awaiting promises.
+    pub(super) waiters: Waiters,
+    /// What leaves the kernel once the batch commits.
+    pub(super) outbox: Outbox,
     pub(super) deliveries_since_reap: HashMap<String, u32>,
     /// The peer id and key OCAP URLs are issued under.
     pub(super) identity: Identity,
@@ -58,6 +62,12 @@ pub struct Kernel {
     pub(super) budgets: HashMap<String, Duration>,
     /// Vats woken outside deliveries (timers, finished outside work), and their alarms.
     pub(super) wakeups: Wakeups,
+    /// Whether the store failed (a full disk, an I/O error) since the last commit: then the
+    /// whole batch must be given up, as SQLite may already have rolled it back.
+    store_failed: Option<String>,
+    /// Whether a batch was given up and the kernel has not yet been brought back in line with
+    /// its database (see [`Kernel::repair`]).
+    needs_repair: bool,
 }
 
 impl Kernel {
@@ -78,13 +88,14 @@ impl Kernel {
             factory,
             running: HashMap::new(),
             options,
-            waiters: BTreeMap::new(),
-            settled: Vec::new(),
-            after_commit: Vec::new(),
+            waiters: Waiters::default(),
+            outbox: Outbox::default(),
             deliveries_since_reap: HashMap::new(),
             identity,
             budgets: HashMap::new(),
             wakeups: Wakeups::default(),
+            store_failed: None,
+            needs_repair: false,
         };
         kernel.release_dead_waiters()?;
         kernel.forget_every_heap()?;
@@ -130,19 +141,67 @@ impl Kernel {
     }
 
     /// Commits, runs `publish` (so that the published status includes this commit before any
-    /// caller hears back), then releases everything that waited for the commit.
+    /// caller hears back), then releases everything that waited for it.
     pub fn commit_then(&mut self, publish: impl FnOnce(&Kernel)) -> Result<(), KernelError> {
         self.state.commit()?;
         publish(self);
-        for release in std::mem::take(&mut self.after_commit) {
-            release();
+        self.outbox.release();
+        Ok(())
+    }
+
+    /// How the store failed since the last commit, if it did (see [`Kernel::lose_batch`]).
+    pub fn store_failure(&self) -> Option<&str> {
+        self.store_failed.as_deref()
+    }
+
+    /// Notes a failure of the store itself, as opposed to a refusal or a malformed value.
+    pub fn note_failure(&mut self, error: &KernelError) {
+        if matches!(error, KernelError::Store(_)) && self.store_failed.is_none() {
+            self.store_failed = Some(error.to_string());
         }
+    }
+
+    /// The batch could not be committed (`why`; a full disk, say): its effects are gone from
+    /// the database, so everything in memory that ran ahead of it goes too, as in a crash.
+    /// Replies held for the batch are answered with the failure (nothing they reported was
+    /// kept), every waiter is answered, every vat's heap dropped. Nothing acknowledged before
+    /// is lost: earlier batches are committed. [`Kernel::repair`] must succeed before the
+    /// kernel runs anything again.
+    pub fn lose_batch(&mut self, why: &KernelError) {
+        tracing::error!("the kernel could not commit a batch and gave it up: {why}");
+        if let Err(e) = self.state.forget_uncommitted() {
+            tracing::error!("rolling back the lost batch: {e}");
+        }
+        self.outbox.fail(why);
+        self.drop_waiters(&format!(
+            "The kernel could not write its database ({why}); this result will never come"
+        ));
+        self.running.clear();
+        self.budgets.clear();
+        self.deliveries_since_reap.clear();
+        self.store_failed = None;
+        self.needs_repair = true;
+    }
+
+    /// Whether a lost batch still has to be repaired before the kernel may run anything.
+    pub fn needs_repair(&self) -> bool {
+        self.needs_repair
+    }
+
+    /// Brings a kernel that lost a batch back in line with its database, as a restart would:
+    /// the references of the waiters it dropped are released, and what the vats' dropped heaps
+    /// held is forgotten. Fails while the store still fails (then try again later).
+    pub fn repair(&mut self) -> Result<(), KernelError> {
+        self.release_dead_waiters()?;
+        self.forget_every_heap()?;
+        self.needs_repair = false;
+        tracing::info!("the kernel is back in line with its database");
         Ok(())
     }
 
     /// Whether replies wait for the next commit.
     pub fn has_replies(&self) -> bool {
-        !self.after_commit.is_empty()
+        !self.outbox.is_empty()
     }
 
     /// Runs `work` in its own savepoint: kept if it succeeds, undone if it fails.
@@ -158,7 +217,8 @@ impl Kernel {
                 Ok(value)
             }
             Err(e) => {
-                self.settled.clear();
+                self.note_failure(&e);
+                self.waiters.forget_crank();
                 self.state.abort_crank()?;
                 Err(e)
             }
