@@ -126,9 +126,7 @@ impl Kernel {
                 Ok(Value::Null)
             }
             Call::ClearState => {
-                self.running.clear();
-                self.deliveries_since_reap.clear();
-                self.budgets.clear();
+                self.warehouse.clear();
                 self.drop_waiters("The kernel's state was cleared; this result will never come");
                 self.state.reset()?;
                 Ok(Value::Null)

@@ -10,10 +10,8 @@ use super::lifecycle::StartError;
 use super::machine::Kernel;
 use super::router::Route;
 use super::state::{PromiseState, RunItem};
-use super::syscall::SyscallContext;
 use crate::capdata::CapData;
-use crate::vat::{Delivery, DeliveryResult, Message, Resolution, Syscalls, VatFault, VatRuntime};
-use std::time::Duration;
+use crate::vat::{Delivery, Job, Message, Resolution, VatFault};
 
 /// What one crank does.
 enum Work {
@@ -55,9 +53,7 @@ impl Kernel {
                 Ok(true)
             }
             Ok(Some(Work::Wake(vat))) => {
-                let delivered = self.run_vat(&vat, |runtime, syscalls, budget| {
-                    runtime.wake(syscalls, budget)
-                });
+                let delivered = self.run_vat(&vat, Job::Wake);
                 self.conclude(delivered, None)?;
                 Ok(true)
             }
@@ -88,10 +84,8 @@ impl Kernel {
         if let Some(vat) = self.next_reap()? {
             return Ok(Some(Work::Reap(vat)));
         }
-        while let Some(vat) = self.wakeups.take_awake() {
-            if self.running.contains_key(&vat) {
-                return Ok(Some(Work::Wake(vat)));
-            }
+        if let Some(vat) = self.warehouse.take_awake() {
+            return Ok(Some(Work::Wake(vat)));
         }
         Ok(self.state.dequeue("run")?.map(Work::Item))
     }
@@ -144,7 +138,7 @@ impl Kernel {
     }
 
     fn perform_reap(&mut self, vat: &str) -> Result<Delivered, KernelError> {
-        if self.state.vat_config(vat)?.is_none() || !self.running.contains_key(vat) {
+        if self.state.vat_config(vat)?.is_none() || !self.warehouse.is_loaded(vat) {
             return Ok(Delivered::Ok);
         }
         self.deliver(vat, &Delivery::BringOutYourDead)
@@ -335,38 +329,20 @@ impl Kernel {
 
     /// Hands one delivery to a running vat and judges the outcome.
     fn deliver(&mut self, vat: &str, delivery: &Delivery) -> Result<Delivered, KernelError> {
-        self.run_vat(vat, |runtime, syscalls, budget| {
-            runtime.deliver(delivery, syscalls, budget)
-        })
+        self.run_vat(vat, Job::Deliver(delivery.clone()))
     }
 
-    /// Lets a running vat do one piece of work (`work`: a delivery, or what woke it) and judges
-    /// the outcome.
-    fn run_vat(
-        &mut self,
-        vat: &str,
-        work: impl FnOnce(
-            &mut dyn VatRuntime,
-            &mut dyn Syscalls,
-            Duration,
-        ) -> Result<DeliveryResult, VatFault>,
-    ) -> Result<Delivered, KernelError> {
-        let Some(mut runtime) = self.running.remove(vat) else {
+    /// Lets a running vat do one job (a delivery, or what woke it), applies the syscalls it
+    /// made, and judges the outcome.
+    fn run_vat(&mut self, vat: &str, job: Job) -> Result<Delivered, KernelError> {
+        let Some(ran) = self.warehouse.run(vat, job) else {
             return Ok(failed(
                 vat,
                 "VAT_FATAL:INTERNAL_ERROR",
                 "vat is not running",
             ));
         };
-        let budget = self.budget(vat);
-        let mut ctx = SyscallContext {
-            kernel: self,
-            vat: vat.to_string(),
-            outcome: Default::default(),
-        };
-        let result = work(runtime.as_mut(), &mut ctx, budget);
-        let outcome = ctx.outcome;
-        self.running.insert(vat.to_string(), runtime);
+        let outcome = self.apply_syscalls(vat, ran.syscalls);
         if let Some(fault) = outcome.fault {
             return Err(fault);
         }
@@ -378,7 +354,7 @@ impl Kernel {
                 "Syscall translation error: prepare to die",
             ));
         }
-        let result = match result {
+        let result = match ran.result {
             Ok(result) => result,
             Err(fault) => return Ok(failed(vat, fault_code(&fault), &fault.to_string())),
         };

@@ -63,32 +63,27 @@ impl Kernel {
     /// Counts a delivery; every `reap_interval` deliveries the vat is queued for
     /// `bringOutYourDead`.
     pub(super) fn count_delivery(&mut self, vat: &str) -> Result<(), KernelError> {
-        let count = self
-            .deliveries_since_reap
-            .entry(vat.to_string())
-            .or_insert(0);
-        *count += 1;
-        if *count >= self.options.reap_interval {
-            *count = 0;
-            let mut queue: Vec<String> = serde_json::from_str(
-                &self
-                    .state
-                    .store()
-                    .get("reapQueue")?
-                    .unwrap_or_else(|| "[]".into()),
-            )
-            .map_err(|e| KernelError::Corrupt {
-                key: "reapQueue".into(),
-                detail: e.to_string(),
-            })?;
-            if !queue.iter().any(|v| v == vat) {
-                queue.push(vat.to_string());
-            }
-            self.state.store().set(
-                "reapQueue",
-                &serde_json::to_string(&queue).expect("serializes"),
-            )?;
+        if !self.warehouse.count_delivery(vat) {
+            return Ok(());
         }
+        let mut queue: Vec<String> = serde_json::from_str(
+            &self
+                .state
+                .store()
+                .get("reapQueue")?
+                .unwrap_or_else(|| "[]".into()),
+        )
+        .map_err(|e| KernelError::Corrupt {
+            key: "reapQueue".into(),
+            detail: e.to_string(),
+        })?;
+        if !queue.iter().any(|v| v == vat) {
+            queue.push(vat.to_string());
+        }
+        self.state.store().set(
+            "reapQueue",
+            &serde_json::to_string(&queue).expect("serializes"),
+        )?;
         Ok(())
     }
 

@@ -65,7 +65,7 @@ impl Kernel {
             Err(e) => {
                 // The rollback undid the records; the runtimes live in memory and go here.
                 for vat in started {
-                    self.running.remove(&vat);
+                    self.warehouse.forget(&vat);
                 }
                 self.outbox.reply(reply, Err(e));
             }
@@ -80,7 +80,7 @@ impl Kernel {
             return Err("IO channels are not supported by this kernel yet".into());
         }
         for (name, config) in &plan.vats {
-            self.factory
+            self.warehouse
                 .check(config)
                 .map_err(|why| format!("vat \"{name}\": {why}"))?;
         }

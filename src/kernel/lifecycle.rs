@@ -4,8 +4,7 @@
 
 use super::error::KernelError;
 use super::machine::Kernel;
-use super::syscall::SyscallContext;
-use crate::vat::{CreationOptions, DeliveryResult, VatFault, VatRuntime};
+use crate::vat::{DeliveryResult, VatFault};
 
 /// Why a vat could not be started.
 #[derive(Debug)]
@@ -23,53 +22,40 @@ impl From<KernelError> for StartError {
 }
 
 impl Kernel {
-    /// Makes sure `vat` has a running runtime, starting it from its stored vatstore if needed.
+    /// Makes sure `vat` is loaded, starting it from its stored vatstore if needed.
     pub(super) fn ensure_started(&mut self, vat: &str) -> Result<(), StartError> {
-        if self.running.contains_key(vat) {
+        if self.warehouse.is_loaded(vat) {
             return Ok(());
         }
         let config = self
             .state
             .vat_config(vat)?
             .ok_or_else(|| StartError::Vat(format!("{vat} is not a live vat")))?;
-        let options = CreationOptions::from_config(&config).map_err(StartError::Vat)?;
-        let budget = options
-            .delivery_timeout
-            .unwrap_or(self.options.delivery_budget);
-        self.budgets.insert(vat.to_string(), budget);
-        let mut runtime = self.factory.create(vat, &config).map_err(StartError::Vat)?;
-        runtime.attach(self.wakeups.waker(vat));
-        self.init_runtime(vat, runtime)
-    }
-
-    /// Runs `initVat` and keeps the runtime if it succeeds.
-    fn init_runtime(
-        &mut self,
-        vat: &str,
-        mut runtime: Box<dyn VatRuntime>,
-    ) -> Result<(), StartError> {
-        let state = self
+        let vatstore = self
             .state
             .store()
             .vatstore(vat)
             .map_err(KernelError::from)?;
-        let budget = self.budget(vat);
-        let mut ctx = SyscallContext {
-            kernel: self,
-            vat: vat.to_string(),
-            outcome: Default::default(),
-        };
-        let result = runtime.init(state, &mut ctx, budget);
-        let outcome = ctx.outcome;
+        let ran = self
+            .warehouse
+            .load(vat, &config, vatstore)
+            .map_err(|fault| StartError::Vat(fault.to_string()))?;
+        let outcome = self.apply_syscalls(vat, ran.syscalls);
         if let Some(fault) = outcome.fault {
+            self.warehouse.forget(vat);
             return Err(StartError::Kernel(fault));
         }
-        let result = check_start(result, outcome.illegal)?;
+        let result = match check_start(ran.result, outcome.illegal) {
+            Ok(result) => result,
+            Err(e) => {
+                self.warehouse.forget(vat);
+                return Err(e);
+            }
+        };
         self.state
             .store()
             .apply_vatstore(vat, &result.delta)
             .map_err(KernelError::from)?;
-        self.running.insert(vat.to_string(), runtime);
         Ok(())
     }
 
@@ -80,10 +66,10 @@ impl Kernel {
     pub(super) fn restart_vat(&mut self, vat: &str) -> Result<(), StartError> {
         self.forget_heap(vat)?;
         self.collect_garbage()?;
-        let old = self.running.remove(vat);
+        let old = self.warehouse.set_aside(vat);
         let started = self.ensure_started(vat);
         if let (Err(_), Some(old)) = (&started, old) {
-            self.running.insert(vat.to_string(), old);
+            self.warehouse.put_back(vat, old);
         }
         started
     }
@@ -94,9 +80,7 @@ impl Kernel {
     /// subcluster membership deleted. Empty subclusters go too.
     pub(super) fn terminate_vat(&mut self, vat: &str, reason: &str) -> Result<(), KernelError> {
         tracing::info!(vat, "terminating: {reason}");
-        self.running.remove(vat);
-        self.deliveries_since_reap.remove(vat);
-        self.budgets.remove(vat);
+        self.warehouse.forget(vat);
         self.reject_decided_by(vat, "VAT_TERMINATED", reason)?;
         for kref in self.state.clist_krefs(vat)? {
             if self.state.owner(&kref)?.as_deref() == Some(vat) {

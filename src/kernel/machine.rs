@@ -11,10 +11,10 @@ use super::outbox::Outbox;
 use super::state::State;
 use super::store::Store;
 use super::waiters::Waiters;
+use super::warehouse::Warehouse;
 use super::{Status, status};
 use crate::capdata::CapData;
-use crate::vat::{VatFactory, VatRuntime, Wakeups};
-use std::collections::HashMap;
+use crate::vat::VatFactory;
 use std::time::Duration;
 
 /// Tunables of the kernel.
@@ -46,22 +46,16 @@ pub type Waiter = Box<dyn FnOnce(&mut Kernel, Settlement) + Send>;
 
 /// The kernel proper. Owned by the kernel thread.
 pub struct Kernel {
+    /// The persistent state: every kv key.
     pub(super) state: State,
-    pub(super) factory: Box<dyn VatFactory>,
-    pub(super) running: HashMap<String, Box<dyn VatRuntime>>,
-    pub(super) options: KernelOptions,
+    /// The running vats.
+    pub(super) warehouse: Warehouse,
     /// The callers awaiting promises.
     pub(super) waiters: Waiters,
     /// What leaves the kernel once the batch commits.
     pub(super) outbox: Outbox,
-    pub(super) deliveries_since_reap: HashMap<String, u32>,
     /// The peer id and key OCAP URLs are issued under.
     pub(super) identity: Identity,
-    /// Each started vat's budget per delivery: its `creationOptions.deliveryTimeoutMs`, else
-    /// `options.delivery_budget` (set when it starts, see [`Kernel::budget`]).
-    pub(super) budgets: HashMap<String, Duration>,
-    /// Vats woken outside deliveries (timers, finished outside work), and their alarms.
-    pub(super) wakeups: Wakeups,
     /// Whether the store failed (a full disk, an I/O error) since the last commit: then the
     /// whole batch must be given up, as SQLite may already have rolled it back.
     store_failed: Option<String>,
@@ -85,15 +79,10 @@ impl Kernel {
         state.commit()?;
         let mut kernel = Kernel {
             state,
-            factory,
-            running: HashMap::new(),
-            options,
+            warehouse: Warehouse::new(factory, options),
             waiters: Waiters::default(),
             outbox: Outbox::default(),
-            deliveries_since_reap: HashMap::new(),
             identity,
-            budgets: HashMap::new(),
-            wakeups: Wakeups::default(),
             store_failed: None,
             needs_repair: false,
         };
@@ -104,25 +93,17 @@ impl Kernel {
 
     /// Sets what tells the kernel loop that a vat was woken (it may be called from any thread).
     pub fn on_wake(&self, poke: impl Fn() + Send + Sync + 'static) {
-        self.wakeups.set_poke(poke);
+        self.warehouse.on_wake(poke);
     }
 
     /// Whether a vat was woken and has not had its crank yet.
     pub fn is_woken(&self) -> bool {
-        self.wakeups.any_awake()
+        self.warehouse.is_woken()
     }
 
     /// Whether no vat waits for a timer or for work started outside the kernel.
     pub fn is_quiet(&self) -> bool {
-        self.wakeups.is_quiet()
-    }
-
-    /// How long each delivery to `vat` may take.
-    pub(super) fn budget(&self, vat: &str) -> Duration {
-        self.budgets
-            .get(vat)
-            .copied()
-            .unwrap_or(self.options.delivery_budget)
+        self.warehouse.is_quiet()
     }
 
     /// The kernel's state (for tests and status).
@@ -176,9 +157,7 @@ impl Kernel {
         self.drop_waiters(&format!(
             "The kernel could not write its database ({why}); this result will never come"
         ));
-        self.running.clear();
-        self.budgets.clear();
-        self.deliveries_since_reap.clear();
+        self.warehouse.clear();
         self.store_failed = None;
         self.needs_repair = true;
     }

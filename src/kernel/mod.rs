@@ -40,6 +40,7 @@ pub mod store;
 mod syscall;
 mod translate;
 mod waiters;
+mod warehouse;
 
 #[cfg(test)]
 mod tests;

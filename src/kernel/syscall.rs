@@ -24,11 +24,27 @@ pub struct Outcome {
     pub fault: Option<KernelError>,
 }
 
-/// The [`Syscalls`] handed to a vat for one delivery.
-pub struct SyscallContext<'k> {
-    pub(super) kernel: &'k mut Kernel,
-    pub(super) vat: String,
-    pub(super) outcome: Outcome,
+/// Applies one vat's syscalls to the kernel, remembering what they left behind.
+struct SyscallContext<'k> {
+    kernel: &'k mut Kernel,
+    vat: String,
+    outcome: Outcome,
+}
+
+impl Kernel {
+    /// Applies the syscalls `vat` made during one job, in order: what they left for the crank
+    /// to act on. After the first illegal one (or a failure of the store) the rest are ignored.
+    pub(super) fn apply_syscalls(&mut self, vat: &str, syscalls: Vec<Syscall>) -> Outcome {
+        let mut ctx = SyscallContext {
+            kernel: self,
+            vat: vat.to_string(),
+            outcome: Outcome::default(),
+        };
+        for syscall in syscalls {
+            ctx.syscall(syscall);
+        }
+        ctx.outcome
+    }
 }
 
 impl Syscalls for SyscallContext<'_> {

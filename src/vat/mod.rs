@@ -11,10 +11,12 @@ mod options;
 pub mod process;
 mod protocol;
 pub mod quickjs;
+pub mod thread;
 mod wake;
 
 pub use options::CreationOptions;
 pub use protocol::{Delivery, DeliveryResult, Message, Resolution, Syscall, VatstoreDelta};
+pub use thread::{Job, Overrun, Ran, Stuck, VatThread};
 pub use wake::{Waker, Wakeups};
 
 use std::time::Duration;
@@ -73,8 +75,9 @@ pub trait VatRuntime {
     }
 }
 
-/// Makes runtimes for vats from their configuration.
-pub trait VatFactory: Send {
+/// Makes runtimes for vats from their configuration; shared with the vats' threads, where the
+/// runtimes are made.
+pub trait VatFactory: Send + Sync {
     /// Why a vat with `config` cannot run, found before anything starts (at launch): by
     /// default, bad `creationOptions`.
     fn check(&self, config: &serde_json::Value) -> Result<(), String> {

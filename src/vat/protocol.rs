@@ -159,6 +159,26 @@ impl Syscall {
         }
     }
 
+    /// Roughly how many bytes the syscall carries (bodies and refs), to bound what one delivery
+    /// may leave for the kernel to hold.
+    pub fn payload_size(&self) -> usize {
+        let refs = |refs: &[String]| refs.iter().map(String::len).sum::<usize>() + 8 * refs.len();
+        let capdata = |data: &CapData| data.body.len() + refs(&data.slots);
+        16 + match self {
+            Syscall::Send { target, message } => target.len() + capdata(&message.methargs),
+            Syscall::Subscribe(vpid) => vpid.len(),
+            Syscall::Resolve(resolutions) => resolutions
+                .iter()
+                .map(|r| r.promise.len() + capdata(&r.value))
+                .sum(),
+            Syscall::Exit { info, .. } => capdata(info),
+            Syscall::DropImports(vrefs)
+            | Syscall::RetireImports(vrefs)
+            | Syscall::RetireExports(vrefs)
+            | Syscall::AbandonExports(vrefs) => refs(vrefs),
+        }
+    }
+
     /// Parses the JSON tuple of spec §7.4; anything else is an illegal syscall.
     pub fn from_json(value: &Value) -> Result<Syscall, String> {
         let items = value.as_array().ok_or("a syscall is a JSON array")?;

@@ -260,3 +260,48 @@ fn vat_faults_are_contained_and_other_vats_finish_their_work() {
         json!({"integrity": ["ok"], "invariants": []})
     );
 }
+
+#[test]
+fn a_vat_stuck_in_one_native_call_is_abandoned_and_the_kernel_goes_on() {
+    // Before: the kernel thread ran the call to its end (about a minute), and every other vat,
+    // terminateVat and SIGTERM waited for it.
+    let home = Home::new();
+    let mut daemon = home.daemon(&["--log-level", "error", "--delivery-timeout", "1"]);
+    let socket = home.socket();
+    let counter = launch_counter(&socket);
+    let (root, vat) = launch_misbehaving(&socket);
+    let started = std::time::Instant::now();
+    let stuck_socket = socket.clone();
+    let stuck = std::thread::spawn(move || {
+        request(
+            &stuck_socket,
+            &request_line("queueMessage", &json!([root, "native", []])),
+        )
+    });
+    std::thread::sleep(std::time::Duration::from_millis(200));
+    assert!(!stuck.is_finished(), "the native call is under way");
+    assert_eq!(
+        call(
+            &socket,
+            "queueMessage",
+            &json!([counter, "resume", []]).to_string()
+        )["body"],
+        "#\"Counter incremented to: 2\"",
+        "another vat's message completes"
+    );
+    let response = stuck.join().unwrap();
+    let message = response["error"]["message"].as_str().unwrap_or_default();
+    assert!(
+        message.starts_with("[KERNEL:VAT_FATAL:DELIVERY_TIMEOUT]"),
+        "{response}"
+    );
+    // Ended within a small multiple of its 1 s budget, not after the minute the call takes.
+    assert!(started.elapsed() < std::time::Duration::from_secs(10));
+    assert!(!live_vats(&socket).contains(&vat), "{vat} is terminated");
+    // The abandoned thread still runs its call; the daemon stops anyway.
+    daemon.signal(libc::SIGTERM);
+    assert_eq!(
+        daemon.wait_exit(std::time::Duration::from_secs(10)),
+        Some(0)
+    );
+}

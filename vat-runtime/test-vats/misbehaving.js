@@ -53,6 +53,11 @@ export function buildRootObject(_vatPowers, parameters) {
         chunks.push(new Array(100000).fill(chunks.length));
       }
     },
+    native() {
+      // One native call that no interrupt handler can stop: QuickJS's naive substring search
+      // (about a minute).
+      return 'a'.repeat(4e5).indexOf(`${'a'.repeat(2e5)}b`);
+    },
     recurse() {
       const down = n => down(n + 1) + 1;
       return down(0);

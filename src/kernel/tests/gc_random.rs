@@ -186,7 +186,7 @@ impl Harness {
 
     /// A vat's own bookkeeping agrees with its c-list.
     fn check_vat(&mut self, vat: &str, context: &str) {
-        let started = self.kernel().running.contains_key(vat);
+        let started = self.kernel().warehouse.is_loaded(vat);
         let store = self.kernel().state().store();
         let mut memory: Memory = store
             .vatstore(vat)

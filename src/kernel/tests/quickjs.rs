@@ -163,11 +163,7 @@ fn after_a_restart_vats_start_only_on_their_first_delivery() {
     )
     .unwrap();
     h.restart();
-    let running = |h: &mut Harness| {
-        let mut vats: Vec<String> = h.kernel().running.keys().cloned().collect();
-        vats.sort();
-        vats
-    };
+    let running = |h: &mut Harness| h.kernel().warehouse.loaded();
     assert_eq!(running(&mut h), Vec::<String>::new(), "none at boot");
     h.send("ko4", "resume", json!([])).unwrap();
     assert_eq!(running(&mut h), ["v1"], "only the vat delivered to");

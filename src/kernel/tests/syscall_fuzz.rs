@@ -20,11 +20,26 @@ use proptest::sample::Index;
 use serde_json::Value;
 use std::cell::RefCell;
 use std::collections::VecDeque;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+/// What the fuzz vats do, one entry per delivery, shared by every vat of the case (deliveries
+/// run one at a time, on the vats' own threads).
+type Script = Arc<Mutex<VecDeque<Vec<Op>>>>;
+
 thread_local! {
-    /// What the fuzz vats do, one entry per delivery, shared by every vat of the case.
-    static SCRIPT: RefCell<VecDeque<Vec<Op>>> = const { RefCell::new(VecDeque::new()) };
+    /// The script of the case this test thread runs; each factory made on the thread shares it.
+    static SCRIPT: RefCell<Script> = RefCell::default();
+}
+
+/// Sets the script of the case this thread runs.
+fn set_script(script: Vec<Vec<Op>>) {
+    SCRIPT.with(|s| *s.borrow_mut() = Arc::new(Mutex::new(script.into())));
+}
+
+/// A factory for the case this thread runs.
+fn factory() -> Box<dyn VatFactory> {
+    Box::new(FuzzFactory(SCRIPT.with(|s| Arc::clone(&s.borrow()))))
 }
 
 /// A ref as a fuzz vat names it.
@@ -129,11 +144,14 @@ fn step() -> impl Strategy<Value = Step> {
     ]
 }
 
-struct FuzzFactory;
+struct FuzzFactory(Script);
 
 impl VatFactory for FuzzFactory {
     fn create(&self, _vat_id: &str, _config: &Value) -> Result<Box<dyn VatRuntime>, String> {
-        Ok(Box::new(FuzzVat { seen: Vec::new() }))
+        Ok(Box::new(FuzzVat {
+            seen: Vec::new(),
+            script: Arc::clone(&self.0),
+        }))
     }
 }
 
@@ -141,6 +159,7 @@ impl VatFactory for FuzzFactory {
 /// case gets its vats launched.
 struct FuzzVat {
     seen: Vec<String>,
+    script: Script,
 }
 
 impl FuzzVat {
@@ -280,9 +299,7 @@ impl VatRuntime for FuzzVat {
             }]));
             return Ok(DeliveryResult::default());
         }
-        let ops = SCRIPT
-            .with(|s| s.borrow_mut().pop_front())
-            .unwrap_or_default();
+        let ops = self.script.lock().unwrap().pop_front().unwrap_or_default();
         let mut delta = VatstoreDelta::default();
         for op in &ops {
             if !self.run(op, sys, &mut delta) {
@@ -319,12 +336,12 @@ fn settle(h: &mut Harness, at: &str) -> Result<(), TestCaseError> {
 }
 
 fn fuzz_case(script: Vec<Vec<Op>>, steps: Vec<Step>) -> Result<(), TestCaseError> {
-    SCRIPT.with(|s| *s.borrow_mut() = script.into());
+    set_script(script);
     let options = KernelOptions {
         reap_interval: 4,
         delivery_budget: Duration::from_secs(10),
     };
-    let mut h = Harness::with(options, || Box::new(FuzzFactory));
+    let mut h = Harness::with(options, factory);
     let launched = h.launch("a", &[("a", "fuzz"), ("b", "fuzz")], &[]);
     prop_assert!(launched.is_ok(), "launch: {:?}", launched);
     settle(&mut h, "launch")?;
@@ -440,8 +457,8 @@ fn a_vat_cannot_reach_what_it_was_not_given() {
             result: Some(Pick::Promise(1)),
             junk_body: false,
         };
-        SCRIPT.with(|s| *s.borrow_mut() = vec![vec![send]].into());
-        let mut h = Harness::with(KernelOptions::default(), || Box::new(FuzzFactory));
+        set_script(vec![vec![send]]);
+        let mut h = Harness::with(KernelOptions::default(), factory);
         h.launch("a", &[("a", "fuzz"), ("b", "fuzz")], &[]).unwrap();
         let queued = h.kv("queue.run.head");
         h.kernel_send("ko4", "poke", vec![], false);
