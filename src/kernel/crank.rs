@@ -81,7 +81,7 @@ impl Kernel {
     /// woken (before the run queue, so a busy queue cannot starve timers), else the run queue's
     /// head.
     fn take_work(&mut self) -> Result<Option<Work>, KernelError> {
-        if let Some(vat) = self.next_reap()? {
+        if let Some(vat) = self.state.next_reap()? {
             return Ok(Some(Work::Reap(vat)));
         }
         if let Some(vat) = self.warehouse.take_awake() {
@@ -361,7 +361,7 @@ impl Kernel {
         if let Some(error) = result.error {
             return Ok(failed(vat, "VAT_FATAL:INTERNAL_ERROR", &error));
         }
-        self.state.store().apply_vatstore(vat, &result.delta)?;
+        self.state.apply_vatstore(vat, &result.delta)?;
         self.count_delivery(vat)?;
         Ok(match outcome.exit {
             Some((failure, info)) => Delivered::Exit {

@@ -26,13 +26,7 @@ impl Kernel {
     }
 
     fn free_promise(&mut self, kpid: &str) -> Result<(), KernelError> {
-        let count: u64 = self
-            .state
-            .store()
-            .get(&format!("{kpid}.refCount"))?
-            .and_then(|c| c.parse().ok())
-            .unwrap_or(0);
-        if count > 0 {
+        if self.state.promise_refcount(kpid)? > 0 {
             return Ok(());
         }
         match self.state.promise_state(kpid)? {
@@ -63,48 +57,9 @@ impl Kernel {
     /// Counts a delivery; every `reap_interval` deliveries the vat is queued for
     /// `bringOutYourDead`.
     pub(super) fn count_delivery(&mut self, vat: &str) -> Result<(), KernelError> {
-        if !self.warehouse.count_delivery(vat) {
-            return Ok(());
+        if self.warehouse.count_delivery(vat) {
+            self.state.schedule_reap(vat)?;
         }
-        let mut queue: Vec<String> = serde_json::from_str(
-            &self
-                .state
-                .store()
-                .get("reapQueue")?
-                .unwrap_or_else(|| "[]".into()),
-        )
-        .map_err(|e| KernelError::Corrupt {
-            key: "reapQueue".into(),
-            detail: e.to_string(),
-        })?;
-        if !queue.iter().any(|v| v == vat) {
-            queue.push(vat.to_string());
-        }
-        self.state.store().set(
-            "reapQueue",
-            &serde_json::to_string(&queue).expect("serializes"),
-        )?;
         Ok(())
-    }
-
-    /// Takes the next vat due for `bringOutYourDead`.
-    pub(super) fn next_reap(&mut self) -> Result<Option<String>, KernelError> {
-        let Some(text) = self.state.store().get("reapQueue")? else {
-            return Ok(None);
-        };
-        let mut queue: Vec<String> = serde_json::from_str(&text).unwrap_or_else(|e| {
-            // Reaping is an optimization: an unreadable schedule is dropped, not fatal.
-            tracing::error!("reapQueue is unreadable ({e}); starting it afresh");
-            Vec::new()
-        });
-        if queue.is_empty() {
-            return Ok(None);
-        }
-        let vat = queue.remove(0);
-        self.state.store().set(
-            "reapQueue",
-            &serde_json::to_string(&queue).expect("serializes"),
-        )?;
-        Ok(Some(vat))
     }
 }

@@ -3,7 +3,7 @@
 
 use super::error::KernelError;
 use super::ocap_url::Sealer;
-use super::store::Store;
+use super::state::State;
 
 /// The identity a kernel issues OCAP URLs under.
 pub struct Identity {
@@ -13,26 +13,25 @@ pub struct Identity {
     pub sealer: Sealer,
 }
 
-/// Reads the identity from `store`, creating what is missing. Runs in the caller's transaction.
-pub fn load_or_create(store: &Store) -> Result<Identity, KernelError> {
-    let peer_id = match store.get("peerId")? {
+/// Reads the identity from `state`, creating what is missing. Runs in the caller's transaction.
+pub fn load_or_create(state: &State) -> Result<Identity, KernelError> {
+    let peer_id = match state.peer_id()? {
         Some(peer_id) => peer_id,
         None => {
-            let seed = match store.get("keySeed")? {
+            let seed = match state.key_seed()? {
                 Some(hex) => from_hex(&hex, "keySeed")?,
                 None => random_key()?,
             };
             let peer_id = peer_id_of(&seed);
-            store.set("keySeed", &to_hex(&seed))?;
-            store.set("peerId", &peer_id)?;
+            state.set_peer_key(&to_hex(&seed), &peer_id)?;
             peer_id
         }
     };
-    let url_key = match store.get("ocapURLKey")? {
+    let url_key = match state.ocap_url_key()? {
         Some(hex) => from_hex(&hex, "ocapURLKey")?,
         None => {
             let key = random_key()?;
-            store.set("ocapURLKey", &to_hex(&key))?;
+            state.set_ocap_url_key(&to_hex(&key))?;
             key
         }
     };
@@ -95,12 +94,12 @@ mod tests {
     fn made_once_then_read_back() {
         let state = crate::kernel::state::testing::state();
         let store = state.store();
-        let first = load_or_create(store).unwrap();
+        let first = load_or_create(&state).unwrap();
         let seed = store.get("keySeed").unwrap().unwrap();
         assert_eq!(seed.len(), 64);
         assert_eq!(first.peer_id, peer_id_of(&from_hex(&seed, "k").unwrap()));
         assert_eq!(store.get("ocapURLKey").unwrap().unwrap().len(), 64);
-        let again = load_or_create(store).unwrap();
+        let again = load_or_create(&state).unwrap();
         assert_eq!(again.peer_id, first.peer_id);
         assert_eq!(store.get("keySeed").unwrap().unwrap(), seed);
     }
@@ -110,7 +109,7 @@ mod tests {
         let state = crate::kernel::state::testing::state();
         state.store().set("ocapURLKey", "xyz").unwrap();
         assert!(matches!(
-            load_or_create(state.store()),
+            load_or_create(&state),
             Err(KernelError::Corrupt { .. })
         ));
     }

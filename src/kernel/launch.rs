@@ -145,12 +145,7 @@ impl Kernel {
 
     /// The vat's root object `o+0`, exported to the kernel.
     fn export_root(&mut self, vat: &str) -> Result<String, KernelError> {
-        self.state
-            .store()
-            .set(&format!("e.nextObjectId.{vat}"), "1")?;
-        self.state
-            .store()
-            .set(&format!("e.nextPromiseId.{vat}"), "1")?;
+        self.state.init_endpoint(vat)?;
         let kref = self.state.create_object(vat)?;
         self.state.clist_add(vat, "o+0", &kref)?;
         Ok(kref)

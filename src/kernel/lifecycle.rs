@@ -31,11 +31,7 @@ impl Kernel {
             .state
             .vat_config(vat)?
             .ok_or_else(|| StartError::Vat(format!("{vat} is not a live vat")))?;
-        let vatstore = self
-            .state
-            .store()
-            .vatstore(vat)
-            .map_err(KernelError::from)?;
+        let vatstore = self.state.vatstore(vat)?;
         let ran = self
             .warehouse
             .load(vat, &config, vatstore)
@@ -52,10 +48,7 @@ impl Kernel {
                 return Err(e);
             }
         };
-        self.state
-            .store()
-            .apply_vatstore(vat, &result.delta)
-            .map_err(KernelError::from)?;
+        self.state.apply_vatstore(vat, &result.delta)?;
         Ok(())
     }
 
@@ -88,12 +81,7 @@ impl Kernel {
             }
             self.state.clist_remove(vat, &kref)?;
         }
-        let store = self.state.store();
-        store.delete_prefix(&format!("{vat}."))?;
-        store.delete(&format!("e.nextObjectId.{vat}"))?;
-        store.delete(&format!("e.nextPromiseId.{vat}"))?;
-        store.delete_vatstore(vat)?;
-        self.state.delete_vat_config(vat)?;
+        self.state.forget_vat(vat)?;
         self.leave_subcluster(vat)?;
         self.collect_garbage()
     }

@@ -74,8 +74,8 @@ impl Kernel {
     ) -> Result<Kernel, KernelError> {
         let mut state = State::new(store);
         state.initialize()?;
-        state.store().begin()?;
-        let identity = super::identity::load_or_create(state.store())?;
+        state.begin()?;
+        let identity = super::identity::load_or_create(&state)?;
         state.commit()?;
         let mut kernel = Kernel {
             state,

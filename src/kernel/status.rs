@@ -45,7 +45,7 @@ pub fn read(state: &State) -> Result<Status, KernelError> {
         .into_iter()
         .map(|s| serde_json::to_value(s).expect("serializes"))
         .collect();
-    let remote_comms = match state.store().get("peerId")? {
+    let remote_comms = match state.peer_id()? {
         Some(peer_id) => RemoteComms::IdentityOnly { peer_id },
         None => RemoteComms::Disconnected,
     };

@@ -62,12 +62,7 @@ impl Kernel {
         match self.state.clist_eref(vat, kref)? {
             Some((Flag::Reachable, eref)) => Ok(eref),
             Some((Flag::Recognizable, eref)) => {
-                self.state.clist_remove(vat, kref)?;
-                self.state.store().set(&format!("{vat}.c.{eref}"), kref)?;
-                self.state
-                    .store()
-                    .set(&format!("{vat}.c.{kref}"), &format!("R {eref}"))?;
-                self.state.incref(kref, true)?;
+                self.state.clist_reachable_again(vat, kref)?;
                 Ok(eref)
             }
             None => {

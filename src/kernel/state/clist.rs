@@ -59,6 +59,19 @@ impl State {
         Ok(true)
     }
 
+    /// Marks a recognizable-only entry reachable again (the kernel hands the endpoint the ref
+    /// once more), taking back the reachable reference `clist_drop` released.
+    pub fn clist_reachable_again(&mut self, endpoint: &str, kref: &str) -> Result<()> {
+        let Some((Flag::Recognizable, eref)) = self.clist_eref(endpoint, kref)? else {
+            return Ok(());
+        };
+        self.store
+            .set(&format!("{endpoint}.c.{kref}"), &format!("R {eref}"))?;
+        let mut count = self.refcount(kref)?;
+        count.reachable += 1;
+        self.set_refcount(kref, count)
+    }
+
     /// Deletes an entry and releases its reference.
     pub fn clist_remove(&mut self, endpoint: &str, kref: &str) -> Result<()> {
         let Some((flag, eref)) = self.clist_eref(endpoint, kref)? else {

@@ -1,5 +1,29 @@
 //! Kernel state over the store: the "keepers". Each file holds one table of spec §4–§6 with the
-//! reference's key names and value formats, so the reference's SQL works on our databases.
+//! reference's key names and value formats, so the reference's SQL works on our databases, and
+//! nothing outside this folder names a key (the raw store is for tests only).
+//!
+//! The whole key map of `kv`, by keeper (as SwingSet's `kernelKeeper.js` opens):
+//!
+//! | keys | value | keeper |
+//! |---|---|---|
+//! | `initialized` | `true` once the fresh keys are written | `init.rs` |
+//! | `nextObjectId`, `nextPromiseId`, `nextVatId`, `nextRemoteId`, `nextSubclusterId` | next id to allocate, from 1 | `counters.rs` |
+//! | `e.nextObjectId.<endpoint>`, `e.nextPromiseId.<endpoint>` | next import number | `counters.rs`, `vats.rs` (`init_endpoint`) |
+//! | `<endpoint>.c.<eref>` / `<endpoint>.c.<kref>` | kref / `"R|_ <eref>"` | `clist.rs` |
+//! | `koN.owner`, `koN.refCount` (`reachable,recognizable`), `koN.revoked` | | `objects.rs`, `refcount.rs` |
+//! | `kpN.state`, `.decider`, `.subscribers`, `.value`, `.refCount` | | `promises.rs`, `refcount.rs` |
+//! | `queue.run.head/tail/<i>`, `queue.kpN.head/tail/<i>`, `queue.run.unprocessable.<i>` | run queue and promise queues | `queue.rs` |
+//! | `gcActions`, `vats.terminated` | JSON arrays (kept for the reference's layout) | `init.rs`, `vats.rs` |
+//! | `reapQueue` | vats due for `bringOutYourDead` | `reap.rs` |
+//! | `vatConfig.<vat>`, `vatToSubclusterMap` | live vats' configs, their subclusters | `vats.rs` |
+//! | `subclusters` | `[{id, config, vats}]` | `subclusters.rs` |
+//! | `kernelService.<name>`, `pinnedObjects` | the kernel services (`ko1`–`ko3`) | `init.rs` |
+//! | `keySeed`, `peerId`, `ocapURLKey` | the identity, kept by `clearState` | `identity.rs` |
+//! | `incarnationId` | this kernel's incarnation (UUID), new after `clearState` | `init.rs` |
+//! | `kernelWaiters` | references held by RPC callers awaiting promises | `refcount.rs` |
+//! | `capability.<id>` | one record per issued OCAP URL (an ocap extension) | `capabilities.rs` |
+//!
+//! `kv_vatstore` (liveslots' own keys, opaque to the kernel) is `vats.rs`'s too.
 //!
 //! [`State`] also tracks which refs may have become garbage during a crank (`maybe_free`), and
 //! keeps that in-memory set consistent with the database across savepoint rollbacks.
@@ -7,10 +31,12 @@
 mod capabilities;
 mod clist;
 mod counters;
+mod identity;
 pub(crate) mod init;
 mod objects;
 mod promises;
 mod queue;
+mod reap;
 mod refcount;
 mod subclusters;
 mod vats;
@@ -49,7 +75,8 @@ impl State {
         }
     }
 
-    /// The raw store.
+    /// The raw store, for tests only: everything else goes through the keepers.
+    #[cfg(test)]
     pub fn store(&self) -> &Store {
         &self.store
     }
@@ -86,6 +113,11 @@ impl State {
         self.maybe_free.clear();
         self.saved_maybe_free = None;
         Ok(self.store.abandon()?)
+    }
+
+    /// Opens the batch transaction if none is open.
+    pub fn begin(&self) -> Result<()> {
+        Ok(self.store.begin()?)
     }
 
     /// Commits the batch transaction (all cranks since the last commit).

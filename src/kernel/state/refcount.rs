@@ -19,6 +19,11 @@ use std::collections::BTreeMap;
 const WAITERS: &str = "kernelWaiters";
 
 impl State {
+    /// A promise's count (`kpN.refCount`; a promise without one has none).
+    pub fn promise_refcount(&self, kpid: &str) -> Result<u64> {
+        self.get_number(&format!("{kpid}.refCount"))
+    }
+
     /// Adds a reference to `kref` (reachable, or recognizable only).
     pub fn incref(&self, kref: &str, reachable: bool) -> Result<()> {
         if is_promise(kref) {

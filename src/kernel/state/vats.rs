@@ -1,7 +1,9 @@
 //! Vat records (spec §6.2): `vatConfig.<vatId>` (present = alive, restart me on boot),
-//! `vatToSubclusterMap`, and `vats.terminated` awaiting cleanup.
+//! `vatToSubclusterMap`, `vats.terminated` awaiting cleanup, each endpoint's import counters
+//! `e.nextObjectId.<vatId>` / `e.nextPromiseId.<vatId>`, and the vat's rows of `kv_vatstore`.
 
 use super::{Result, State};
+use crate::vat::VatstoreDelta;
 use serde_json::{Map, Value};
 
 impl State {
@@ -24,6 +26,34 @@ impl State {
     /// Forgets a vat's config (it is no longer alive).
     pub fn delete_vat_config(&self, vat: &str) -> Result<()> {
         Ok(self.store.delete(&format!("vatConfig.{vat}"))?)
+    }
+
+    /// Starts a new endpoint's import counters at 1 (the reference's `initEndpoint`).
+    pub fn init_endpoint(&self, endpoint: &str) -> Result<()> {
+        self.store.set(&format!("e.nextObjectId.{endpoint}"), "1")?;
+        Ok(self
+            .store
+            .set(&format!("e.nextPromiseId.{endpoint}"), "1")?)
+    }
+
+    /// Deletes what is left of a terminated vat once its c-list is empty: every `<vat>.*` key,
+    /// its import counters, its vatstore and its config.
+    pub fn forget_vat(&self, vat: &str) -> Result<()> {
+        self.store.delete_prefix(&format!("{vat}."))?;
+        self.store.delete(&format!("e.nextObjectId.{vat}"))?;
+        self.store.delete(&format!("e.nextPromiseId.{vat}"))?;
+        self.store.delete_vatstore(vat)?;
+        self.delete_vat_config(vat)
+    }
+
+    /// A vat's whole vatstore (liveslots' own keys, opaque to the kernel; spec §6.3).
+    pub fn vatstore(&self, vat: &str) -> Result<Vec<(String, String)>> {
+        Ok(self.store.vatstore(vat)?)
+    }
+
+    /// Applies the vatstore changes of a delivery that went well.
+    pub fn apply_vatstore(&self, vat: &str, delta: &VatstoreDelta) -> Result<()> {
+        Ok(self.store.apply_vatstore(vat, delta)?)
     }
 
     /// Every live vat, in launch (numeric id) order.
