@@ -6,6 +6,7 @@ use super::ids::is_promise;
 use super::machine::Kernel;
 use super::state::PromiseState;
 use crate::capdata::{CapData, Passable, decode, kernel_error};
+use std::collections::HashSet;
 
 /// The routing decision for a message to `target`.
 #[derive(Debug, Clone, PartialEq)]
@@ -47,27 +48,46 @@ impl Kernel {
         }
     }
 
+    /// Where a message to `kpid` goes: following fulfilled promises to what they name, one
+    /// step at a time (a chain may be long), until an object, an unresolved promise, a rejection
+    /// or a cycle, which no message can ever get through.
     fn route_promise(&self, kpid: &str) -> Result<Route, KernelError> {
-        match self.state.promise_state(kpid)? {
-            None => Ok(splat(
-                "OBJECT_DELETED",
-                "Target object has no owner; it may have been deleted",
-            )),
-            Some(PromiseState::Unresolved) => Ok(Route::Queue(kpid.to_string())),
-            Some(PromiseState::Rejected(reason)) => Ok(Route::Splat(reason)),
-            Some(PromiseState::Fulfilled(value)) => match single_reference(&value) {
-                Some(next) => self.route(&next),
-                None => Ok(splat(
+        let mut seen = HashSet::new();
+        let mut next = kpid.to_string();
+        loop {
+            if !seen.insert(next.clone()) {
+                return Ok(splat(
                     "BAD_PROMISE_RESOLUTION",
-                    "Promise fulfilled but did not contain an object reference",
-                )),
-            },
+                    "Promise resolutions form a cycle; no object reference is ever reached",
+                ));
+            }
+            let value = match self.state.promise_state(&next)? {
+                None => {
+                    return Ok(splat(
+                        "OBJECT_DELETED",
+                        "Target object has no owner; it may have been deleted",
+                    ));
+                }
+                Some(PromiseState::Unresolved) => return Ok(Route::Queue(next)),
+                Some(PromiseState::Rejected(reason)) => return Ok(Route::Splat(reason)),
+                Some(PromiseState::Fulfilled(value)) => value,
+            };
+            match single_reference(&value) {
+                Some(target) if is_promise(&target) => next = target,
+                Some(target) => return self.route(&target),
+                None => {
+                    return Ok(splat(
+                        "BAD_PROMISE_RESOLUTION",
+                        "Promise fulfilled but did not contain an object reference",
+                    ));
+                }
+            }
         }
     }
 }
 
 /// The one ref a value consists of, if it is exactly a presence or a promise.
-fn single_reference(value: &CapData) -> Option<String> {
+pub(super) fn single_reference(value: &CapData) -> Option<String> {
     match decode(value).ok()? {
         Passable::Remotable { slot, .. } | Passable::Promise { slot } => Some(slot),
         _ => None,

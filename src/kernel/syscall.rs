@@ -8,6 +8,7 @@
 use super::error::KernelError;
 use super::ids::{is_export, is_promise, is_vpromise};
 use super::machine::Kernel;
+use super::router::single_reference;
 use super::state::{PromiseState, RunItem};
 use super::translate::Untranslatable;
 use crate::capdata::CapData;
@@ -72,7 +73,7 @@ impl SyscallContext<'_> {
         match syscall {
             Syscall::Send { target, message } => self.send(&target, &message),
             Syscall::Subscribe(vpid) => self.subscribe(&vpid),
-            Syscall::Resolve(resolutions) => resolutions.iter().try_for_each(|r| self.resolve(r)),
+            Syscall::Resolve(resolutions) => self.resolve(&resolutions),
             Syscall::Exit { failure, info } => {
                 let info = self.kernel.capdata_to_kernel(&self.vat, &info)?;
                 self.outcome.exit = Some((failure, info));
@@ -145,31 +146,56 @@ impl SyscallContext<'_> {
         }
     }
 
-    fn resolve(&mut self, resolution: &Resolution) -> Result<(), Untranslatable> {
-        let kpid = self.kernel.vat_to_kernel(&self.vat, &resolution.promise)?;
+    /// `resolve`: every resolution of the batch is checked and translated first, then all are
+    /// settled, then the resolver's entries retired (as SwingSet does): a batch may resolve
+    /// promises whose values name each other (liveslots does so for `p1 -> p2 -> p1`), so no
+    /// entry may go before every value has been translated.
+    fn resolve(&mut self, resolutions: &[Resolution]) -> Result<(), Untranslatable> {
+        let mut settled = Vec::with_capacity(resolutions.len());
+        for resolution in resolutions {
+            let kpid = self.decided_promise(&resolution.promise)?;
+            if settled.iter().any(|(k, _, _)| *k == kpid) {
+                return illegal(format!("{} resolves \"{kpid}\" twice", self.vat));
+            }
+            let value = self
+                .kernel
+                .capdata_to_kernel(&self.vat, &resolution.value)?;
+            if single_reference(&value).as_deref() == Some(kpid.as_str()) {
+                return illegal(format!("\"{kpid}\" cannot be resolved to itself"));
+            }
+            settled.push((kpid, resolution.rejected, value));
+        }
+        for (kpid, rejected, value) in &settled {
+            self.kernel.settle(kpid, *rejected, value)?;
+        }
+        // The resolver forgets the promises it resolved: retire its entries (spec §14.3).
+        for (kpid, _, _) in &settled {
+            self.kernel.state.clist_remove(&self.vat, kpid)?;
+        }
+        Ok(())
+    }
+
+    /// The kpid of `vpid`, which this vat must decide and which must be unresolved.
+    fn decided_promise(&mut self, vpid: &str) -> Result<String, Untranslatable> {
+        let kpid = self.kernel.vat_to_kernel(&self.vat, vpid)?;
         if !is_promise(&kpid) {
-            return illegal(format!("cannot resolve non-promise {}", resolution.promise));
+            return illegal(format!("cannot resolve non-promise {vpid}"));
         }
         let decider = self.kernel.state.decider(&kpid)?;
-        if decider.as_deref() != Some(self.vat.as_str()) {
-            let state = self.kernel.state.promise_state(&kpid)?;
-            if !matches!(state, Some(PromiseState::Unresolved)) {
-                return illegal(format!("\"{kpid}\" was already resolved"));
-            }
-            let why = decider.map_or("it has no decider".to_string(), |d| {
-                format!("its decider is \"{d}\"")
-            });
-            return illegal(format!(
-                "\"{}\" not permitted to resolve \"{kpid}\" because \"{why}\"",
-                self.vat
-            ));
+        if decider.as_deref() == Some(self.vat.as_str()) {
+            return Ok(kpid);
         }
-        let value = self
-            .kernel
-            .capdata_to_kernel(&self.vat, &resolution.value)?;
-        self.kernel.settle(&kpid, resolution.rejected, &value)?;
-        // The resolver forgets a promise it resolved: retire its c-list entry (spec §14.3).
-        Ok(self.kernel.state.clist_remove(&self.vat, &kpid)?)
+        let state = self.kernel.state.promise_state(&kpid)?;
+        if !matches!(state, Some(PromiseState::Unresolved)) {
+            return illegal(format!("\"{kpid}\" was already resolved"));
+        }
+        let why = decider.map_or("it has no decider".to_string(), |d| {
+            format!("its decider is \"{d}\"")
+        });
+        illegal(format!(
+            "\"{}\" not permitted to resolve \"{kpid}\" because \"{why}\"",
+            self.vat
+        ))
     }
 
     fn known_object(&mut self, vref: &str, export: bool) -> Result<String, Untranslatable> {

@@ -244,3 +244,65 @@ fn an_idle_timeout_waits_for_a_pending_timer() {
         set.elapsed()
     );
 }
+
+#[test]
+fn promises_that_name_each_other_resolved_in_one_batch_settle_and_the_vat_lives() {
+    // liveslots settles the promises it exported in one `resolve` syscall, each value naming
+    // the other (`[["p+6", …{other: p+7}], ["p+7", …{other: p+6}]]`). Before, the kernel
+    // retired p+6's entry before translating p+7's value, so p+6 came back as a new promise
+    // that nobody would ever settle.
+    let home = Home::new();
+    let _daemon = home.daemon(&["--log-level", "error"]);
+    let socket = home.socket();
+    let bundle = format!("file://{}/test-vats/promise-cycle.bundle", env!("OUT_DIR"));
+    let config = json!({"config": {"bootstrap": "boot", "vats": {
+        "boot": {"bundleSpec": format!("file://{}/counter.bundle", env!("OUT_DIR"))},
+        "cycle": {"bundleSpec": bundle}}}});
+    let launched = crate::common::call(&socket, "launchSubcluster", &config.to_string());
+    assert_eq!(launched["subclusterId"], "s1", "{launched}");
+    let root = crate::common::call(
+        &socket,
+        "executeDBQuery",
+        r#"{"sql":"SELECT value FROM kv WHERE key = 'v2.c.o+0'"}"#,
+    )[0]["value"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let ask = |method: &'static str| {
+        let (socket, root) = (socket.clone(), root.clone());
+        std::thread::spawn(move || {
+            crate::common::call(
+                &socket,
+                "queueMessage",
+                &json!([root, method, []]).to_string(),
+            )
+        })
+    };
+    let (first, second) = (ask("first"), ask("second"));
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    let tied = crate::common::call(
+        &socket,
+        "queueMessage",
+        &json!([root, "tie", []]).to_string(),
+    );
+    assert_eq!(tied["body"], "#\"tied\"");
+    let (first, second) = (first.join().unwrap(), second.join().unwrap());
+    assert_eq!(first["body"], "#{\"other\":\"&0\"}", "{first}");
+    assert_eq!(second["body"], "#{\"other\":\"&0\"}", "{second}");
+    let hello = crate::common::call(
+        &socket,
+        "queueMessage",
+        &json!([root, "hello", []]).to_string(),
+    );
+    assert_eq!(hello["body"], "#\"still here\"");
+    let undecided = crate::common::call(
+        &socket,
+        "executeDBQuery",
+        r#"{"sql":"SELECT key FROM kv WHERE key LIKE 'kp%.decider' AND value = 'v2'"}"#,
+    );
+    assert_eq!(undecided, json!([]), "no promise waits on v2 for good");
+    assert_eq!(
+        crate::common::call(&socket, "checkIntegrity", "[]"),
+        json!({"integrity": ["ok"], "invariants": []})
+    );
+}

@@ -697,6 +697,115 @@ fn a_store_failure_inside_a_call_is_answered_with_the_real_error() {
 }
 
 #[test]
+fn promises_naming_each_other_in_one_resolve_batch_all_settle_spec_7_4() {
+    // Before: the kernel retired each resolved promise's entry before translating the next
+    // value, which names it: "v1 used import p-1 that the kernel never gave it", and the vat
+    // was killed. Now every resolution is translated, then all settled, then retired.
+    let mut h = Harness::new();
+    h.launch("a", &[("a", "file:///a.bundle")], &[]).unwrap();
+    let answers = Arc::new(Mutex::new(Vec::new()));
+    for _ in 0..2 {
+        let heard = Arc::clone(&answers);
+        let defer = Call::QueueMessage {
+            target: "ko4".into(),
+            method: "defer".into(),
+            args: vec![],
+        };
+        h.kernel().call(
+            defer,
+            Box::new(move |a| heard.lock().unwrap().push(a.map_err(|e| e.to_string()))),
+        );
+    }
+    h.run();
+    h.send("ko4", "entangle", json!([])).unwrap();
+    let answers = answers.lock().unwrap().clone();
+    let slots: Vec<String> = answers
+        .iter()
+        .map(|a| {
+            let value = a.as_ref().unwrap();
+            assert_eq!(body(value), "#{\"other\":\"&0\"}");
+            value["slots"][0].as_str().unwrap().to_string()
+        })
+        .collect();
+    // Each promise is fulfilled with the other: the first's value names the second's kpid.
+    assert_eq!(slots.len(), 2);
+    assert_ne!(slots[0], slots[1]);
+    assert_eq!(h.kernel().state().live_vats().unwrap(), ["v1"]);
+    h.assert_invariants();
+}
+
+#[test]
+fn a_promise_resolved_to_itself_is_illegal_and_routing_never_recurses() {
+    // Before: a send to such a promise recursed in route_promise until the stack overflowed
+    // and the daemon died.
+    let mut h = Harness::new();
+    h.launch("a", &[("a", "file:///a.bundle")], &[]).unwrap();
+    h.launch("b", &[("b", "file:///b.bundle")], &[]).unwrap();
+    assert!(
+        h.send("ko4", "selfish", json!([]))
+            .unwrap_err()
+            .contains("ILLEGAL_SYSCALL")
+    );
+    assert_eq!(h.kernel().state().live_vats().unwrap(), ["v2"]);
+    // A chain of 100,000 fulfilled promises, followed one step at a time.
+    let chain = 100_000;
+    let mut kernel = h.kernel();
+    let head = kernel
+        .atomically(|k| {
+            let mut next = "ko5".to_string();
+            for _ in 0..chain {
+                let kpid = k.state.create_promise(Some("kernel"))?;
+                let value = crate::capdata::encode(&crate::capdata::Passable::Promise {
+                    slot: next.clone(),
+                });
+                let value = if next.starts_with("ko") {
+                    crate::capdata::encode(&crate::capdata::Passable::Remotable {
+                        slot: next.clone(),
+                        iface: None,
+                    })
+                } else {
+                    value
+                };
+                k.state.set_decider(&kpid, Some("kernel"))?;
+                k.settle(&kpid, false, &value)?;
+                next = kpid;
+            }
+            Ok(next)
+        })
+        .unwrap();
+    assert_eq!(
+        kernel.route(&head).unwrap(),
+        super::router::Route::Vat("v2".into(), "ko5".into())
+    );
+    // A cycle: two promises fulfilled with each other.
+    kernel = h.kernel();
+    let (p, q) = kernel
+        .atomically(|k| {
+            let (p, q) = (
+                k.state.create_promise(Some("kernel"))?,
+                k.state.create_promise(Some("kernel"))?,
+            );
+            let to = |slot: &str| {
+                crate::capdata::encode(&crate::capdata::Passable::Promise { slot: slot.into() })
+            };
+            k.settle(&p, false, &to(&q))?;
+            k.settle(&q, false, &to(&p))?;
+            Ok((p, q))
+        })
+        .unwrap();
+    for target in [&p, &q] {
+        let super::router::Route::Splat(reason) = kernel.route(target).unwrap() else {
+            panic!("a cycle must splat");
+        };
+        assert!(
+            reason.body.contains("BAD_PROMISE_RESOLUTION"),
+            "{}",
+            reason.body
+        );
+    }
+}
+
+#[test]
 fn a_crash_does_not_leak_what_waiters_held() {
     // A waiter's reference is counted in the store but the waiter lives in memory: after a
     // crash (no chance to answer and release it) the new kernel must release it, or the

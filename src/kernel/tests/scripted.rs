@@ -3,7 +3,8 @@
 //!
 //! It understands a few methods, enough to exercise every kernel path: `bootstrap` and `resume`
 //! (a counter kept in the vatstore, like spec §3.2's example), `echo`, `fail`, `hang`, `make`
-//! (a new exported object), `forward` (an eventual send to a presence argument, answered when
+//! (a new exported object), `entangle` (settle the deferred results in one batch, naming each
+//! other), `forward` (an eventual send to a presence argument, answered when
 //! the reply arrives), `callSelf`, `illegal`, `exit`, `drop`.
 //!
 //! For GC it behaves like liveslots: every import it receives stays reachable until the next
@@ -395,6 +396,38 @@ impl ScriptedVat {
                         _ => self.resolve(sys, &vpid, true, &Self::error("settled badly")),
                     }
                 }
+                self.resolve(sys, &result, false, &Passable::Undefined);
+                self.delta(vec![])
+            }
+            "selfish" => {
+                // Fulfils its result with the result itself.
+                let value = Passable::Promise {
+                    slot: result.clone(),
+                };
+                self.resolve(sys, &result, false, &value);
+                self.delta(vec![])
+            }
+            "entangle" => {
+                // Settles every deferred result in one `resolve`, each fulfilled with a record
+                // naming the next (the last names the first): liveslots' batches look so.
+                let deferred = std::mem::take(&mut self.mem.deferred);
+                let resolutions = deferred
+                    .iter()
+                    .enumerate()
+                    .map(|(i, vpid)| {
+                        let next = deferred[(i + 1) % deferred.len()].clone();
+                        let other = Passable::Promise { slot: next };
+                        Resolution {
+                            promise: vpid.clone(),
+                            rejected: false,
+                            value: encode(&Passable::Record(BTreeMap::from([(
+                                "other".to_string(),
+                                other,
+                            )]))),
+                        }
+                    })
+                    .collect();
+                sys.syscall(Syscall::Resolve(resolutions));
                 self.resolve(sys, &result, false, &Passable::Undefined);
                 self.delta(vec![])
             }
