@@ -8,6 +8,9 @@ use std::path::Path;
 use std::time::Duration;
 use toml::Value;
 
+/// Exit status for a bad configuration (sysexits `EX_CONFIG`), at start and here.
+pub const EXIT_CONFIG: u8 = 78;
+
 /// Checks and prints; returns the exit status (0, or 78 when the configuration is invalid).
 pub fn run(options: &Options) -> u8 {
     match check(options) {
@@ -17,7 +20,7 @@ pub fn run(options: &Options) -> u8 {
         }
         Err(e) => {
             eprintln!("ocapd: {e}");
-            super::EXIT_CONFIG
+            EXIT_CONFIG
         }
     }
 }

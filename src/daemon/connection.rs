@@ -1,7 +1,7 @@
 //! One connection: check the peer, read one request line within the limits, answer, close.
 
 use super::methods;
-use super::server::Shared;
+use super::shared::Shared;
 use crate::peer;
 use crate::protocol::{Frame, LineBuffer, Request, Response, RpcError, codes};
 use serde_json::{Value, json};
@@ -93,7 +93,7 @@ async fn answer(line: &[u8], shared: &Shared, surface: Surface) -> (Response, bo
         Err((id, error)) => return (Response::error(id, error), false, false),
     };
     if surface == Surface::Capabilities {
-        let outcome = super::cap_socket::call(shared, &request.method, request.params).await;
+        let outcome = methods::cap_socket::call(shared, &request.method, request.params).await;
         if let Err(error) = &outcome {
             tracing::info!(method = %request.method, "capability socket request failed: {}", error.message);
         }

@@ -19,6 +19,7 @@ mod notify;
 mod options;
 mod server;
 mod settings;
+mod shared;
 mod signals;
 
 pub use listen::Activation;
@@ -30,17 +31,15 @@ use crate::lockfile::DatabaseLock;
 use detach::ReadyPipe;
 use logging::LogControl;
 use serde_json::json;
-use server::{Shared, Stopped};
+use server::Stopped;
 use settings::Settings;
+use shared::Shared;
 use std::os::unix::net::UnixListener;
 use std::sync::Arc;
 use std::time::Instant;
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
-
-/// Exit status for a bad configuration (sysexits `EX_CONFIG`).
-const EXIT_CONFIG: u8 = 78;
 
 /// Runs the daemon to completion and returns its exit status. Must be called before any other
 /// thread exists: it reads the activation environment and may fork.
@@ -53,7 +52,7 @@ pub fn run(options: Options) -> u8 {
         Ok(settings) => settings,
         Err(e) => {
             eprintln!("ocapd: {e}");
-            return EXIT_CONFIG;
+            return check_config::EXIT_CONFIG;
         }
     };
     let inherited = match listen::inherited() {

@@ -1,77 +1,14 @@
-//! The accept loop: connection limit, idle exit, and the state every connection shares.
+//! The accept loop: connection limit and idle exit.
 
 use super::connection::{self, Surface};
-use super::settings::Limits;
-use crate::kernel::KernelHandle;
+use super::shared::Shared;
 use crate::protocol::{Response, RpcError, codes};
 use serde_json::Value;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::UnixListener;
-use tokio::sync::{Notify, watch};
 use tokio::time::Instant;
-use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
-
-/// What every connection needs.
-pub struct Shared {
-    /// The kernel thread's handle.
-    pub kernel: KernelHandle,
-    /// The current limits (replaced on SIGHUP).
-    pub limits: watch::Receiver<Limits>,
-    /// The `daemonInfo` result.
-    pub info: Value,
-    /// Cancelled to stop the daemon (the `shutdown` method, signals).
-    pub shutdown: CancellationToken,
-    /// The uid this daemon serves.
-    pub own_uid: u32,
-    activity: Activity,
-}
-
-impl Shared {
-    /// Shared state for a daemon serving `own_uid`.
-    pub fn new(
-        kernel: KernelHandle,
-        limits: watch::Receiver<Limits>,
-        info: Value,
-        shutdown: CancellationToken,
-    ) -> Shared {
-        // SAFETY: geteuid cannot fail.
-        let own_uid = unsafe { libc::geteuid() };
-        Shared {
-            kernel,
-            limits,
-            info,
-            shutdown,
-            own_uid,
-            activity: Activity::new(),
-        }
-    }
-}
-
-/// When the last connection ended, so idle time is measured from then.
-struct Activity {
-    last: Mutex<Instant>,
-    changed: Notify,
-}
-
-impl Activity {
-    fn new() -> Activity {
-        Activity {
-            last: Mutex::new(Instant::now()),
-            changed: Notify::new(),
-        }
-    }
-
-    fn touch(&self) {
-        *self.last.lock().unwrap_or_else(|e| e.into_inner()) = Instant::now();
-        self.changed.notify_one();
-    }
-
-    fn last(&self) -> Instant {
-        *self.last.lock().unwrap_or_else(|e| e.into_inner())
-    }
-}
 
 /// Why the accept loop ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -1,11 +1,12 @@
 //! The kernel-control operations behind the RPC methods (spec §2), run between cranks.
 
+use super::awaiting::reply_on_settlement;
 use super::capabilities::IssueOptions;
 use super::error::KernelError;
 use super::ids::is_promise;
 use super::launch::LaunchPlan;
 use super::machine::Kernel;
-use super::outbox::{Reply, reply_on_settlement};
+use super::outbox::Reply;
 use super::state::RunItem;
 use crate::capdata::{CapData, encode_json, error_message};
 use crate::vat::Message;

@@ -2,10 +2,11 @@
 //! socket serves): redeem, send, and hand back every reference in the result as a new URL, so a
 //! holder of URLs only ever gets more URLs — never a kref it could not use anyway.
 
+use super::awaiting::reply_on_settlement;
 use super::capabilities::IssueOptions;
 use super::error::KernelError;
 use super::machine::Kernel;
-use super::outbox::{Reply, reply_on_settlement};
+use super::outbox::Reply;
 use crate::capdata::{CapData, encode_json, error_message};
 use serde_json::{Value, json};
 

@@ -2,11 +2,13 @@
 //! fails, every vat it started is terminated and no record is left (the reference leaves
 //! orphan vats behind, spec §14.8).
 
+use super::awaiting::reply_on_settlement;
 use super::error::KernelError;
 use super::lifecycle::StartError;
-use super::machine::{Kernel, Settlement};
-use super::outbox::{Reply, reply_on_settlement};
+use super::machine::Kernel;
+use super::outbox::Reply;
 use super::state::{RunItem, Subcluster};
+use super::waiters::Settlement;
 use crate::capdata::{CapData, Passable, encode, error_message};
 use crate::vat::Message;
 use serde_json::{Map, Value, json};

@@ -7,38 +7,14 @@
 
 use super::error::KernelError;
 use super::identity::Identity;
+use super::options::KernelOptions;
 use super::outbox::Outbox;
 use super::state::State;
 use super::store::Store;
-use super::waiters::Waiters;
+use super::waiters::{Settlement, Waiters};
 use super::warehouse::Warehouse;
 use super::{Status, status};
-use crate::capdata::CapData;
 use crate::vat::VatFactory;
-use std::time::Duration;
-
-/// Tunables of the kernel.
-#[derive(Debug, Clone, Copy)]
-pub struct KernelOptions {
-    /// How long one delivery may take before the vat is terminated.
-    pub delivery_budget: Duration,
-    /// After this many deliveries a vat gets `bringOutYourDead`, so vat-level GC runs.
-    pub reap_interval: u32,
-}
-
-impl Default for KernelOptions {
-    fn default() -> KernelOptions {
-        KernelOptions {
-            // The default: generous for any real delivery (a few ms), short enough that
-            // a looping vat is stopped before its callers give up.
-            delivery_budget: Duration::from_secs(2),
-            reap_interval: 100,
-        }
-    }
-}
-
-/// How a settled promise looks to whoever awaited it.
-pub type Settlement = Result<CapData, CapData>;
 
 /// Someone outside the kernel awaiting a promise (an RPC caller). Called after the commit that
 /// settled it, so nothing is released before it is durable.
@@ -51,7 +27,7 @@ pub struct Kernel {
     /// The running vats.
     pub(super) warehouse: Warehouse,
     /// The callers awaiting promises.
-    pub(super) waiters: Waiters,
+    pub(super) waiters: Waiters<Waiter>,
     /// What leaves the kernel once the batch commits.
     pub(super) outbox: Outbox,
     /// The peer id and key OCAP URLs are issued under.

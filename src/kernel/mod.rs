@@ -14,6 +14,7 @@
 //! the kernel's keys, OCAP URLs, their records and invocation by URL; `gc` collection and reaping; `waiters` the RPC callers
 //! awaiting promises; `state` the persistent tables; `store` the database.
 
+mod awaiting;
 mod calls;
 mod capabilities;
 pub mod config;
@@ -30,6 +31,7 @@ mod launch;
 mod lifecycle;
 mod machine;
 mod ocap_url;
+mod options;
 mod outbox;
 mod promises;
 mod router;
@@ -49,7 +51,8 @@ pub use calls::Call;
 pub use capabilities::{IssueOptions, now_ms};
 pub use error::KernelError;
 pub use launch::LaunchPlan;
-pub use machine::{Kernel, KernelOptions};
+pub use machine::Kernel;
+pub use options::KernelOptions;
 pub use outbox::Reply;
 pub use status::{RemoteComms, Status};
 

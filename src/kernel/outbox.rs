@@ -5,7 +5,6 @@
 //! instead (its effects were not kept).
 
 use super::error::KernelError;
-use super::machine::{Kernel, Settlement, Waiter};
 use serde_json::Value;
 
 /// Where a call's answer goes: the RPC result, or why there is none.
@@ -54,17 +53,4 @@ impl Outbox {
             }
         }
     }
-}
-
-/// A waiter that, once its promise settles, replies with what `answer` makes of the settlement
-/// (after the commit, through the outbox): the usual bridge from a kernel promise to an RPC
-/// caller.
-pub fn reply_on_settlement(
-    reply: Reply,
-    answer: impl FnOnce(&mut Kernel, Settlement) -> Result<Value, KernelError> + Send + 'static,
-) -> Waiter {
-    Box::new(move |kernel, settlement| {
-        let answer = answer(kernel, settlement);
-        kernel.outbox.reply(reply, answer);
-    })
 }

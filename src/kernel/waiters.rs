@@ -1,31 +1,33 @@
-//! Waiting for promises from outside the kernel (RPC `queueMessage`, `launchSubcluster`).
-//!
-//! A waiter holds one reference on its promise so the promise outlives its settlement until the
-//! waiter has read it; then the reference is released and the promise is collected (§14.3: no
-//! rows left behind per `queueMessage`).
-//!
-//! The waiters live in memory ([`Waiters`]) but their references are counted in the store, so
-//! the store also records them (`kernelWaiters`): a kernel that starts after a crash, whose
-//! waiters died with the old process, releases them (otherwise those promises, and what their
-//! values refer to, could never be collected).
+//! [`Waiters`]: the callers outside the kernel (RPC `queueMessage`, `launchSubcluster`) awaiting
+//! kernel promises, by promise, and which of those promises the current crank settled. What a
+//! waiter is and how the kernel registers, fires and releases them is `awaiting.rs`.
 
-use super::error::KernelError;
-use super::machine::{Kernel, Settlement, Waiter};
-use super::state::PromiseState;
+use crate::capdata::CapData;
 use std::collections::BTreeMap;
 
+/// How a settled promise looks to whoever awaited it.
+pub type Settlement = Result<CapData, CapData>;
+
 /// The callers awaiting kernel promises, and which of those promises the current crank settled.
-#[derive(Default)]
-pub struct Waiters {
-    by_promise: BTreeMap<String, Vec<Waiter>>,
+pub struct Waiters<W> {
+    by_promise: BTreeMap<String, Vec<W>>,
     /// Awaited promises settled by the current crank; fired only if it commits.
     settled: Vec<String>,
 }
 
-impl Waiters {
+impl<W> Default for Waiters<W> {
+    fn default() -> Self {
+        Waiters {
+            by_promise: BTreeMap::new(),
+            settled: Vec::new(),
+        }
+    }
+}
+
+impl<W> Waiters<W> {
     /// Adds `waiter` on `kpid`; `settled` says the promise is settled already (it fires at the
     /// end of the current crank).
-    fn add(&mut self, kpid: &str, waiter: Waiter, settled: bool) {
+    pub fn add(&mut self, kpid: &str, waiter: W, settled: bool) {
         self.by_promise
             .entry(kpid.to_string())
             .or_default()
@@ -48,7 +50,7 @@ impl Waiters {
     }
 
     /// The waiters of the promises the committed crank settled.
-    fn take_settled(&mut self) -> Vec<(String, Vec<Waiter>)> {
+    pub fn take_settled(&mut self) -> Vec<(String, Vec<W>)> {
         std::mem::take(&mut self.settled)
             .into_iter()
             .filter_map(|kpid| self.by_promise.remove(&kpid).map(|w| (kpid, w)))
@@ -56,7 +58,7 @@ impl Waiters {
     }
 
     /// Every waiter, taken.
-    fn take_all(&mut self) -> Vec<(String, Vec<Waiter>)> {
+    pub fn take_all(&mut self) -> Vec<(String, Vec<W>)> {
         self.settled.clear();
         std::mem::take(&mut self.by_promise).into_iter().collect()
     }
@@ -68,86 +70,5 @@ impl Waiters {
             .iter()
             .map(|(kpid, waiters)| (kpid.clone(), waiters.len() as u64))
             .collect()
-    }
-}
-
-impl Kernel {
-    /// Registers `waiter` on `kpid`, a fresh unresolved promise already held for it (by
-    /// [`Kernel::send_held`], or a launch): nothing here can fail, so the waiter is never lost.
-    pub(super) fn wait_held(&mut self, kpid: &str, waiter: Waiter) {
-        self.waiters.add(kpid, waiter, false);
-    }
-
-    /// Fires the waiters of promises settled by the crank that just committed.
-    pub(super) fn fire_settled_waiters(&mut self) {
-        for (kpid, waiters) in self.waiters.take_settled() {
-            let settlement = match self.state.promise_state(&kpid) {
-                Ok(Some(PromiseState::Fulfilled(value))) => Ok(value),
-                Ok(Some(PromiseState::Rejected(reason))) => Err(reason),
-                other => {
-                    tracing::error!("awaited promise {kpid} is not settled after all: {other:?}");
-                    continue;
-                }
-            };
-            for waiter in waiters {
-                self.release_waiter(&kpid, waiter, settlement.clone());
-            }
-        }
-    }
-
-    fn release_waiter(&mut self, kpid: &str, waiter: Waiter, settlement: Settlement) {
-        let result = self.atomically(|k| {
-            k.state.release_for_waiter(kpid)?;
-            k.collect_garbage()
-        });
-        if let Err(e) = result {
-            tracing::error!("releasing the waiter of {kpid}: {e}");
-        }
-        waiter(self, settlement);
-    }
-
-    /// Releases the references of waiters that died with a previous kernel process (a crash:
-    /// a clean stop answers and releases every waiter).
-    pub(super) fn release_dead_waiters(&mut self) -> Result<(), KernelError> {
-        let held = self.state.waiter_holds()?;
-        if held.is_empty() {
-            return Ok(());
-        }
-        self.atomically(|k| {
-            for (kpid, count) in held {
-                for _ in 0..count {
-                    k.state.release_for_waiter(&kpid)?;
-                }
-            }
-            k.collect_garbage()
-        })?;
-        self.commit()
-    }
-
-    /// The references the waiters hold, by promise (what `kernelWaiters` must record).
-    pub fn waiter_refs(&self) -> BTreeMap<String, u64> {
-        self.waiters.refs()
-    }
-
-    /// Fails every waiter with `DELIVERY_FAILED: <reason>`: the kernel is stopping.
-    pub(super) fn abandon_waiters(&mut self, reason: &str) {
-        let reason = crate::capdata::kernel_error("DELIVERY_FAILED", reason);
-        for (kpid, waiters) in self.waiters.take_all() {
-            for waiter in waiters {
-                self.release_waiter(&kpid, waiter, Err(reason.clone()));
-            }
-        }
-    }
-
-    /// Fails every waiter without touching the store, which is about to be wiped
-    /// (`clearState`): its promise ids will be handed out again, and an old caller must not
-    /// receive a new caller's result.
-    pub(super) fn drop_waiters(&mut self, reason: &str) {
-        let reason = crate::capdata::kernel_error("DELIVERY_FAILED", reason);
-        for (_, waiters) in self.waiters.take_all() {
-            for waiter in waiters {
-                waiter(self, Err(reason.clone()));
-            }
-        }
     }
 }

@@ -5,7 +5,7 @@
 //! loaded (its budget, its deliveries since the last `bringOutYourDead`) and the alarm clock
 //! that wakes vats. It knows nothing of kv keys: the kernel applies what a job did.
 
-use super::machine::KernelOptions;
+use super::options::KernelOptions;
 use crate::vat::{
     CreationOptions, Job, Overrun, Ran, Stuck, VatFactory, VatFault, VatThread, Wakeups,
 };

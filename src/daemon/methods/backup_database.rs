@@ -2,7 +2,7 @@
 //! the database to a new file, while the daemon runs.
 
 use super::params::{self, Kind};
-use crate::daemon::server::Shared;
+use crate::daemon::shared::Shared;
 use crate::kernel::store::backup;
 use crate::protocol::RpcError;
 use serde_json::Value;

@@ -3,7 +3,7 @@
 //! `invokeCapability` is also what the least-authority socket serves.
 
 use super::params::{self, Field, Kind};
-use crate::daemon::server::Shared;
+use crate::daemon::shared::Shared;
 use crate::kernel::{Call, IssueOptions, now_ms};
 use crate::protocol::RpcError;
 use serde_json::{Map, Value};

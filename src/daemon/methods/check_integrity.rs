@@ -2,7 +2,7 @@
 //! the kernel's invariants over the committed state, on a blocking thread.
 
 use super::params;
-use crate::daemon::server::Shared;
+use crate::daemon::shared::Shared;
 use crate::kernel::fsck::fsck;
 use crate::protocol::RpcError;
 use serde_json::Value;

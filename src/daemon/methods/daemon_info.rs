@@ -2,7 +2,7 @@
 //! it safely (by pid and lock rather than a pid file) and to say how it was started.
 
 use super::params;
-use crate::daemon::server::Shared;
+use crate::daemon::shared::Shared;
 use crate::protocol::RpcError;
 use serde_json::Value;
 

@@ -1,7 +1,7 @@
 //! `executeDBQuery {"sql"}` → rows as objects, read-only (spec §2; fixes §14.16).
 
 use super::schemas;
-use crate::daemon::server::Shared;
+use crate::daemon::shared::Shared;
 use crate::kernel::store::{QueryLimits, read_only_query};
 use crate::protocol::RpcError;
 use serde_json::Value;

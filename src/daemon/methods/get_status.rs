@@ -1,7 +1,7 @@
 //! `getStatus []` → `{vats, subclusters, remoteComms}` (spec §2.1).
 
 use super::params;
-use crate::daemon::server::Shared;
+use crate::daemon::shared::Shared;
 use crate::protocol::RpcError;
 use serde_json::Value;
 

@@ -2,7 +2,7 @@
 //! becomes a kernel [`Call`], and answers once the kernel has committed its effects.
 
 use super::schemas;
-use crate::daemon::server::Shared;
+use crate::daemon::shared::Shared;
 use crate::kernel::{Call, KernelError, LaunchPlan};
 use crate::protocol::RpcError;
 use serde_json::Value;

@@ -1,7 +1,9 @@
-//! The control API's methods. Each file parses its params and applies itself; this file only
-//! routes by name. Reference methods not implemented yet answer "method not found" (spec §2).
+//! The methods the daemon serves. Each file parses its params and applies itself; this file only
+//! routes the control socket's by name (the capability socket's router is `cap_socket.rs`).
+//! Reference methods not implemented yet answer "method not found" (spec §2).
 
 mod backup_database;
+pub mod cap_socket;
 pub mod capabilities;
 mod check_integrity;
 mod daemon_info;
@@ -13,7 +15,7 @@ pub mod params;
 mod proptests;
 pub mod schemas;
 
-use super::server::Shared;
+use super::shared::Shared;
 use crate::protocol::RpcError;
 use serde_json::Value;
 

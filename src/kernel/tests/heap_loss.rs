@@ -5,8 +5,8 @@
 use super::Harness;
 use super::quickjs::{example, harness, test_vat};
 use crate::capdata::{CapData, Passable, encode, error_message};
-use crate::kernel::machine::Settlement;
 use crate::kernel::state::PromiseState;
+use crate::kernel::waiters::Settlement;
 use crate::kernel::{Call, Kernel};
 use serde_json::json;
 use std::sync::{Arc, Mutex};
