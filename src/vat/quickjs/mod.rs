@@ -13,6 +13,7 @@ mod bundle;
 mod bytecode;
 mod harden;
 mod host;
+mod output;
 mod scripts;
 mod subtle;
 mod timers;
@@ -200,6 +201,7 @@ impl Engine {
     ) -> Result<DeliveryResult, VatFault> {
         self.interrupted.set(false);
         self.out_of_memory.set(false);
+        self.host.borrow_mut().output.new_crank();
         self.deadline.set(Some(Instant::now() + budget));
         let outcome = self.drive(syscalls, budget, start);
         self.deadline.set(None);
