@@ -134,7 +134,10 @@ fn start(
     let (kernel, kernel_thread) = crate::kernel::start(
         conn,
         &paths.database,
-        Box::new(crate::vat::DefaultFactory::default()),
+        Box::new(crate::vat::DefaultFactory {
+            allowed_global_names: settings.allowed_global_names.clone(),
+            ..Default::default()
+        }),
         settings.kernel,
     )
     .map_err(|e| e.to_string())?;

@@ -3,6 +3,7 @@
 
 mod common;
 
+mod allowed_globals;
 mod cap_socket;
 mod capabilities;
 mod client_boundary;

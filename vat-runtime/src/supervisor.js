@@ -174,7 +174,7 @@ const requestedGlobals = (vatId, config) => {
   const endowments = {};
   for (const name of config.globals ?? []) {
     if (!Object.hasOwn(available, name)) {
-      throw Error(`Vat "${vatId}" requested endowment "${name}", which is not available in ocapd`);
+      throw Error(`Vat "${vatId}" requested unknown global "${name}"`);
     }
     endowments[name] = available[name];
   }
