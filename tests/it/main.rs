@@ -16,6 +16,7 @@ mod kernel_rpc;
 mod ocapctl;
 mod operations;
 mod packaging;
+mod pid_file;
 mod quickjs_vats;
 mod reference_vats;
 mod schema_migrations;
