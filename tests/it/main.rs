@@ -11,6 +11,7 @@ mod console;
 mod crash;
 mod fuzz_requests;
 mod hostile;
+mod http_bundles;
 mod isolation;
 mod kernel_rpc;
 mod ocapctl;

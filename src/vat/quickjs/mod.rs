@@ -14,6 +14,7 @@ mod bytecode;
 mod harden;
 mod host;
 mod output;
+mod remote_code;
 mod scripts;
 mod subtle;
 mod timers;
