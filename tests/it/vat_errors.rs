@@ -99,3 +99,29 @@ fn common_type_errors_have_v8_wording() {
     );
     assert_eq!(response["error"]["message"], "boom: caller");
 }
+
+#[test]
+fn a_vat_that_fails_to_start_leaves_its_stack_in_the_log() {
+    let home = started();
+    let _stop = Cleanup(&home);
+    let url = format!("file://{}/test-vats/throws.bundle", env!("OUT_DIR"));
+    let response = request(
+        &home.socket(),
+        &json!({"jsonrpc": "2.0", "id": 1, "method": "launchSubcluster",
+            "params": {"config": {"bootstrap": "bad", "vats": {"bad": {"bundleSpec": url}}}}})
+        .to_string(),
+    );
+    assert_eq!(
+        response["error"]["message"],
+        "Failed to launch vat v1 (bad)"
+    );
+    let log = crate::reference_vats::daemon_log(&home);
+    let at = log
+        .find("ERROR ocap::vat::runtime: Delivery error in vat v1: Error: buildRootObject exploded")
+        .unwrap_or_else(|| panic!("{log}"));
+    // The last line of an event ends with its fields.
+    let frame_line = log[at..].lines().nth(1).unwrap();
+    let frame_line = frame_line.split(" vat=").next().unwrap();
+    assert_eq!(frame(frame_line).0, "buildRootObject", "{log}");
+    assert_eq!(frame(frame_line).1, url, "{log}");
+}

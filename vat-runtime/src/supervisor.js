@@ -226,6 +226,7 @@ const requirePackage = harden((name, names = []) => {
 // --- the vat ----------------------------------------------------------------------------------
 
 let dispatch;
+let vatName = 'the vat';
 let current = { done: true, error: null };
 
 /**
@@ -246,6 +247,13 @@ const start = delivery => {
       error => {
         record.done = true;
         record.error = errorText(error);
+        // Only the message goes back to the kernel; the log gets the stack too, with the
+        // reference supervisor's words.
+        try {
+          console.error(`Delivery error in vat ${vatName}:`, error);
+        } catch {
+          // Out of memory, say: the outcome above is what matters.
+        }
       },
     );
 };
@@ -255,6 +263,7 @@ const start = delivery => {
  * `vatParameters` (CapData JSON). `config` is the vat's VatConfig.
  */
 const init = (vatId, configJson, code, vatParametersJson) => {
+  vatName = vatId;
   const config = JSON.parse(configJson);
   const globals = { ...requestedGlobals(vatId, config), ...makePlatform(host, config) };
   const wrapper = '(function(require){';

@@ -388,8 +388,11 @@ fn describe(ctx: &Ctx<'_>, error: rquickjs::Error) -> String {
     if let Some(e) = exception.as_exception() {
         let message = e.message().unwrap_or_default();
         let stack = e.stack().unwrap_or_default();
+        // In a vat, stacks start as V8's do, with `Name: message` (see prelude.js).
         return if stack.is_empty() {
             message
+        } else if stack.lines().next().is_some_and(|l| l.ends_with(&message)) {
+            stack
         } else {
             format!("{message}\n{stack}")
         };
