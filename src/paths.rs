@@ -13,6 +13,8 @@ pub const SOCKET_FILE: &str = "daemon.sock";
 pub const DATABASE_FILE: &str = "kernel.sqlite";
 /// File name of the log written by a daemon that `ocapctl` started detached.
 pub const LOG_FILE: &str = "daemon.log";
+/// File name of the pid file a daemon that binds its own socket writes (the reference's).
+pub const PID_FILE: &str = "daemon.pid";
 
 /// The resolved locations of everything a daemon owns.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -70,6 +72,11 @@ impl Paths {
     /// The state directory (the database's folder).
     pub fn state_dir(&self) -> &Path {
         self.database.parent().unwrap_or(Path::new("."))
+    }
+
+    /// The pid file beside the database (`$OCAP_HOME/daemon.pid` in the compatible layout).
+    pub fn pid_file(&self) -> PathBuf {
+        self.state_dir().join(PID_FILE)
     }
 }
 

@@ -42,7 +42,10 @@ fn render(options: &Options, file: &ConfigFile, s: &Settings, path: Option<&Path
     let secs = |d: Duration| Value::Float(d.as_secs_f64());
     let int = |n: usize| Value::Integer(i64::try_from(n).unwrap_or(i64::MAX));
     let text = |p: &Path| Value::String(p.display().to_string());
-    let rows: [(&str, Option<Value>, bool, bool, &str); 11] = [
+    let names = |names: &Vec<String>| {
+        Value::Array(names.iter().map(|n| Value::String(n.clone())).collect())
+    };
+    let rows: [(&str, Option<Value>, bool, bool, &str); 12] = [
         (
             "socket",
             Some(text(&s.paths.socket)),
@@ -107,6 +110,13 @@ fn render(options: &Options, file: &ConfigFile, s: &Settings, path: Option<&Path
             "",
         ),
         (
+            "allowed-global-names",
+            s.allowed_global_names.as_ref().map(names),
+            options.allowed_global_names.is_some(),
+            file.allowed_global_names.is_some(),
+            "a vat may ask for any of the reference's globals",
+        ),
+        (
             "log-level",
             Some(Value::String(s.log_level.clone())),
             options.log_level.is_some(),
@@ -160,7 +170,7 @@ mod tests {
         let text = "socket = \"/tmp/s.sock\"\ndb = \"/tmp/k.sqlite\"\nidle-timeout = 300\n\
                     drain-timeout = 2.5\nread-timeout = 4\ndelivery-timeout = 6\nreap-interval = 7\n\
                     max-request-bytes = 4096\nmax-connections = 9\nlog-level = \"ocap=debug\"\n\
-                    log-file = \"/tmp/o.log\"\n";
+                    log-file = \"/tmp/o.log\"\nallowed-global-names = [\"Date\", \"Math\"]\n";
         let (_dir, options) = config_file(text);
         let printed = check(&options).unwrap();
         assert_eq!(
@@ -168,7 +178,7 @@ mod tests {
             ConfigFile::parse(text).unwrap(),
             "{printed}"
         );
-        assert_eq!(printed.matches("# config file").count(), 11, "{printed}");
+        assert_eq!(printed.matches("# config file").count(), 12, "{printed}");
     }
 
     #[test]

@@ -31,6 +31,8 @@ pub struct ConfigFile {
     pub max_request_bytes: Option<usize>,
     /// As `--max-connections`.
     pub max_connections: Option<usize>,
+    /// As `--allowed-global-names`, as a list.
+    pub allowed_global_names: Option<Vec<String>>,
     /// As `--log-level`.
     pub log_level: Option<String>,
     /// As `--log-file`.
@@ -94,6 +96,10 @@ impl ConfigFile {
                     .map_err(|e| format!("{key}: {e}"))?;
             }
         }
+        if let Some(names) = &config.allowed_global_names {
+            super::options::check_global_names(names)
+                .map_err(|e| format!("allowed-global-names: {e}"))?;
+        }
         Ok(config)
     }
 }
@@ -145,6 +151,23 @@ mod tests {
                 "{paths:?}"
             );
         }
+    }
+
+    #[test]
+    fn allowed_global_names_are_a_list_of_the_references() {
+        let c = ConfigFile::parse("allowed-global-names = [\"Date\", \"fetch\"]\n").unwrap();
+        assert_eq!(
+            c.allowed_global_names,
+            Some(vec!["Date".into(), "fetch".into()])
+        );
+        let c = ConfigFile::parse("allowed-global-names = []\n").unwrap();
+        assert_eq!(c.allowed_global_names, Some(vec![]));
+        let err = ConfigFile::parse("allowed-global-names = [\"process\"]").unwrap_err();
+        assert!(
+            err.starts_with("allowed-global-names: unknown global \"process\""),
+            "{err}"
+        );
+        assert!(ConfigFile::parse("allowed-global-names = \"Date\"").is_err());
     }
 
     #[test]

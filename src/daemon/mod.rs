@@ -17,6 +17,7 @@ mod manual;
 mod methods;
 mod notify;
 mod options;
+mod pid_file;
 mod server;
 mod settings;
 mod shared;
@@ -109,13 +110,22 @@ fn start(
     let log = logging::init(&settings.log_level, settings.log_file.as_deref())?;
     let paths = settings.paths.clone();
     let lock = DatabaseLock::acquire(&paths.lock(), &paths.database).map_err(|e| e.to_string())?;
+    // A daemon that binds its own socket writes daemon.pid before the socket listens; the
+    // guard removes it when start returns, however it returns.
+    let mut pid_file = None;
     let (listener, activation, inherited_caps) = match inherited {
         Some(inherited) => (inherited.control, inherited.activation, inherited.caps),
-        None => (
-            listen::bind(&paths).map_err(|e| e.to_string())?,
-            Activation::SelfBound,
-            None,
-        ),
+        None => {
+            let path = paths.pid_file();
+            pid_file = Some(
+                pid_file::PidFile::write(&path).map_err(|e| format!("{}: {e}", path.display()))?,
+            );
+            (
+                listen::bind(&paths).map_err(|e| e.to_string())?,
+                Activation::SelfBound,
+                None,
+            )
+        }
     };
     // A socket the service manager passed wins over --cap-socket, as for the control socket.
     let bound_caps = match (&inherited_caps, &settings.cap_socket) {
@@ -133,7 +143,10 @@ fn start(
     let (kernel, kernel_thread) = crate::kernel::start(
         conn,
         &paths.database,
-        Box::new(crate::vat::DefaultFactory::default()),
+        Box::new(crate::vat::DefaultFactory {
+            allowed_global_names: settings.allowed_global_names.clone(),
+            ..Default::default()
+        }),
         settings.kernel,
     )
     .map_err(|e| e.to_string())?;
@@ -170,6 +183,7 @@ fn start(
     if let Some(path) = self_bound_caps {
         let _ = std::fs::remove_file(path);
     }
+    drop(pid_file);
     drop(lock);
     tracing::info!("stopped");
     served

@@ -54,6 +54,11 @@ pub struct Options {
     #[arg(long, value_name = "N")]
     pub max_connections: Option<usize>,
 
+    /// The only globals (spec §3.2) vats may ask for, comma-separated (the reference kernel's
+    /// `allowedGlobalNames`); a vat asking for another fails to start [default: all of them]
+    #[arg(long, value_name = "NAMES", value_parser = parse_global_names)]
+    pub allowed_global_names: Option<GlobalNames>,
+
     /// Log filter, e.g. `info` or `ocap=debug` [default: info; env OCAP_LOG]
     #[arg(long, value_name = "FILTER", env = "OCAP_LOG")]
     pub log_level: Option<String>,
@@ -77,6 +82,37 @@ pub struct Options {
     pub manpages: Option<PathBuf>,
 }
 
+/// A list of global names, each one of the reference's (`ALLOWED_GLOBAL_NAMES`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GlobalNames(pub Vec<String>);
+
+/// Parses `Date,Math,…` (empty: none); each name must be one a vat may ask for.
+pub fn parse_global_names(text: &str) -> Result<GlobalNames, String> {
+    let names: Vec<String> = text
+        .split(',')
+        .map(str::trim)
+        .filter(|name| !name.is_empty())
+        .map(String::from)
+        .collect();
+    check_global_names(&names)?;
+    Ok(GlobalNames(names))
+}
+
+/// Fails on a name that is not one of the globals a vat may ask for (spec §3.2).
+pub fn check_global_names(names: &[String]) -> Result<(), String> {
+    use crate::kernel::config::ALLOWED_GLOBAL_NAMES;
+    match names
+        .iter()
+        .find(|n| !ALLOWED_GLOBAL_NAMES.contains(&n.as_str()))
+    {
+        Some(bad) => Err(format!(
+            "unknown global {bad:?}: expected some of {}",
+            ALLOWED_GLOBAL_NAMES.join(", ")
+        )),
+        None => Ok(()),
+    }
+}
+
 /// Parses a positive number of seconds (fractions allowed).
 pub fn parse_seconds(text: &str) -> Result<f64, String> {
     match text.parse::<f64>() {
@@ -90,6 +126,20 @@ pub fn parse_seconds(text: &str) -> Result<f64, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn global_names_are_the_references_and_may_be_none() {
+        assert_eq!(
+            parse_global_names("Date, Math").unwrap(),
+            GlobalNames(vec!["Date".into(), "Math".into()])
+        );
+        assert_eq!(parse_global_names("").unwrap(), GlobalNames(vec![]));
+        let err = parse_global_names("Date,eval").unwrap_err();
+        assert!(
+            err.starts_with("unknown global \"eval\": expected some of setTimeout, "),
+            "{err}"
+        );
+    }
 
     #[test]
     fn seconds_must_be_positive_and_finite() {

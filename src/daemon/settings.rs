@@ -34,6 +34,8 @@ pub struct Settings {
     pub limits: Limits,
     /// The kernel's delivery budget and reaping schedule.
     pub kernel: crate::kernel::KernelOptions,
+    /// The only globals vats may ask for (`None`: any of spec §3.2's); fixed at start.
+    pub allowed_global_names: Option<Vec<String>>,
     /// The tracing filter.
     pub log_level: String,
     /// Where logs go instead of stderr, if set.
@@ -95,6 +97,11 @@ impl Settings {
                     .or(config.reap_interval)
                     .unwrap_or(100),
             },
+            allowed_global_names: options
+                .allowed_global_names
+                .as_ref()
+                .map(|names| names.0.clone())
+                .or(config.allowed_global_names.clone()),
             log_level: options
                 .log_level
                 .clone()
@@ -142,5 +149,20 @@ mod tests {
         assert_eq!(s.drain_timeout, Duration::from_secs(10));
         assert_eq!(s.idle_timeout, None);
         assert_eq!(s.log_level, "info");
+        assert_eq!(s.allowed_global_names, None);
+        let options = Options {
+            allowed_global_names: Some(super::super::options::GlobalNames(vec![])),
+            ..Options::default()
+        };
+        let config = ConfigFile {
+            allowed_global_names: Some(vec!["Date".into()]),
+            ..ConfigFile::default()
+        };
+        let s = Settings::merge(&options, &config, None);
+        assert_eq!(
+            s.allowed_global_names,
+            Some(vec![]),
+            "an empty flag allows none"
+        );
     }
 }

@@ -94,10 +94,32 @@ pub trait VatFactory: Send + Sync {
 
 /// The daemon's factory: a vat whose config names a worker program
 /// (`creationOptions.worker`) runs in that child process, every other vat in QuickJS.
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Default)]
 pub struct DefaultFactory {
     /// The built-in runtime.
     pub quickjs: quickjs::QuickJsFactory,
+    /// The only globals a vat may ask for (the reference kernel's `allowedGlobalNames`); `None`
+    /// allows all of spec §3.2's.
+    pub allowed_global_names: Option<Vec<String>>,
+}
+
+impl DefaultFactory {
+    /// The first global `config` asks for that [`DefaultFactory::allowed_global_names`] leaves
+    /// out, as the reference words its refusal (its supervisor's `initVat` fails with it).
+    fn refused_global(&self, vat_id: &str, config: &serde_json::Value) -> Result<(), String> {
+        let Some(allowed) = &self.allowed_global_names else {
+            return Ok(());
+        };
+        let asked = config.get("globals").and_then(|g| g.as_array());
+        for name in asked.into_iter().flatten().filter_map(|n| n.as_str()) {
+            if !allowed.iter().any(|a| a == name) {
+                return Err(format!(
+                    "Vat \"{vat_id}\" requested unknown global \"{name}\""
+                ));
+            }
+        }
+        Ok(())
+    }
 }
 
 impl VatFactory for DefaultFactory {
@@ -114,10 +136,43 @@ impl VatFactory for DefaultFactory {
         vat_id: &str,
         config: &serde_json::Value,
     ) -> Result<Box<dyn VatRuntime>, String> {
+        self.refused_global(vat_id, config)?;
         if process::worker_command(config).is_some() {
             process::ProcessFactory.create(vat_id, config)
         } else {
             self.quickjs.create(vat_id, config)
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn a_global_outside_the_allowed_names_is_refused_with_the_references_words() {
+        let factory = DefaultFactory {
+            allowed_global_names: Some(vec!["Date".into()]),
+            ..DefaultFactory::default()
+        };
+        let config = json!({"bundleSpec": "file:///nowhere.bundle", "globals": ["Date", "Math"]});
+        assert_eq!(
+            factory.create("v3", &config).err().unwrap(),
+            "Vat \"v3\" requested unknown global \"Math\""
+        );
+        // Allowed ones pass on to loading the code (which fails here: there is none).
+        let config = json!({"bundleSpec": "file:///nowhere.bundle", "globals": ["Date"]});
+        let err = factory.create("v3", &config).err().unwrap();
+        assert!(err.starts_with("fetch of user code"), "{err}");
+        // Without a restriction, every name passes.
+        let err = DefaultFactory::default()
+            .create(
+                "v3",
+                &json!({"bundleSpec": "file:///nowhere.bundle", "globals": ["Math"]}),
+            )
+            .err()
+            .unwrap();
+        assert!(err.starts_with("fetch of user code"), "{err}");
     }
 }

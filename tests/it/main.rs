@@ -3,6 +3,7 @@
 
 mod common;
 
+mod allowed_globals;
 mod cap_socket;
 mod capabilities;
 mod client_boundary;
@@ -10,14 +11,19 @@ mod console;
 mod crash;
 mod fuzz_requests;
 mod hostile;
+mod http_bundles;
 mod isolation;
 mod kernel_rpc;
 mod ocapctl;
 mod operations;
 mod packaging;
+mod pid_file;
 mod quickjs_vats;
+mod reference_vats;
 mod schema_migrations;
 mod service_files;
 mod service_lifecycle;
 mod unit_security;
+mod vat_errors;
+mod vat_logs;
 mod wire_protocol;

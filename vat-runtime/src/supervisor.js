@@ -5,16 +5,19 @@
 // promise jobs and immediates until quiescence after each call.
 
 import { useTimers } from './abort.js';
+import { makeConsole } from './console.js';
 import { makeEndowments } from './endowments.js';
 import { makeNetwork } from './fetch.js';
+import { makeVatLogger } from './logger.js';
 import { makePlatform } from './platform.js';
 import { makeTimers } from './timers.js';
 
 const host = globalThis.ocapHost;
-const { makeLiveSlots, ocapPackages: packages } = globalThis;
+const { makeLiveSlots, ocapPackages: packages, ocapStacks: stacks } = globalThis;
 delete globalThis.ocapHost;
 delete globalThis.makeLiveSlots;
 delete globalThis.ocapPackages;
+delete globalThis.ocapStacks;
 
 const { stringify } = JSON;
 
@@ -171,12 +174,33 @@ const requestedGlobals = (vatId, config) => {
   const endowments = {};
   for (const name of config.globals ?? []) {
     if (!Object.hasOwn(available, name)) {
-      throw Error(`Vat "${vatId}" requested endowment "${name}", which is not available in ocapd`);
+      throw Error(`Vat "${vatId}" requested unknown global "${name}"`);
     }
     endowments[name] = available[name];
   }
   return endowments;
 };
+
+// --- what every vat gets -------------------------------------------------------------------
+
+/**
+ * `Float16Array`, `Float32Array` and `Float64Array`, those of them the engine has. SES 2 keeps
+ * them off new compartments' globals (the bits of their NaNs are a side channel) and says they
+ * may be endowed; SES 1, which the reference runs, puts them on every compartment, and
+ * `@endo/marshal` 1.8 (in every reference-built vat that bundles `@endo/exo` or
+ * `@endo/patterns`) makes a `Float64Array` as it loads.
+ */
+const floatArrays = harden(
+  Object.fromEntries(
+    ['Float16Array', 'Float32Array', 'Float64Array']
+      .filter(name => typeof globalThis[name] === 'function')
+      .map(name => [name, globalThis[name]]),
+  ),
+);
+
+/** The vat's `console`, and liveslots' own, logged apart by the host. */
+const vatConsole = harden(makeConsole(host, 'console'));
+const liveslotsConsole = harden(makeConsole(host, 'liveslots'));
 
 // --- packages for vat sources (src/vatsource) -------------------------------------------------
 
@@ -202,6 +226,7 @@ const requirePackage = harden((name, names = []) => {
 // --- the vat ----------------------------------------------------------------------------------
 
 let dispatch;
+let vatName = 'the vat';
 let current = { done: true, error: null };
 
 /**
@@ -222,6 +247,13 @@ const start = delivery => {
       error => {
         record.done = true;
         record.error = errorText(error);
+        // Only the message goes back to the kernel; the log gets the stack too, with the
+        // reference supervisor's words.
+        try {
+          console.error(`Delivery error in vat ${vatName}:`, error);
+        } catch {
+          // Out of memory, say: the outcome above is what matters.
+        }
       },
     );
 };
@@ -231,14 +263,18 @@ const start = delivery => {
  * `vatParameters` (CapData JSON). `config` is the vat's VatConfig.
  */
 const init = (vatId, configJson, code, vatParametersJson) => {
+  vatName = vatId;
   const config = JSON.parse(configJson);
   const globals = { ...requestedGlobals(vatId, config), ...makePlatform(host, config) };
+  const wrapper = '(function(require){';
+  stacks.setVatCode(config.bundleSpec ?? config.sourceSpec ?? '<vat>', wrapper.length);
   const buildVatNamespace = async (lsEndowments, inescapableGlobalProperties) => {
     const compartment = new Compartment({
       __options__: true,
       globals: {
+        ...floatArrays,
         ...globals,
-        console,
+        console: vatConsole,
         assert,
         harden,
         ...lsEndowments,
@@ -250,9 +286,7 @@ const init = (vatId, configJson, code, vatParametersJson) => {
       Object.getOwnPropertyDescriptors(inescapableGlobalProperties),
     );
     compartment.globalThis.global = compartment.globalThis;
-    const run = compartment.evaluate(
-      `(function(require){${code};return __vatExports__;})`,
-    );
+    const run = compartment.evaluate(`${wrapper}${code};return __vatExports__;})`);
     return run(requirePackage);
   };
   const gcTools = harden({
@@ -265,10 +299,10 @@ const init = (vatId, configJson, code, vatParametersJson) => {
   ({ dispatch } = makeLiveSlots(
     syscall,
     vatId,
-    {},
+    { logger: makeVatLogger(host) },
     {},
     gcTools,
-    console,
+    liveslotsConsole,
     buildVatNamespace,
   ));
   start(['startVat', JSON.parse(vatParametersJson)]);

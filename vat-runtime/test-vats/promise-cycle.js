@@ -1,30 +1,55 @@
-// A vat whose two result promises come to name each other, settled in one turn: liveslots then
-// resolves both in one `resolve` syscall, each value naming the other promise (spec §7.4).
+// Promises whose resolutions name each other (p1 -> [p2], p2 -> [p1]). With `test: 'oneBatch'`
+// (the default) the other vat (`bob`) resolves both in one delivery, so liveslots sends both
+// resolutions in one `resolve` syscall; with `test: 'apart'`, in two deliveries. `bootstrap`
+// answers whether each resolution holds a promise (it does: [true, true]).
+import { E } from '@endo/eventual-send';
 import { Far } from '@endo/far';
 
-export function buildRootObject() {
-  let resolveFirst;
-  let resolveSecond;
-  const first = new Promise(resolve => {
-    resolveFirst = resolve;
+const isPromise = value => Promise.resolve(value) === value;
+
+const makeKit = () => {
+  let resolve;
+  const promise = new Promise(r => {
+    resolve = r;
   });
-  const second = new Promise(resolve => {
-    resolveSecond = resolve;
-  });
+  return { promise, resolve };
+};
+
+export function buildRootObject(_vatPowers, parameters) {
+  const test = parameters?.test ?? 'oneBatch';
+  let first;
+  let second;
   return Far('root', {
-    first() {
-      return first;
+    async bootstrap({ bob }) {
+      const x = E(bob).makeFirst();
+      const y = E(bob).makeSecond();
+      if (test === 'oneBatch') {
+        await E(bob).resolveBoth([x], [y]);
+      } else {
+        await E(bob).resolveFirst([y]);
+        await E(bob).resolveSecond([x]);
+      }
+      const [toY] = await x;
+      const [toX] = await y;
+      return [isPromise(toY), isPromise(toX)];
     },
-    second() {
-      return second;
+    makeFirst() {
+      first = makeKit();
+      return first.promise;
     },
-    tie() {
-      resolveFirst({ other: second });
-      resolveSecond({ other: first });
-      return 'tied';
+    makeSecond() {
+      second = makeKit();
+      return second.promise;
     },
-    hello() {
-      return 'still here';
+    resolveBoth(toFirst, toSecond) {
+      first.resolve(toSecond);
+      second.resolve(toFirst);
+    },
+    resolveFirst(value) {
+      first.resolve(value);
+    },
+    resolveSecond(value) {
+      second.resolve(value);
     },
   });
 }

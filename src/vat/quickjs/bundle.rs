@@ -1,6 +1,8 @@
-//! Reading a vat's code from a `file://` URL: the reference bundle format of spec §7.1, or a
-//! plain ES-module source (`.js`, `.mjs`) converted by [`crate::vatsource`].
+//! Reading a vat's code from a `file://`, `http://` or `https://` URL (the latter through
+//! [`super::remote_code`]): the reference bundle format of spec §7.1, or a plain ES-module source
+//! (a path ending `.js` or `.mjs`) converted by [`crate::vatsource`].
 
+use super::remote_code;
 use crate::vatsource;
 use serde_json::Value;
 
@@ -17,25 +19,40 @@ pub fn load(config: &Value) -> Result<String, String> {
             );
         }
     };
-    let Some(path) = spec.strip_prefix("file://") else {
+    // The text, the name for a module source's errors, and whether it is one (by its path).
+    let (text, name, module) = if remote_code::is_remote(spec) {
+        let path = spec.split(['?', '#']).next().unwrap_or(spec);
+        let module = vatsource::is_module_path(path);
+        check_source_only(spec, source_only, module)?;
+        (remote_code::fetch(spec)?, spec.clone(), module)
+    } else if let Some(path) = spec.strip_prefix("file://") {
+        let path = percent_decode(path)?;
+        let module = vatsource::is_module_path(&path);
+        check_source_only(spec, source_only, module)?;
+        let text = std::fs::read_to_string(&path)
+            .map_err(|e| format!("fetch of user code {spec} failed: {e}"))?;
+        (text, path, module)
+    } else {
         return Err(format!(
-            "ocapd's built-in runtime loads vat code from file:// URLs only, not {spec}"
+            "ocapd's built-in runtime loads vat code from file://, http:// and https:// URLs \
+             only, not {spec}"
         ));
     };
-    let path = percent_decode(path)?;
-    let module = vatsource::is_module_path(&path);
+    if module {
+        let converted = vatsource::convert(&text, &name).map_err(|e| e.to_string())?;
+        return Ok(converted.code);
+    }
+    parse(&text).map_err(|e| format!("bundle {spec}: {e}"))
+}
+
+/// Fails when a `sourceSpec` names something other than an ES module.
+fn check_source_only(spec: &str, source_only: bool, module: bool) -> Result<(), String> {
     if source_only && !module {
         return Err(format!(
             "sourceSpec {spec} must name an ES module (a .js or .mjs file)"
         ));
     }
-    let text = std::fs::read_to_string(&path)
-        .map_err(|e| format!("fetch of user code {spec} failed: {e}"))?;
-    if module {
-        let converted = vatsource::convert(&text, &path).map_err(|e| e.to_string())?;
-        return Ok(converted.code);
-    }
-    parse(&text).map_err(|e| format!("bundle {spec}: {e}"))
+    Ok(())
 }
 
 /// The `code` of a bundle's JSON text.
@@ -112,7 +129,11 @@ mod tests {
             "for now, only bundleSpec and sourceSpec are supported in vatConfig specifications"
         );
         assert!(parse(r#"{"moduleFormat":"endoZipBase64","code":""}"#).is_err());
-        assert!(load(&json!({"bundleSpec": "https://example.org/v.bundle"})).is_err());
+        let err = load(&json!({"bundleSpec": "ftp://localhost/v.bundle"})).unwrap_err();
+        assert!(
+            err.ends_with("URLs only, not ftp://localhost/v.bundle"),
+            "{err}"
+        );
     }
 }
 

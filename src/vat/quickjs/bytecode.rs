@@ -18,11 +18,18 @@ pub fn evaluate(ctx: &Ctx<'_>, index: usize) -> rquickjs::Result<()> {
         Some(bytes) => bytes,
         None => {
             let (name, source) = super::scripts::ALL[index];
-            let compiled = compile(ctx, name, source)?;
+            let compiled = compile(ctx, &file_name(name), source)?;
             CACHE[index].get_or_init(|| compiled)
         }
     };
     run(ctx, bytes)
+}
+
+/// The file name of runtime script `name` in stack frames: under a `node_modules` folder, which
+/// SES's concise stack traces leave out as infrastructure (as they leave out SES and liveslots
+/// on Node), so that a vat's stack shows the vat's own frames.
+fn file_name(name: &str) -> String {
+    format!("ocapd/node_modules/vat-runtime/{name}.js")
 }
 
 /// `source` compiled (not run) as a strict global script named `name`, as bytecode.

@@ -2,6 +2,7 @@
 //! the vatstore, the syscall queue, the log, the collector, randomness, timers, requests, Web
 //! Crypto's primitives (`subtle.rs`), and the `URL` script.
 
+use super::output::{self, Output};
 use crate::vat::fs::FsConfig;
 use crate::vat::http::{Network, Request};
 use crate::vat::{Syscall, VatstoreDelta, Waker};
@@ -36,6 +37,8 @@ pub struct Host {
     /// While SES locks down: its report of the non-standard intrinsics it removes from QuickJS
     /// is expected on every start, so it is logged at debug level.
     pub loading: bool,
+    /// The vat's log output and its budget for the crank.
+    pub output: Output,
 }
 
 impl Host {
@@ -89,15 +92,14 @@ impl Host {
         network.start(id, request, self.waker.clone())
     }
 
-    fn log(&self, level: &str, text: &str) {
-        let vat = self.vat_id.as_str();
-        let level = if self.loading { "debug" } else { level };
-        match level {
-            "error" => tracing::error!(vat, "{text}"),
-            "warn" => tracing::warn!(vat, "{text}"),
-            "debug" => tracing::debug!(vat, "{text}"),
-            _ => tracing::info!(vat, "{text}"),
-        }
+    fn log(&mut self, source: &str, level: &str, text: &str, tags: &str) {
+        let level = if self.loading {
+            tracing::Level::DEBUG
+        } else {
+            output::level(level)
+        };
+        let source = output::Source::parse(source);
+        self.output.write(&self.vat_id, source, level, tags, text);
     }
 }
 
@@ -150,9 +152,12 @@ pub fn install(ctx: &Ctx<'_>, host: &Rc<RefCell<Host>>) -> rquickjs::Result<()> 
     let h = Rc::clone(host);
     object.set(
         "log",
-        Function::new(ctx.clone(), move |level: String, text: String| {
-            h.borrow().log(&level, &text)
-        })?,
+        Function::new(
+            ctx.clone(),
+            move |source: String, level: String, text: String, tags: String| {
+                h.borrow_mut().log(&source, &level, &text, &tags)
+            },
+        )?,
     )?;
     let h = Rc::clone(host);
     object.set(

@@ -13,6 +13,8 @@ mod bundle;
 mod bytecode;
 mod harden;
 mod host;
+mod output;
+mod remote_code;
 mod scripts;
 mod subtle;
 mod timers;
@@ -200,6 +202,7 @@ impl Engine {
     ) -> Result<DeliveryResult, VatFault> {
         self.interrupted.set(false);
         self.out_of_memory.set(false);
+        self.host.borrow_mut().output.new_crank();
         self.deadline.set(Some(Instant::now() + budget));
         let outcome = self.drive(syscalls, budget, start);
         self.deadline.set(None);
@@ -385,8 +388,11 @@ fn describe(ctx: &Ctx<'_>, error: rquickjs::Error) -> String {
     if let Some(e) = exception.as_exception() {
         let message = e.message().unwrap_or_default();
         let stack = e.stack().unwrap_or_default();
+        // In a vat, stacks start as V8's do, with `Name: message` (see prelude.js).
         return if stack.is_empty() {
             message
+        } else if stack.lines().next().is_some_and(|l| l.ends_with(&message)) {
+            stack
         } else {
             format!("{message}\n{stack}")
         };

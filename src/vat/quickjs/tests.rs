@@ -1088,3 +1088,40 @@ fn without_platform_config_a_vat_has_no_fs() {
         serde_json::json!(["undefined"])
     );
 }
+
+#[test]
+fn stacks_have_v8_frames_and_common_type_errors_have_v8_words() {
+    let engine = Engine::new("v1", vec![], Limits::default()).unwrap();
+    let out: Vec<String> = engine.context.with(|ctx| {
+        ctx.eval(
+            "const c = new Compartment();
+             const run = src => { try { c.evaluate(src); return 'no error'; } catch (e) { return e.stack; } };
+             [run('function inner() { let u; return u.field; }\\nfunction outer() { return inner(); }\\nouter()'),
+              run('const o = null; o.x = 1'),
+              run('const o = {}; o.f()')]",
+        )
+        .unwrap()
+    });
+    let lines: Vec<&str> = out[0].lines().collect();
+    assert_eq!(
+        lines[0],
+        "TypeError: Cannot read properties of undefined (reading 'field')"
+    );
+    assert!(lines[1].starts_with("  at inner (<input>:1:"), "{}", out[0]);
+    assert!(lines[2].starts_with("  at outer (<input>:2:"), "{}", out[0]);
+    assert!(
+        !out[0].contains("CallSite") && !out[0].contains("node_modules"),
+        "{}",
+        out[0]
+    );
+    assert!(
+        out[1].starts_with("TypeError: Cannot set properties of null (setting 'x')\n"),
+        "{}",
+        out[1]
+    );
+    assert!(
+        out[2].starts_with("TypeError: not a function\n"),
+        "{}",
+        out[2]
+    );
+}
