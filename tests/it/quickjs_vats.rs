@@ -254,7 +254,10 @@ fn promises_that_name_each_other_resolved_in_one_batch_settle_and_the_vat_lives(
     let home = Home::new();
     let _daemon = home.daemon(&["--log-level", "error"]);
     let socket = home.socket();
-    let bundle = format!("file://{}/test-vats/promise-cycle-exports.bundle", env!("OUT_DIR"));
+    let bundle = format!(
+        "file://{}/test-vats/promise-cycle-exports.bundle",
+        env!("OUT_DIR")
+    );
     let config = json!({"config": {"bootstrap": "boot", "vats": {
         "boot": {"bundleSpec": format!("file://{}/counter.bundle", env!("OUT_DIR"))},
         "cycle": {"bundleSpec": bundle}}}});
