@@ -78,13 +78,13 @@ impl Kernel {
     }
 
     /// The next thing to do: a vat due for `bringOutYourDead`, else a running vat that was
-    /// woken (before the run queue, so a busy queue cannot starve timers), else the run queue's
-    /// head.
+    /// woken or the run queue's head, taking turns while both wait.
     fn take_work(&mut self) -> Result<Option<Work>, KernelError> {
         if let Some(vat) = self.state.next_reap()? {
             return Ok(Some(Work::Reap(vat)));
         }
-        if let Some(vat) = self.warehouse.take_awake() {
+        let queue_waits = self.state.queue_length("run")? > 0;
+        if let Some(vat) = self.warehouse.take_awake(queue_waits) {
             return Ok(Some(Work::Wake(vat)));
         }
         Ok(self.state.dequeue("run")?.map(Work::Item))

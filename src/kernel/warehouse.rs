@@ -38,6 +38,8 @@ pub struct Warehouse {
     options: KernelOptions,
     wakeups: Wakeups,
     stuck: Stuck,
+    /// Whether the last crank was a wake (see [`Warehouse::take_awake`]).
+    woke_last: bool,
 }
 
 impl Warehouse {
@@ -49,6 +51,7 @@ impl Warehouse {
             options,
             wakeups: Wakeups::default(),
             stuck: Stuck::default(),
+            woke_last: false,
         }
     }
 
@@ -165,14 +168,23 @@ impl Warehouse {
     }
 
     /// A loaded vat that was woken, no longer marked awake (woken vats no longer loaded are
-    /// passed over).
-    pub fn take_awake(&mut self) -> Option<String> {
+    /// passed over), if it is the wakes' turn: while messages wait in the run queue
+    /// (`queue_waits`), wakes and messages take turns, so a vat whose timers keep it awake
+    /// cannot hold the queue back, nor a busy queue the timers.
+    pub fn take_awake(&mut self, queue_waits: bool) -> Option<String> {
+        if queue_waits && self.woke_last {
+            self.woke_last = false;
+            return None;
+        }
+        let mut woken = None;
         while let Some(vat) = self.wakeups.take_awake() {
             if self.is_loaded(&vat) {
-                return Some(vat);
+                woken = Some(vat);
+                break;
             }
         }
-        None
+        self.woke_last = woken.is_some();
+        woken
     }
 
     /// Sets what tells the kernel loop that a vat was woken (it may be called from any thread).

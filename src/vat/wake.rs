@@ -7,7 +7,7 @@
 //! vat a crank of its own ([`super::VatRuntime::wake`]), so what the vat does when woken is
 //! committed or rolled back like any delivery.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use std::time::Instant;
@@ -17,8 +17,8 @@ type Poke = Box<dyn Fn() + Send + Sync>;
 
 #[derive(Default)]
 struct Shared {
-    /// Vats rung and not yet woken, in id order.
-    awake: Mutex<BTreeSet<String>>,
+    /// Vats rung and not yet woken.
+    awake: Mutex<Awake>,
     /// Each vat's next alarm.
     alarms: Mutex<Alarms>,
     /// Signals the clock thread that the alarms changed.
@@ -26,6 +26,32 @@ struct Shared {
     poke: Mutex<Option<Poke>>,
     /// Work started outside the kernel thread that will ring when done ([`Pending`]).
     outstanding: AtomicUsize,
+}
+
+/// The vats rung and not yet woken, each once, in the order they were first rung: a vat that
+/// rings again as soon as it is woken goes to the back, so it cannot keep others waiting.
+#[derive(Default)]
+struct Awake {
+    order: VecDeque<String>,
+    members: HashSet<String>,
+}
+
+impl Awake {
+    fn insert(&mut self, vat: &str) {
+        if self.members.insert(vat.to_string()) {
+            self.order.push_back(vat.to_string());
+        }
+    }
+
+    fn pop_first(&mut self) -> Option<String> {
+        let vat = self.order.pop_front()?;
+        self.members.remove(&vat);
+        Some(vat)
+    }
+
+    fn is_empty(&self) -> bool {
+        self.order.is_empty()
+    }
 }
 
 #[derive(Default)]
@@ -149,7 +175,7 @@ impl Waker {
 
 impl Shared {
     fn ring(&self, vat: &str) {
-        lock(&self.awake).insert(vat.to_string());
+        lock(&self.awake).insert(vat);
         if let Some(poke) = &*lock(&self.poke) {
             poke();
         }
@@ -214,7 +240,7 @@ mod tests {
     use std::time::Duration;
 
     #[test]
-    fn a_ring_marks_the_vat_awake_once_and_pokes() {
+    fn a_ring_marks_the_vat_awake_once_in_ring_order_and_pokes() {
         let wakeups = Wakeups::default();
         let (tx, rx) = mpsc::channel();
         let tx = Mutex::new(tx);
@@ -224,6 +250,9 @@ mod tests {
         waker.ring();
         wakeups.waker("v1").ring();
         assert_eq!(rx.try_iter().count(), 3);
+        assert_eq!(wakeups.take_awake().as_deref(), Some("v2"));
+        // A vat rung again once woken goes behind those already waiting.
+        waker.ring();
         assert_eq!(wakeups.take_awake().as_deref(), Some("v1"));
         assert_eq!(wakeups.take_awake().as_deref(), Some("v2"));
         assert_eq!(wakeups.take_awake(), None);

@@ -183,6 +183,47 @@ fn timers_wake_their_vat_through_the_daemon_and_a_looping_handler_kills_only_it(
 }
 
 #[test]
+fn a_vat_whose_timers_never_rest_holds_back_neither_messages_nor_other_vats_timers() {
+    // Before: due timers always ran before the run queue (and the lowest vat id first), so a
+    // busy setInterval delayed another vat's message by 82 s.
+    let home = Home::new();
+    let _daemon = home.daemon(&["--log-level", "error"]);
+    let socket = home.socket();
+    let mut config = timers_config();
+    config["vats"]["timers"]["globals"]
+        .as_array_mut()
+        .unwrap()
+        .push(json!("Date"));
+    let launch = |config: &Value| {
+        let launched = crate::common::call(
+            &socket,
+            "launchSubcluster",
+            &json!({"config": config}).to_string(),
+        );
+        launched["rootKref"].as_str().unwrap().to_string()
+    };
+    let busy = launch(&config);
+    let other = launch(&config);
+    let send = |target: &str, method: &str, args: Value| {
+        crate::common::call(
+            &socket,
+            "queueMessage",
+            &json!([target, method, args]).to_string(),
+        )
+    };
+    assert_eq!(send(&busy, "busy", json!([20]))["body"], "#\"busy\"");
+    let started = std::time::Instant::now();
+    assert_eq!(send(&other, "tally", json!([]))["body"], "#0", "a message");
+    assert_eq!(
+        send(&other, "later", json!([50, "x"]))["body"],
+        "#\"x after 50 ms\"",
+        "another vat's timer"
+    );
+    // Each took a few of the busy vat's 20 ms turns, not an unbounded wait.
+    assert!(started.elapsed() < std::time::Duration::from_secs(10));
+}
+
+#[test]
 fn fetch_reaches_an_allowed_host_through_the_daemon() {
     use std::io::{Read, Write};
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();

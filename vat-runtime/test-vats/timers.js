@@ -69,6 +69,16 @@ export function buildRootObject() {
       }, ms);
       return sleep(ms + 1).then(() => 'the next timer still ran');
     },
+    busy(ms) {
+      // An interval that is always due and keeps its vat busy ms at a time, forever.
+      setInterval(() => {
+        const end = Date.now() + ms;
+        while (Date.now() < end) {
+          // burn
+        }
+      }, 0);
+      return 'busy';
+    },
     spinLater(ms) {
       setTimeout(() => {
         for (;;) {

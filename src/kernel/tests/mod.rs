@@ -807,6 +807,45 @@ fn a_promise_resolved_to_itself_is_illegal_and_routing_never_recurses() {
 }
 
 #[test]
+fn a_vat_that_is_always_awake_cannot_hold_back_queued_messages() {
+    // Before: woken vats always went before the run queue (and the lowest id first), so a vat
+    // whose timers were always due kept every queued message waiting.
+    let mut h = Harness::new();
+    h.launch("a", &[("a", "file:///a.bundle")], &[]).unwrap();
+    h.launch("b", &[("b", "file:///b.bundle")], &[]).unwrap();
+    let heard = Arc::new(Mutex::new(Vec::new()));
+    let tell = |heard: &Arc<Mutex<Vec<Result<Value, String>>>>| -> crate::kernel::Reply {
+        let heard = Arc::clone(heard);
+        Box::new(move |a| heard.lock().unwrap().push(a.map_err(|e| e.to_string())))
+    };
+    let call = |method: &str, target: &str| Call::QueueMessage {
+        target: target.into(),
+        method: method.into(),
+        args: vec![],
+    };
+    h.kernel().call(call("restless", "ko4"), tell(&heard));
+    for _ in 0..3 {
+        h.kernel().crank().unwrap();
+    }
+    h.kernel().commit().unwrap();
+    assert_eq!(heard.lock().unwrap().len(), 1, "a is restless now");
+    for _ in 0..3 {
+        h.kernel().call(call("resume", "ko5"), tell(&heard));
+    }
+    // Every crank has work (a is always awake), so run a bounded number of them.
+    for _ in 0..8 {
+        assert!(h.kernel().crank().unwrap());
+    }
+    h.kernel().commit().unwrap();
+    let heard = heard.lock().unwrap();
+    assert_eq!(heard.len(), 4, "b's messages got their turns: {heard:?}");
+    assert_eq!(
+        body(heard[3].as_ref().unwrap()),
+        "#\"Counter incremented to: 4\""
+    );
+}
+
+#[test]
 fn a_crash_does_not_leak_what_waiters_held() {
     // A waiter's reference is counted in the store but the waiter lives in memory: after a
     // crash (no chance to answer and release it) the new kernel must release it, or the

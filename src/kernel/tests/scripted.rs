@@ -5,7 +5,7 @@
 //! (a counter kept in the vatstore, like spec §3.2's example), `echo`, `fail`, `hang`, `make`
 //! (a new exported object), `entangle` (settle the deferred results in one batch, naming each
 //! other), `forward` (an eventual send to a presence argument, answered when
-//! the reply arrives), `callSelf`, `illegal`, `exit`, `drop`.
+//! the reply arrives), `callSelf`, `restless` (always awake), `illegal`, `exit`, `drop`.
 //!
 //! For GC it behaves like liveslots: every import it receives stays reachable until the next
 //! `bringOutYourDead`, where those it does not `hold` are dropped (`dropImports`) and retired
@@ -52,6 +52,10 @@ struct ScriptedVat {
     name: String,
     count: u64,
     mem: Memory,
+    /// Its way to be woken (see `restless`).
+    waker: Option<crate::vat::Waker>,
+    /// Set by `restless`: it rings itself at every wake, so it is always awake.
+    restless: bool,
 }
 
 /// What a scripted vat remembers (vatstore key [`MEMORY_KEY`]), like liveslots' tables.
@@ -407,6 +411,15 @@ impl ScriptedVat {
                 self.resolve(sys, &result, false, &value);
                 self.delta(vec![])
             }
+            "restless" => {
+                // From now on the vat is always awake, like timers that are always due.
+                self.restless = true;
+                if let Some(waker) = &self.waker {
+                    waker.ring();
+                }
+                self.resolve(sys, &result, false, &Passable::Undefined);
+                self.delta(vec![])
+            }
             "entangle" => {
                 // Settles every deferred result in one `resolve`, each fulfilled with a record
                 // naming the next (the last names the first): liveslots' batches look so.
@@ -566,6 +579,21 @@ impl ScriptedVat {
 }
 
 impl VatRuntime for ScriptedVat {
+    fn attach(&mut self, waker: crate::vat::Waker) {
+        self.waker = Some(waker);
+    }
+
+    fn wake(
+        &mut self,
+        _sys: &mut dyn Syscalls,
+        _budget: Duration,
+    ) -> Result<DeliveryResult, VatFault> {
+        if let (true, Some(waker)) = (self.restless, &self.waker) {
+            waker.ring();
+        }
+        Ok(DeliveryResult::default())
+    }
+
     fn init(
         &mut self,
         state: Vec<(String, String)>,
