@@ -3,6 +3,7 @@
 use super::awaiting::reply_on_settlement;
 use super::capabilities::IssueOptions;
 use super::error::KernelError;
+use super::identity::{Identity, Redeemable};
 use super::ids::is_promise;
 use super::launch::LaunchPlan;
 use super::machine::Kernel;
@@ -47,7 +48,7 @@ pub enum Call {
     /// `issueOcapURL {kref}`: a new URL (recorded without a label).
     IssueOcapUrl(String),
     /// `redeemOcapURL {url}`: the kref of a URL this kernel issued.
-    RedeemOcapUrl(String),
+    RedeemOcapUrl(Redeemable),
     /// `issueCapability` (extension): a new URL with a label and expiry, and its record.
     IssueCapability {
         /// The object.
@@ -63,12 +64,40 @@ pub enum Call {
     /// references in the result come back as new URLs.
     InvokeCapability {
         /// The capability.
-        url: String,
+        url: Redeemable,
         /// The method name.
         method: String,
         /// The arguments, plain JSON.
         args: Vec<Value>,
     },
+}
+
+impl Call {
+    /// Whether the call carries a URL still to be opened (see [`Call::open_urls`]).
+    pub fn has_unopened_url(&self) -> bool {
+        matches!(
+            self,
+            Call::RedeemOcapUrl(Redeemable::Unopened(_))
+                | Call::InvokeCapability {
+                    url: Redeemable::Unopened(_),
+                    ..
+                }
+        )
+    }
+
+    /// The call with its URL opened by `identity`: costly (key derivation), so the daemon does
+    /// it off the kernel thread.
+    pub fn open_urls(self, identity: &Identity) -> Call {
+        match self {
+            Call::RedeemOcapUrl(url) => Call::RedeemOcapUrl(identity.open(url)),
+            Call::InvokeCapability { url, method, args } => Call::InvokeCapability {
+                url: identity.open(url),
+                method,
+                args,
+            },
+            call => call,
+        }
+    }
 }
 
 impl Kernel {
@@ -83,7 +112,7 @@ impl Kernel {
                 args,
             } => self.queue_message(target, method, args, reply),
             Call::InvokeCapability { url, method, args } => {
-                self.invoke_capability(&url, method, args, reply)
+                self.invoke_capability(url, method, args, reply)
             }
             call => {
                 let answer = self.atomically(|k| k.simple_call(call));
@@ -146,7 +175,7 @@ impl Kernel {
                 let issued = self.issue_capability(&kref, IssueOptions::default())?;
                 Ok(json!(issued.url))
             }
-            Call::RedeemOcapUrl(url) => Ok(json!(self.redeem_capability(&url)?.kref)),
+            Call::RedeemOcapUrl(url) => Ok(json!(self.redeem_capability(url)?.kref)),
             Call::IssueCapability { kref, options } => {
                 let issued = self.issue_capability(&kref, options)?;
                 let mut record = serde_json::to_value(issued.capability).expect("serializes");

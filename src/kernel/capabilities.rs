@@ -4,6 +4,7 @@
 //! Error texts never quote the URL: they reach the daemon's log, and a URL is a bearer token.
 
 use super::error::KernelError;
+use super::identity::Redeemable;
 use super::ids::is_kref;
 use super::machine::Kernel;
 use super::ocap_url::{self, UrlError};
@@ -79,13 +80,17 @@ impl Kernel {
     }
 
     /// The capability a URL names, if it still grants anything; records the use.
-    pub(super) fn redeem_capability(&mut self, url: &str) -> Result<Capability, KernelError> {
-        let parts = ocap_url::parse(url).map_err(url_refusal)?;
-        if parts.host != self.identity.peer_id {
+    pub(super) fn redeem_capability(
+        &mut self,
+        target: Redeemable,
+    ) -> Result<Capability, KernelError> {
+        let opened = match self.identity.open(target) {
+            Redeemable::Here(opened) => opened,
             // The reference's answer for another kernel's URL when it has no networking.
-            return Err(refused("Remote comms not initialized".into()));
-        }
-        let opened = self.identity.sealer.open(&parts.oid).map_err(url_refusal)?;
+            Redeemable::Elsewhere(_) => return Err(refused("Remote comms not initialized".into())),
+            Redeemable::Refused(e) => return Err(url_refusal(e)),
+            Redeemable::Unopened(_) => unreachable!("Identity::open opens every URL"),
+        };
         let Some(mut capability) = self.state.capability(&opened.id)? else {
             return Err(refused(
                 "ocapURL is not a capability this kernel has on record (issued before a clearState?)"

@@ -2,15 +2,53 @@
 //! and kept for good (even `clearState` keeps them), as the reference daemon does at start.
 
 use super::error::KernelError;
-use super::ocap_url::Sealer;
+use super::ocap_url::{self, Opened, Parts, Sealer, UrlError};
 use super::state::State;
+use std::sync::Arc;
 
-/// The identity a kernel issues OCAP URLs under.
+/// The identity a kernel issues OCAP URLs under. Cheap to clone: the daemon holds a copy to
+/// open URLs from clients off the kernel thread.
+#[derive(Clone)]
 pub struct Identity {
     /// The libp2p peer id (`12D3KooW…`) of the Ed25519 key from `keySeed`.
     pub peer_id: String,
     /// Seals and opens oids under `ocapURLKey`.
-    pub sealer: Sealer,
+    pub sealer: Arc<Sealer>,
+}
+
+/// An OCAP URL on its way to being redeemed. Parsing and opening one costs key derivation
+/// (PBKDF2, milliseconds), so the daemon does it off the kernel thread ([`Identity::open`])
+/// and the kernel only looks up the record.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Redeemable {
+    /// Not yet looked at (a vat's redemption, which the kernel opens itself, or a test's).
+    Unopened(String),
+    /// One of this kernel's, opened.
+    Here(Opened),
+    /// Another kernel's.
+    Elsewhere(Parts),
+    /// Not a URL this kernel can redeem.
+    Refused(UrlError),
+}
+
+impl Identity {
+    /// Parses and opens `target` if it is still unopened.
+    pub fn open(&self, target: Redeemable) -> Redeemable {
+        let Redeemable::Unopened(url) = target else {
+            return target;
+        };
+        let parts = match ocap_url::parse(&url) {
+            Ok(parts) => parts,
+            Err(e) => return Redeemable::Refused(e),
+        };
+        if parts.host != self.peer_id {
+            return Redeemable::Elsewhere(parts);
+        }
+        match self.sealer.open(&parts.oid) {
+            Ok(opened) => Redeemable::Here(opened),
+            Err(e) => Redeemable::Refused(e),
+        }
+    }
 }
 
 /// Reads the identity from `state`, creating what is missing. Runs in the caller's transaction.
@@ -37,7 +75,7 @@ pub fn load_or_create(state: &State) -> Result<Identity, KernelError> {
     };
     Ok(Identity {
         peer_id,
-        sealer: Sealer::new(url_key),
+        sealer: Arc::new(Sealer::new(url_key)),
     })
 }
 

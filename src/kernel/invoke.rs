@@ -5,6 +5,7 @@
 use super::awaiting::reply_on_settlement;
 use super::capabilities::IssueOptions;
 use super::error::KernelError;
+use super::identity::Redeemable;
 use super::machine::Kernel;
 use super::outbox::Reply;
 use crate::capdata::{CapData, encode_json, error_message};
@@ -15,7 +16,7 @@ impl Kernel {
     /// slots are new URLs, labelled after this capability and expiring with it.
     pub(super) fn invoke_capability(
         &mut self,
-        url: &str,
+        url: Redeemable,
         method: String,
         args: Vec<Value>,
         reply: Reply,

@@ -82,6 +82,11 @@ impl Kernel {
         self.warehouse.is_quiet()
     }
 
+    /// The identity OCAP URLs are issued under.
+    pub fn identity(&self) -> &Identity {
+        &self.identity
+    }
+
     /// The kernel's state (for tests and status).
     pub fn state(&self) -> &State {
         &self.state

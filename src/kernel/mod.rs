@@ -50,6 +50,7 @@ mod tests;
 pub use calls::Call;
 pub use capabilities::{IssueOptions, now_ms};
 pub use error::KernelError;
+pub use identity::{Identity, Redeemable};
 pub use launch::LaunchPlan;
 pub use machine::Kernel;
 pub use options::KernelOptions;
@@ -63,7 +64,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
-use tokio::sync::{mpsc, oneshot, watch};
+use tokio::sync::{Semaphore, mpsc, oneshot, watch};
 
 /// The status as of the last commit, or why it could not be read. Published by the kernel
 /// thread after every commit, so `getStatus` never waits for the kernel (and never sees
@@ -103,7 +104,14 @@ pub struct KernelHandle {
     in_flight: Arc<AtomicUsize>,
     busy: Arc<AtomicBool>,
     database: Arc<PathBuf>,
+    /// The kernel's identity, to open clients' OCAP URLs off the kernel thread.
+    identity: Identity,
+    /// How many URLs may be opened at once (each takes milliseconds of one core).
+    openers: Arc<Semaphore>,
 }
+
+/// URLs opened at once for clients: a flood of them must not take every core.
+const OPENERS: usize = 2;
 
 /// The running kernel thread; [`KernelThread::join`] waits for it to close the database.
 pub struct KernelThread {
@@ -142,17 +150,19 @@ pub fn start(
                 }
             });
             drop(publish.send_replace(snapshot(&kernel)));
-            let _ = started_tx.send(Ok(()));
+            let _ = started_tx.send(Ok(kernel.identity().clone()));
             run(kernel, receiver, publish, thread_busy)
         })
         .map_err(|e| KernelError::Refused(format!("cannot start the kernel thread: {e}")))?;
-    started_rx.recv().map_err(|_| KernelError::Stopped)??;
+    let identity = started_rx.recv().map_err(|_| KernelError::Stopped)??;
     let handle = KernelHandle {
         commands,
         status,
         in_flight: Arc::new(AtomicUsize::new(0)),
         busy,
         database: Arc::new(database.to_path_buf()),
+        identity,
+        openers: Arc::new(Semaphore::new(OPENERS)),
     };
     Ok((handle, KernelThread { thread }))
 }
@@ -163,9 +173,27 @@ impl KernelHandle {
         self.status.borrow().clone()
     }
 
-    /// Runs an RPC operation; resolves with its result once the kernel has committed it.
+    /// Runs an RPC operation; resolves with its result once the kernel has committed it. An
+    /// OCAP URL the call carries is opened here first, off the kernel thread.
     pub async fn call(&self, call: Call) -> Result<Value, KernelError> {
+        let call = match call.has_unopened_url() {
+            true => self.open_urls(call).await?,
+            false => call,
+        };
         self.ask(|reply| Command::Call(call, reply)).await?
+    }
+
+    /// `call` with its URL opened on a blocking thread, a few at a time.
+    async fn open_urls(&self, call: Call) -> Result<Call, KernelError> {
+        let _turn = self
+            .openers
+            .acquire()
+            .await
+            .map_err(|_| KernelError::Stopped)?;
+        let identity = self.identity.clone();
+        tokio::task::spawn_blocking(move || call.open_urls(&identity))
+            .await
+            .map_err(|_| KernelError::Stopped)
     }
 
     /// Resolves once the kernel thread has taken a command off its queue.

@@ -12,6 +12,7 @@ use aes_gcm::aead::{Aead, KeyInit};
 use aes_gcm::{Aes128Gcm, Nonce};
 use sha2::{Digest, Sha256};
 use std::collections::HashMap;
+use std::sync::Mutex;
 
 const SALT: usize = 16;
 const NONCE: usize = 12;
@@ -21,6 +22,10 @@ const ROUNDS: u32 = 32_767;
 const KREF_MIN_LEN: usize = 16;
 /// Derived keys kept in memory, so redeeming the same URL again skips PBKDF2 (~10 ms).
 const KEY_CACHE: usize = 4096;
+/// The longest oid this kernel ever makes is 91 characters (a 66-byte sealed `ko` with 20
+/// digits); anything much longer is refused before decoding, since base58 decoding takes time
+/// quadratic in the length (a 400 KB oid took 35 s).
+const MAX_OID: usize = 128;
 
 /// A parsed OCAP URL.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -111,10 +116,11 @@ pub struct Opened {
     pub id: String,
 }
 
-/// Seals and opens oids under one `ocapURLKey`, caching derived keys by salt.
+/// Seals and opens oids under one `ocapURLKey`, caching derived keys by salt. Shared by the
+/// kernel thread and the daemon, which opens URLs from clients off the kernel thread.
 pub struct Sealer {
     key: [u8; 32],
-    derived: HashMap<[u8; SALT], [u8; 16]>,
+    derived: Mutex<HashMap<[u8; SALT], [u8; 16]>>,
 }
 
 impl Sealer {
@@ -122,12 +128,12 @@ impl Sealer {
     pub fn new(key: [u8; 32]) -> Sealer {
         Sealer {
             key,
-            derived: HashMap::new(),
+            derived: Mutex::new(HashMap::new()),
         }
     }
 
     /// Seals `kref` with a fresh salt and nonce, so every call gives a different oid.
-    pub fn seal(&mut self, kref: &str) -> Result<Sealed, getrandom::Error> {
+    pub fn seal(&self, kref: &str) -> Result<Sealed, getrandom::Error> {
         let mut salt = [0u8; SALT];
         let mut nonce = [0u8; NONCE];
         getrandom::fill(&mut salt)?;
@@ -145,7 +151,10 @@ impl Sealer {
     }
 
     /// Opens an oid this key sealed; anything else is [`UrlError::BadReference`].
-    pub fn open(&mut self, oid: &str) -> Result<Opened, UrlError> {
+    pub fn open(&self, oid: &str) -> Result<Opened, UrlError> {
+        if oid.len() > MAX_OID {
+            return Err(UrlError::BadReference);
+        }
         let text = oid.strip_prefix('z').ok_or(UrlError::BadReference)?;
         let raw = bs58::decode(text)
             .into_vec()
@@ -172,16 +181,19 @@ impl Sealer {
         })
     }
 
-    fn key_for(&mut self, salt: &[u8; SALT]) -> [u8; 16] {
-        if let Some(key) = self.derived.get(salt) {
+    fn key_for(&self, salt: &[u8; SALT]) -> [u8; 16] {
+        let cache = || self.derived.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(key) = cache().get(salt) {
             return *key;
         }
+        // Derived without the lock held: it takes milliseconds.
         let mut key = [0u8; 16];
         pbkdf2::pbkdf2_hmac::<Sha256>(&self.key, salt, ROUNDS, &mut key);
-        if self.derived.len() >= KEY_CACHE {
-            self.derived.clear();
+        let mut derived = cache();
+        if derived.len() >= KEY_CACHE {
+            derived.clear();
         }
-        self.derived.insert(*salt, key);
+        derived.insert(*salt, key);
         key
     }
 }
@@ -196,6 +208,17 @@ fn capability_id(salt: &[u8; SALT]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_oid_far_longer_than_any_this_kernel_makes_is_refused_without_decoding() {
+        let sealer = Sealer::new([7; 32]);
+        let longest = sealer.seal("ko18446744073709551615").unwrap().oid;
+        assert!(longest.len() <= MAX_OID, "{}", longest.len());
+        assert!(sealer.open(&longest).is_ok());
+        // Quadratic base58 decoding made a 400 KB oid take 35 s on the kernel thread.
+        let huge = format!("z{}", "2".repeat(400_000));
+        assert_eq!(sealer.open(&huge), Err(UrlError::BadReference));
+    }
 
     #[test]
     fn parse_follows_the_reference() {
@@ -219,7 +242,7 @@ mod tests {
 
     #[test]
     fn seal_open_round_trip_with_a_fresh_salt_each_time() {
-        let mut sealer = Sealer::new([7; 32]);
+        let sealer = Sealer::new([7; 32]);
         let a = sealer.seal("ko4").unwrap();
         let b = sealer.seal("ko4").unwrap();
         assert_ne!(a.oid, b.oid);
@@ -246,7 +269,7 @@ mod tests {
 
     #[test]
     fn other_keys_and_altered_oids_are_bad_references() {
-        let mut sealer = Sealer::new([7; 32]);
+        let sealer = Sealer::new([7; 32]);
         let sealed = sealer.seal("ko4").unwrap();
         assert_eq!(
             Sealer::new([8; 32]).open(&sealed.oid),

@@ -3,6 +3,7 @@
 
 use super::capabilities::IssueOptions;
 use super::error::KernelError;
+use super::identity::Redeemable;
 use super::ids::is_promise;
 use super::machine::Kernel;
 use crate::capdata::{CapData, Passable, decode_methargs, encode, encode_json, kernel_error};
@@ -77,7 +78,7 @@ impl Kernel {
         let Some(Passable::String(url)) = args.first() else {
             return Ok(Err("redeem needs an OCAP URL string".into()));
         };
-        let capability = match self.redeem_capability(url) {
+        let capability = match self.redeem_capability(Redeemable::Unopened(url.clone())) {
             Ok(capability) => capability,
             Err(KernelError::Refused(why)) => return Ok(Err(why)),
             Err(e) => return Err(e),

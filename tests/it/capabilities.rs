@@ -182,3 +182,43 @@ fn object_results_become_private_capability_files_that_send_can_use() {
     let (_, inc, _) = text(&home.ocapctl(&["send", child.to_str().unwrap(), "inc"]));
     assert_eq!(inc, "1\n");
 }
+
+#[test]
+fn long_oids_are_refused_at_once_and_never_hold_the_kernel() {
+    // Before: base58 decoding (quadratic) ran on the kernel thread before any check: a 120 KB
+    // oid stalled every vat and caller for 3 s, 400 KB for 35 s.
+    let home = Home::new();
+    let _daemon = home.daemon(&["--log-level", "error", "--max-request-bytes", "1048576"]);
+    let socket = home.socket();
+    let counter = format!("file://{}/counter.bundle", env!("OUT_DIR"));
+    let config = json!({"config": {"bootstrap": "c", "vats": {"c": {"bundleSpec": counter}}}});
+    call(&socket, "launchSubcluster", &config.to_string());
+    let peer = call(&socket, "getStatus", "[]")["remoteComms"]["peerId"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let url = format!("ocap:z{}@{peer}", "2".repeat(400_000));
+    let started = std::time::Instant::now();
+    let hostile: Vec<_> = (0..4)
+        .map(|_| {
+            let (socket, url) = (socket.clone(), url.clone());
+            std::thread::spawn(move || {
+                let params = json!({"url": url, "method": "resume"}).to_string();
+                request(&socket, &format!(
+                    r#"{{"jsonrpc":"2.0","id":1,"method":"invokeCapability","params":{params}}}"#
+                ))
+            })
+        })
+        .collect();
+    let resumed = call(&socket, "queueMessage", r#"["ko4","resume",[]]"#);
+    assert_eq!(resumed["body"], "#\"Counter incremented to: 2\"");
+    for refused in hostile {
+        let response = refused.join().unwrap();
+        assert_eq!(
+            response["error"]["message"], "ocapURL has bad object reference",
+            "{response}"
+        );
+    }
+    // Each took one check of a length, not seconds of decoding on the kernel thread.
+    assert!(started.elapsed() < std::time::Duration::from_secs(10));
+}

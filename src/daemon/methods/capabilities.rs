@@ -4,7 +4,7 @@
 
 use super::params::{self, Field, Kind};
 use crate::daemon::shared::Shared;
-use crate::kernel::{Call, IssueOptions, now_ms};
+use crate::kernel::{Call, IssueOptions, Redeemable, now_ms};
 use crate::protocol::RpcError;
 use serde_json::{Map, Value};
 
@@ -71,7 +71,7 @@ fn invoke(params: &Value) -> Result<Call, RpcError> {
     let fields = params::object(params, SCHEMA)?;
     let args = fields.get("args").and_then(Value::as_array);
     Ok(Call::InvokeCapability {
-        url: text(&fields, "url"),
+        url: Redeemable::Unopened(text(&fields, "url")),
         method: text(&fields, "method"),
         args: args.cloned().unwrap_or_default(),
     })

@@ -3,7 +3,7 @@
 
 use super::schemas;
 use crate::daemon::shared::Shared;
-use crate::kernel::{Call, KernelError, LaunchPlan};
+use crate::kernel::{Call, KernelError, LaunchPlan, Redeemable};
 use crate::protocol::RpcError;
 use serde_json::Value;
 
@@ -28,7 +28,9 @@ pub fn parse(method: &str, params: &Value) -> Option<Result<Call, RpcError>> {
         "revoke" => schemas::kref(params).map(Call::Revoke),
         "isRevoked" => schemas::kref(params).map(Call::IsRevoked),
         "issueOcapURL" => schemas::kref(params).map(Call::IssueOcapUrl),
-        "redeemOcapURL" => schemas::url(params).map(Call::RedeemOcapUrl),
+        "redeemOcapURL" => {
+            schemas::url(params).map(|url| Call::RedeemOcapUrl(Redeemable::Unopened(url)))
+        }
         _ => return None,
     };
     Some(call)

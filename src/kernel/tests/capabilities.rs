@@ -3,7 +3,7 @@
 
 use super::Harness;
 use super::quickjs::{harness as quickjs, test_vat};
-use crate::kernel::{Call, IssueOptions};
+use crate::kernel::{Call, IssueOptions, Redeemable};
 use serde_json::{Value, json};
 
 fn issue(h: &mut Harness, kref: &str) -> String {
@@ -20,7 +20,7 @@ fn issue_with(h: &mut Harness, kref: &str, options: IssueOptions) -> Value {
 }
 
 fn redeem(h: &mut Harness, url: &str) -> Result<Value, String> {
-    h.call(Call::RedeemOcapUrl(url.into()))
+    h.call(Call::RedeemOcapUrl(Redeemable::Unopened(url.into())))
 }
 
 #[test]
@@ -208,7 +208,7 @@ fn invoking_by_url_hands_back_urls_not_krefs() {
     );
     let invoke = |h: &mut Harness, url: &str, method: &str| {
         h.call(Call::InvokeCapability {
-            url: url.into(),
+            url: Redeemable::Unopened(url.into()),
             method: method.into(),
             args: vec![],
         })
@@ -249,7 +249,7 @@ fn invocations_hand_back_capabilities_on_one_bounded_budget() {
     let (root_url, root_id) = (root["url"].as_str().unwrap(), root["id"].as_str().unwrap());
     let invoke = |h: &mut Harness, url: &str, method: &str| {
         h.call(Call::InvokeCapability {
-            url: url.into(),
+            url: Redeemable::Unopened(url.into()),
             method: method.into(),
             args: vec![],
         })
