@@ -260,3 +260,41 @@ fn vat_faults_are_contained_and_other_vats_finish_their_work() {
         json!({"integrity": ["ok"], "invariants": []})
     );
 }
+
+#[test]
+fn a_huge_query_result_is_refused_and_the_daemon_lives() {
+    // `SELECT zeroblob(400000000)` made each of its bytes a JSON value before the 16 MiB
+    // check, and the daemon aborted. Its address space is capped here so that the old failure
+    // is a quick abort rather than a machine out of memory.
+    use std::os::unix::process::CommandExt;
+    let home = Home::new();
+    let _daemon = home.daemon_with(&[], |command| {
+        // SAFETY: setrlimit is async-signal-safe; nothing else runs in the child before exec.
+        unsafe {
+            command.pre_exec(|| {
+                let cap = 3u64 << 30;
+                let limit = libc::rlimit {
+                    rlim_cur: cap,
+                    rlim_max: cap,
+                };
+                if libc::setrlimit(libc::RLIMIT_AS, &limit) == 0 {
+                    Ok(())
+                } else {
+                    Err(std::io::Error::last_os_error())
+                }
+            });
+        }
+    });
+    for sql in [
+        "SELECT zeroblob(400000000) AS b",
+        "SELECT printf('%.*c', 400000000, 'x') AS s",
+    ] {
+        let line = request_line("executeDBQuery", &json!({ "sql": sql }));
+        let response = request(&home.socket(), &line);
+        assert_eq!(
+            response["error"]["message"], "query result exceeds 16777216 bytes; add a LIMIT",
+            "{sql}: {response}"
+        );
+    }
+    call(&home.socket(), "getStatus", "[]");
+}
