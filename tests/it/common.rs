@@ -125,6 +125,24 @@ impl Notify {
     }
 }
 
+impl Notify {
+    /// Takes the messages that have arrived, without waiting.
+    pub fn poll(&mut self) {
+        self.socket.set_nonblocking(true).unwrap();
+        let mut buf = [0u8; 4096];
+        while let Ok(n) = self.socket.recv(&mut buf) {
+            self.seen
+                .push(String::from_utf8_lossy(&buf[..n]).into_owned());
+        }
+        self.socket.set_nonblocking(false).unwrap();
+    }
+
+    /// Every message taken so far.
+    pub fn seen(&self) -> &[String] {
+        &self.seen
+    }
+}
+
 fn unique() -> String {
     use std::sync::atomic::{AtomicUsize, Ordering};
     static NEXT: AtomicUsize = AtomicUsize::new(0);

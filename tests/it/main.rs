@@ -9,6 +9,7 @@ mod client_boundary;
 mod console;
 mod crash;
 mod fuzz_requests;
+mod home_safety;
 mod hostile;
 mod isolation;
 mod kernel_rpc;
