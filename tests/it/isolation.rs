@@ -298,3 +298,46 @@ fn a_huge_query_result_is_refused_and_the_daemon_lives() {
     }
     call(&home.socket(), "getStatus", "[]");
 }
+
+#[test]
+fn a_fifo_as_vat_code_or_vat_file_never_holds_the_kernel() {
+    // Reading a FIFO (as bundleSpec, or through platformConfig.fs) waited for a writer forever
+    // on the kernel thread: every caller hung, and SIGTERM no longer stopped the daemon.
+    use std::os::unix::ffi::OsStrExt;
+    let home = Home::new();
+    let mut daemon = home.daemon(&[]);
+    let fifo = home.path().join("vat.bundle");
+    let name = std::ffi::CString::new(fifo.as_os_str().as_bytes()).unwrap();
+    assert_eq!(unsafe { libc::mkfifo(name.as_ptr(), 0o600) }, 0);
+    let config = json!({"config": {"bootstrap": "v", "vats": {"v": {
+        "bundleSpec": format!("file://{}", fifo.display())}}}});
+    let response = request(&home.socket(), &request_line("launchSubcluster", &config));
+    assert_eq!(
+        response["error"]["message"], "Failed to launch vat v1 (v)",
+        "{response}"
+    );
+
+    let files = json!({"config": {"bootstrap": "files", "vats": {"files": {
+        "bundleSpec": format!("file://{}/test-vats/files.bundle", env!("OUT_DIR")),
+        "platformConfig": {"fs": {"rootDir": home.path(), "promises": {"readFile": true}}}}}}});
+    let launched = call(&home.socket(), "launchSubcluster", &files.to_string());
+    let root = launched["rootKref"].as_str().unwrap();
+    let read = call(
+        &home.socket(),
+        "queueMessage",
+        &json!([root, "read", ["vat.bundle"]]).to_string(),
+    );
+    assert!(
+        read["body"]
+            .as_str()
+            .unwrap()
+            .contains("not a regular file"),
+        "{read}"
+    );
+    call(&home.socket(), "getStatus", "[]");
+    daemon.signal(libc::SIGTERM);
+    assert_eq!(
+        daemon.wait_exit(std::time::Duration::from_secs(15)),
+        Some(0)
+    );
+}
