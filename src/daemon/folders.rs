@@ -4,7 +4,30 @@
 
 use super::settings::Settings;
 use crate::ownership::{self, Rule};
+use crate::paths::{DATABASE_FILE, Paths, config_home, env_var};
 use std::path::{Path, PathBuf};
+
+/// Refuses to make a new kernel at the default place while one made by an earlier
+/// `ocap.service` waits in `$XDG_CONFIG_HOME/ocap`: systemd before 254 put a user unit's
+/// `StateDirectory=` there, and starting afresh beside it would silently give the user a new
+/// kernel with a new identity.
+pub fn no_stranded_kernel(paths: &Paths) -> Result<(), String> {
+    let chosen = env_var("OCAP_HOME").is_some() || env_var("STATE_DIRECTORY").is_some();
+    if cfg!(target_os = "macos") || chosen || paths.database != Paths::from_env().database {
+        return Ok(());
+    }
+    let stranded = config_home().join("ocap").join(DATABASE_FILE);
+    if paths.database.exists() || stranded == paths.database || !stranded.exists() {
+        return Ok(());
+    }
+    let (from, to) = (stranded.display(), paths.database.display());
+    Err(format!(
+        "{from} holds the kernel of an earlier ocap.service (systemd before 254 kept a user \
+         unit's state in ~/.config); this ocapd keeps it at {to}. With no daemon running, move \
+         it there (mv {from}* {dir}/), or pass --db {from} to keep it where it is",
+        dir = paths.state_dir().display()
+    ))
+}
 
 /// Checks (creating where missing) the state folder by [`Rule::Private`], and the folders of the
 /// log and of the sockets the daemon binds itself by [`Rule::Shared`]; rewrites their paths in

@@ -108,6 +108,7 @@ fn start(
     ready: &mut ReadyPipe,
     started: Instant,
 ) -> Result<(), String> {
+    folders::no_stranded_kernel(&settings.paths)?;
     folders::secure(&mut settings, inherited.is_none())?;
     let log = logging::init(&settings.log_level, settings.log_file.as_deref())?;
     let paths = settings.paths.clone();

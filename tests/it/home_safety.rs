@@ -300,3 +300,24 @@ fn the_daemon_names_its_files_by_their_real_paths() {
         1
     );
 }
+
+#[test]
+fn a_kernel_left_in_the_old_state_folder_is_not_silently_replaced() {
+    // systemd before 254 kept the user unit's StateDirectory= in ~/.config/ocap. The unit no
+    // longer sets it, so ocapd looks in ~/.local/state/ocap, as ocapctl does; a kernel left in
+    // ~/.config/ocap must not silently give way to a new one.
+    let home = Home::new();
+    let old = home.path().join("config/ocap");
+    std::fs::create_dir_all(&old).unwrap();
+    std::fs::write(old.join("kernel.sqlite"), "an earlier kernel").unwrap();
+    let mut command = home.command(OCAPD);
+    command.env_remove("OCAP_HOME").arg("--foreground");
+    let (code, stderr) = exit_of(command);
+    assert_eq!(code, Some(1), "{stderr}");
+    assert!(
+        stderr.contains("holds the kernel of an earlier ocap.service")
+            && stderr.contains(".local/state/ocap/kernel.sqlite"),
+        "{stderr}"
+    );
+    assert!(!home.path().join(".local/state/ocap/kernel.sqlite").exists());
+}

@@ -20,5 +20,6 @@ mod quickjs_vats;
 mod schema_migrations;
 mod service_files;
 mod service_lifecycle;
+mod systemd_manager;
 mod unit_security;
 mod wire_protocol;
