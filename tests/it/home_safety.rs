@@ -53,6 +53,17 @@ fn as_nobody(program: &str, args: &[&Path]) -> Output {
         .expect("setpriv (util-linux) must be installed")
 }
 
+/// A home whose daemon made its kernel and stopped.
+fn a_stopped_kernel() -> Home {
+    let home = Home::new();
+    let mut daemon = home.daemon(&[]);
+    call(&home.socket(), "getStatus", "[]");
+    daemon.signal(libc::SIGTERM);
+    assert_eq!(daemon.wait_exit(Duration::from_secs(10)), Some(0));
+    drop(daemon);
+    home
+}
+
 fn chmod(path: &Path, mode: u32) {
     std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).unwrap();
 }
@@ -190,13 +201,7 @@ fn a_socket_path_naming_another_file_is_refused_and_the_file_kept() {
 
 #[test]
 fn a_database_this_build_cannot_use_is_refused_untouched() {
-    let home = Home::new();
-    {
-        let mut daemon = home.daemon(&[]);
-        call(&home.socket(), "getStatus", "[]");
-        daemon.signal(libc::SIGTERM);
-        daemon.wait_exit(Duration::from_secs(10));
-    }
+    let home = a_stopped_kernel();
     for version in ["2.0", "99"] {
         {
             let conn = rusqlite::Connection::open(home.database()).unwrap();
@@ -228,13 +233,7 @@ fn an_empty_database_is_refused_loudly() {
 
 #[test]
 fn a_damaged_database_is_reported_at_start() {
-    let home = Home::new();
-    {
-        let mut daemon = home.daemon(&[]);
-        call(&home.socket(), "getStatus", "[]");
-        daemon.signal(libc::SIGTERM);
-        daemon.wait_exit(Duration::from_secs(10));
-    }
+    let home = a_stopped_kernel();
     {
         let conn = rusqlite::Connection::open(home.database()).unwrap();
         conn.execute_batch("BEGIN").unwrap();

@@ -191,30 +191,35 @@ fn the_shipped_user_units_under_a_real_user_manager() {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let port = listener.local_addr().unwrap().port();
     let server = std::thread::spawn(move || {
-        let (mut stream, _) = listener.accept().unwrap();
-        let mut head = Vec::new();
-        let mut byte = [0];
-        while !head.ends_with(b"\r\n\r\n") && stream.read(&mut byte).unwrap() == 1 {
-            head.push(byte[0]);
+        for _ in 0..2 {
+            let (mut stream, _) = listener.accept().unwrap();
+            let mut head = Vec::new();
+            let mut byte = [0];
+            while !head.ends_with(b"\r\n\r\n") && stream.read(&mut byte).unwrap() == 1 {
+                head.push(byte[0]);
+            }
+            let reply = "HTTP/1.1 200 OK\r\ncontent-length: 5\r\nconnection: close\r\n\r\nhello";
+            stream.write_all(reply.as_bytes()).unwrap();
         }
-        let reply = "HTTP/1.1 200 OK\r\ncontent-length: 5\r\nconnection: close\r\n\r\nhello";
-        stream.write_all(reply.as_bytes()).unwrap();
     });
     let config = json!({"bootstrap": "fetcher", "vats": {"fetcher": {
         "bundleSpec": concat!("file://", env!("OUT_DIR"), "/test-vats/fetcher.bundle"),
         "globals": ["fetch", "Request", "AbortController"],
-        "network": {"allowedHosts": ["127.0.0.1"]}}}});
+        "network": {"allowedHosts": ["127.0.0.1", "localhost"]}}}});
     let launched = manager.ocapctl(&["launch", &config.to_string()]);
     assert!(launched.status.success(), "{launched:?}\n{}", manager.log());
-    let url = format!("\"http://127.0.0.1:{port}/x\"");
-    let got = manager.ocapctl(&["send", "ko4", "get", &url]);
-    assert_eq!(
-        String::from_utf8_lossy(&got.stdout),
-        format!("[200,true,null,\"hello\",\"http://127.0.0.1:{port}/x\",false]\n"),
-        "{}\n{}",
-        String::from_utf8_lossy(&got.stderr),
-        manager.log()
-    );
+    // By address, and by a name the resolver looks up inside the unit's sandbox.
+    for host in ["127.0.0.1", "localhost"] {
+        let url = format!("http://{host}:{port}/x");
+        let got = manager.ocapctl(&["send", "ko4", "get", &format!("\"{url}\"")]);
+        assert_eq!(
+            String::from_utf8_lossy(&got.stdout),
+            format!("[200,true,null,\"hello\",\"{url}\",false]\n"),
+            "{}\n{}",
+            String::from_utf8_lossy(&got.stderr),
+            manager.log()
+        );
+    }
     server.join().unwrap();
 
     // A clean stop, and the next connection starts it again on the same state.
