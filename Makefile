@@ -12,6 +12,9 @@
 #                             ~/.config/systemd/user (Linux, no root)
 #   make install-launchd      per-user LaunchAgent (macOS; binaries from
 #                             make install or Homebrew)
+#   make test-systemd         opt-in: the shipped user units under a real
+#                             systemd --user (root; USER_MANAGER= names the
+#                             user-manager scripts, skipped when absent)
 #   make deb                  build target/debian/ocap_VERSION-1_ARCH.deb
 #   make dist                 release tarball target/dist/ocap-VERSION.tar.gz (git
 #                             archive), what packaging/{rpm,arch,homebrew} build from
@@ -62,7 +65,7 @@ install_sed = tmp="$$(mktemp)" && sed -e $(1) "$(2)" > "$$tmp" \
 unit_exec = 's|^ExecStart=/usr/bin/ocapd |ExecStart=$(1)/ocapd |'
 plist_exec = 's|<string>/usr/local/bin/ocapd</string>|<string>$(1)/ocapd</string>|'
 
-.PHONY: all build generated test run bench lint clean \
+.PHONY: all build generated test test-systemd run bench lint clean \
 	install install-bins install-files install-docs \
 	uninstall uninstall-bins uninstall-files uninstall-docs \
 	install-user uninstall-user install-launchd uninstall-launchd \
@@ -86,6 +89,18 @@ generated:
 test:
 	$(CARGO) test --locked
 	OCAP_BENCH_SMOKE=1 $(CARGO) test --locked --bench suite
+
+# The shipped user units under a real systemd --user, started by the user-manager
+# scripts that live outside the repository (they need root, and give the manager
+# private cgroups and a private mount namespace). Not part of make test.
+USER_MANAGER ?= $(abspath ../shared/tools/user-manager)
+
+test-systemd:
+	@if [ ! -f "$(USER_MANAGER)/start_user_manager.sh" ]; then \
+		echo "test-systemd: skipped: no user-manager scripts in $(USER_MANAGER) (set USER_MANAGER=DIR)"; \
+	else \
+		OCAP_USER_MANAGER="$(USER_MANAGER)" $(CARGO) test --locked --test it systemd_manager:: -- --ignored --nocapture; \
+	fi
 
 # Build, then start a daemon with the built-in defaults (no service manager) and show it.
 run: build

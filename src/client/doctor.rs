@@ -3,7 +3,8 @@
 
 use super::activation::{Unit, unit_for};
 use super::{ClientError, Target, call};
-use crate::paths::{config_home, env_var};
+use crate::ownership::{self, Rule, Untrusted};
+use crate::paths::{Paths, config_home, env_var};
 use serde_json::{Value, json};
 use std::os::unix::fs::{FileTypeExt, MetadataExt};
 use std::path::{Path, PathBuf};
@@ -52,33 +53,75 @@ fn check(name: &'static str, level: Level, detail: String, fix: Option<String>) 
     }
 }
 
-/// Runs every check for the daemon at `target`, in order.
+/// Runs every check for the daemon at `target`, in order. A running daemon is asked where its
+/// files are, and those are checked: what ocapctl resolves by itself can differ from what a
+/// service manager gave the daemon.
 pub fn run(target: &Target) -> Vec<Check> {
-    let paths = &target.paths;
+    let probe = probe(target);
+    let info = probe.as_ref().ok();
+    let (paths, found) = paths(&target.paths, info);
     let mut checks = vec![
-        check(
-            "paths",
-            Level::Ok,
-            format!(
-                "socket {}, database {}, log {}",
-                paths.socket.display(),
-                paths.database.display(),
-                paths.log.display()
-            ),
-            None,
-        ),
+        found,
         config(),
-        directory("state directory", paths.state_dir()),
+        directory("state directory", paths.state_dir(), Rule::Private),
         directory(
             "socket directory",
             paths.socket.parent().unwrap_or(Path::new("/")),
+            Rule::Shared,
         ),
         socket_file(&paths.socket),
     ];
     checks.extend(systemd(&paths.socket));
-    let info = daemon(target, &mut checks);
-    checks.push(database(target, info.as_ref()));
+    checks.push(daemon(target, probe.as_ref()));
+    checks.push(database(&paths, target, info));
     checks
+}
+
+/// The paths to check: the running daemon's when it answers, else ocapctl's own; and a check
+/// that warns when the two disagree (as they did under systemd 252, whose user units keep
+/// `StateDirectory=` in ~/.config while ocapctl looks in ~/.local/state).
+fn paths(own: &Paths, info: Option<&Value>) -> (Paths, Check) {
+    let listing = |p: &Paths| {
+        format!(
+            "socket {}, database {}, log {}",
+            p.socket.display(),
+            p.database.display(),
+            p.log.display()
+        )
+    };
+    let Some(info) = info else {
+        return (own.clone(), check("paths", Level::Ok, listing(own), None));
+    };
+    let text = |key: &str| info[key].as_str().map(PathBuf::from);
+    let used = own
+        .clone()
+        .with_overrides(text("socket").as_deref(), text("database").as_deref());
+    let detail = format!("{} (the running daemon's)", listing(&used));
+    if same_file(&own.database, &used.database) {
+        return (used, check("paths", Level::Ok, detail, None));
+    }
+    let found = check(
+        "paths",
+        Level::Warn,
+        format!(
+            "{detail}; with no daemon running, ocapctl would look for the database at {}",
+            own.database.display()
+        ),
+        Some(format!(
+            "give ocapctl and ocapd the same OCAP_HOME / XDG_STATE_HOME, or pass --db {}",
+            used.database.display()
+        )),
+    );
+    (used, found)
+}
+
+/// Whether `a` and `b` name the same file, through links to their folders.
+fn same_file(a: &Path, b: &Path) -> bool {
+    let real = |p: &Path| -> Option<PathBuf> {
+        let dir = p.parent().filter(|d| !d.as_os_str().is_empty())?;
+        Some(std::fs::canonicalize(dir).ok()?.join(p.file_name()?))
+    };
+    a == b || (real(a).is_some() && real(a) == real(b))
 }
 
 /// `ocapd --check-config`, run by the ocapd that `ocapctl start` would run.
@@ -118,11 +161,11 @@ fn config() -> Check {
     }
 }
 
-/// A folder the daemon writes: if it exists, it must be ours (or root's) and writable by no one
-/// else, or another user could replace the socket or the database.
-fn directory(name: &'static str, dir: &Path) -> Check {
-    let meta = match std::fs::metadata(dir) {
-        Ok(meta) => meta,
+/// A folder the daemon writes: if it exists, it must pass the daemon's own judgement
+/// ([`crate::ownership`]), the folders above it included, or the daemon refuses to start.
+fn directory(name: &'static str, dir: &Path, rule: Rule) -> Check {
+    match std::fs::metadata(dir) {
+        Ok(_) => {}
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
             return check(
                 name,
@@ -137,43 +180,42 @@ fn directory(name: &'static str, dir: &Path) -> Check {
         Err(e) => {
             return check(name, Level::Fail, format!("{}: {e}", dir.display()), None);
         }
-    };
-    let uid = current_uid();
-    let mode = meta.mode() & 0o7777;
-    if !meta.is_dir() {
-        return check(
-            name,
-            Level::Fail,
-            format!("{} is not a directory", dir.display()),
-            Some(format!("move {} out of the way", dir.display())),
-        );
     }
-    if meta.uid() != uid && meta.uid() != 0 {
-        return check(
-            name,
-            Level::Fail,
+    let fail = |detail: String, fix: String| check(name, Level::Fail, detail, Some(fix));
+    match ownership::check(dir, rule) {
+        Ok(real) => {
+            let mode = std::fs::metadata(&real).map_or(0, |m| m.mode() & 0o7777);
+            check(
+                name,
+                Level::Ok,
+                format!("{} (mode {mode:04o})", dir.display()),
+                None,
+            )
+        }
+        Err(Untrusted::NotDirectory { path }) => fail(
+            format!("{} is not a directory", path.display()),
+            format!("move {} out of the way", path.display()),
+        ),
+        Err(Untrusted::Owner { path, owner, uid }) => fail(
             format!(
-                "{} belongs to uid {}, not to you (uid {uid})",
-                dir.display(),
-                meta.uid()
+                "{} belongs to uid {owner}, not to you (uid {uid})",
+                path.display()
             ),
-            Some(format!("chown {uid} {}", dir.display())),
-        );
+            format!("chown {uid} {}", path.display()),
+        ),
+        Err(Untrusted::Writable { path, mode }) => {
+            let own_folder = std::fs::canonicalize(dir).is_ok_and(|real| real == path);
+            fail(
+                format!("{} is writable by others (mode {mode:04o})", path.display()),
+                if own_folder {
+                    format!("chmod 700 {}", dir.display())
+                } else {
+                    format!("chmod go-w {}", path.display())
+                },
+            )
+        }
+        Err(e @ Untrusted::Io { .. }) => check(name, Level::Fail, e.to_string(), None),
     }
-    if mode & 0o022 != 0 && mode & 0o1000 == 0 {
-        return check(
-            name,
-            Level::Fail,
-            format!("{} is writable by others (mode {mode:04o})", dir.display()),
-            Some(format!("chmod 700 {}", dir.display())),
-        );
-    }
-    check(
-        name,
-        Level::Ok,
-        format!("{} (mode {mode:04o})", dir.display()),
-        None,
-    )
 }
 
 fn socket_file(socket: &Path) -> Check {
@@ -296,30 +338,32 @@ fn linger(user: Option<&Path>) -> Check {
     )
 }
 
-/// `daemonInfo`, without starting a daemon; its answer feeds the database check.
-fn daemon(target: &Target, checks: &mut Vec<Check>) -> Option<Value> {
+/// `daemonInfo`, without starting a daemon (a socket-activated one starts, as for any call).
+fn probe(target: &Target) -> Result<Value, ClientError> {
     let probe = Target {
         timeout: Some(Duration::from_secs(5)),
         ..target.clone()
     };
-    match call(&probe, "daemonInfo", None) {
-        Ok(info) => {
-            checks.push(check(
-                "daemon",
-                Level::Ok,
-                format!(
-                    "ocapd {} running (pid {}, started by {})",
-                    info["version"].as_str().unwrap_or("?"),
-                    info["pid"],
-                    info["activation"].as_str().unwrap_or("?")
-                ),
-                None,
-            ));
-            Some(info)
-        }
+    call(&probe, "daemonInfo", None)
+}
+
+/// Whether a daemon answered the probe.
+fn daemon(target: &Target, probe: Result<&Value, &ClientError>) -> Check {
+    match probe {
+        Ok(info) => check(
+            "daemon",
+            Level::Ok,
+            format!(
+                "ocapd {} running (pid {}, started by {})",
+                info["version"].as_str().unwrap_or("?"),
+                info["pid"],
+                info["activation"].as_str().unwrap_or("?")
+            ),
+            None,
+        ),
         Err(ClientError::Unavailable { hint, .. }) => {
             let stale = target.paths.socket.exists();
-            checks.push(check(
+            check(
                 "daemon",
                 Level::Warn,
                 if stale {
@@ -328,22 +372,16 @@ fn daemon(target: &Target, checks: &mut Vec<Check>) -> Option<Value> {
                     "not running".into()
                 },
                 Some(hint.split_whitespace().collect::<Vec<_>>().join(" ")),
-            ));
-            None
+            )
         }
-        Err(e) => {
-            checks.push(check("daemon", Level::Fail, e.to_string(), None));
-            None
-        }
+        Err(e) => check("daemon", Level::Fail, e.to_string(), None),
     }
 }
 
 /// The running daemon's `checkIntegrity`; without a daemon, only that the file is SQLite's.
-fn database(target: &Target, info: Option<&Value>) -> Check {
+fn database(paths: &Paths, target: &Target, info: Option<&Value>) -> Check {
     const NAME: &str = "database";
-    let file = info
-        .and_then(|i| i["database"].as_str())
-        .map_or_else(|| target.paths.database.clone(), PathBuf::from);
+    let file = paths.database.clone();
     if info.is_some() {
         return match call(target, "checkIntegrity", None) {
             Ok(report) => integrity(&file, &report),
@@ -408,12 +446,6 @@ fn integrity(file: &Path, report: &Value) -> Check {
     )
 }
 
-/// The uid files must belong to: the one the daemon started by this user runs as.
-fn current_uid() -> u32 {
-    // SAFETY: geteuid has no preconditions and cannot fail.
-    unsafe { libc::geteuid() }
-}
-
 /// The report as JSON: `{"ok": bool, "checks": [{check, status, detail, fix}]}`.
 pub fn to_json(checks: &[Check]) -> Value {
     json!({
@@ -463,12 +495,15 @@ mod tests {
     fn directories_writable_by_others_fail_with_a_fix() {
         let dir = tempfile::tempdir().unwrap();
         std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o777)).unwrap();
-        let c = directory("state directory", dir.path());
+        let c = directory("state directory", dir.path(), Rule::Private);
         assert_eq!(c.level, Level::Fail, "{c:?}");
         assert!(c.fix.unwrap().starts_with("chmod 700"));
         std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o700)).unwrap();
-        assert_eq!(directory("state directory", dir.path()).level, Level::Ok);
-        let missing = directory("state directory", &dir.path().join("new"));
+        assert_eq!(
+            directory("state directory", dir.path(), Rule::Private).level,
+            Level::Ok
+        );
+        let missing = directory("state directory", &dir.path().join("new"), Rule::Private);
         assert_eq!(missing.level, Level::Ok, "{missing:?}");
     }
 

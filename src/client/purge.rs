@@ -14,28 +14,42 @@ pub fn purge(target: &Target) -> Result<Vec<PathBuf>, ClientError> {
         timeout: Some(Duration::from_secs(3)),
         ..target.clone()
     };
-    if let Ok(info) = call(&probe, "daemonInfo", None)
-        && let Some(manager) = info["activation"].as_str().filter(|a| *a != "self")
+    let info = call(&probe, "daemonInfo", None).ok();
+    if let Some(manager) = info
+        .as_ref()
+        .and_then(|info| info["activation"].as_str())
+        .filter(|a| *a != "self")
     {
         return Err(ClientError::Failed(format!(
             "the daemon is socket-activated by {manager}: disable its socket first (systemctl --user disable --now ocap.socket), then purge"
         )));
     }
+    // A running daemon's own word on where its files are wins over ocapctl's resolution.
+    let reported = |key: &str| {
+        info.as_ref()
+            .and_then(|info| info[key].as_str())
+            .map(PathBuf::from)
+    };
+    let paths = target.paths.clone().with_overrides(
+        reported("socket").as_deref(),
+        reported("database").as_deref(),
+    );
     if stop(target).is_err() {
         return Err(ClientError::Failed(
             "Refusing to delete state while the daemon is still running.".into(),
         ));
     }
-    let db = &target.paths.database;
+    let db = &paths.database;
     let files = [
         db.clone(),
         sibling(db, "-wal"),
         sibling(db, "-shm"),
         sibling(db, "-journal"),
-        target.paths.lock(),
-        target.paths.log.clone(),
-        target.paths.pid_file(),
-        target.paths.socket.clone(),
+        sibling(db, ".new"),
+        paths.lock(),
+        paths.log.clone(),
+        paths.pid_file(),
+        paths.socket.clone(),
     ];
     let mut removed = Vec::new();
     for file in files {

@@ -3,13 +3,13 @@
 //! mode, chosen by the admin: bound by ocapd it is 0666; under systemd,
 //! `SocketMode=`/`SocketGroup=` decide.
 
-use super::listen::{ListenError, check_length, remove_stale};
-use std::os::unix::fs::PermissionsExt;
+use super::listen::{ListenError, bind_with_mode, check_length, remove_stale};
 use std::os::unix::net::UnixListener;
 use std::path::Path;
 
-/// Binds `path` mode 0666, replacing a stale socket file. Call only while holding the
-/// database lock (see [`super::listen::bind`]). The directory is left as the admin made it.
+/// Binds `path` mode 0666, replacing a stale socket file (nothing else). Call only while
+/// holding the database lock (see [`super::listen::bind`]). The directory is left as the admin
+/// made it.
 pub fn bind(path: &Path) -> Result<UnixListener, ListenError> {
     check_length(path)?;
     let io = |source| ListenError::Io {
@@ -17,8 +17,7 @@ pub fn bind(path: &Path) -> Result<UnixListener, ListenError> {
         source,
     };
     remove_stale(path)?;
-    let listener = UnixListener::bind(path).map_err(io)?;
-    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o666)).map_err(io)?;
+    let listener = bind_with_mode(path, 0o666).map_err(io)?;
     listener.set_nonblocking(true).map_err(io)?;
     Ok(listener)
 }

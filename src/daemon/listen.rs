@@ -6,7 +6,7 @@
 use crate::paths::Paths;
 
 use std::io;
-use std::os::unix::fs::PermissionsExt;
+use std::os::unix::fs::FileTypeExt;
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::{Path, PathBuf};
 
@@ -54,6 +54,14 @@ pub enum ListenError {
         path: PathBuf,
         /// ` (pid N)` when the peer's pid could be read.
         pid: String,
+    },
+    /// Something other than a socket is where the socket goes.
+    #[error(
+        "{path} exists and is not a socket; ocapd replaces only a stale socket, never another file: move it away or choose another socket path"
+    )]
+    NotASocket {
+        /// The path.
+        path: PathBuf,
     },
     /// The activation environment named sockets we cannot use.
     #[error("socket activation: {0}")]
@@ -170,13 +178,22 @@ pub fn bind(paths: &Paths) -> Result<UnixListener, ListenError> {
     remove_stale(path)?;
     // The umask makes the socket 0600 from the moment it exists; no window where others can
     // connect. Still single-threaded here, so changing the process umask is safe.
-    let old = unsafe { libc::umask(0o177) };
-    let bound = UnixListener::bind(path);
-    unsafe { libc::umask(old) };
-    let listener = bound.map_err(io)?;
-    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600)).map_err(io)?;
+    let listener = bind_with_mode(path, 0o600).map_err(io)?;
     listener.set_nonblocking(true).map_err(io)?;
     Ok(listener)
+}
+
+/// Binds `path` with permission bits `mode` from the moment it exists, through the umask: a
+/// `chmod` afterwards would leave a window, and follows a link planted in the meantime. Only
+/// while the process is single-threaded (start-up), as changing the umask is process-wide.
+pub(super) fn bind_with_mode(path: &Path, mode: u32) -> io::Result<UnixListener> {
+    // SAFETY: umask cannot fail; start-up runs single-threaded, so no other thread creates
+    // files under the temporary umask.
+    let old = unsafe { libc::umask(!mode as libc::mode_t & 0o777) };
+    let bound = UnixListener::bind(path);
+    // SAFETY: as above.
+    unsafe { libc::umask(old) };
+    bound
 }
 
 /// The filesystem path a listener is bound to, if it has one.
@@ -208,8 +225,21 @@ pub(super) fn check_length(path: &Path) -> Result<(), ListenError> {
     Ok(())
 }
 
-/// Removes a socket file nobody answers on; refuses if someone does.
+/// Removes a socket file nobody answers on; refuses if someone does, and refuses anything that
+/// is not a socket (a `--socket` naming a regular file once deleted it).
 pub(super) fn remove_stale(path: &Path) -> Result<(), ListenError> {
+    let io = |source| ListenError::Io {
+        path: path.into(),
+        source,
+    };
+    match std::fs::symlink_metadata(path) {
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(io(e)),
+        Ok(meta) if !meta.file_type().is_socket() => {
+            return Err(ListenError::NotASocket { path: path.into() });
+        }
+        Ok(_) => {}
+    }
     match UnixStream::connect(path) {
         Ok(stream) => {
             let pid = crate::peer::pid_of(&stream)
@@ -221,14 +251,14 @@ pub(super) fn remove_stale(path: &Path) -> Result<(), ListenError> {
             })
         }
         Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
-        Err(_) => match std::fs::remove_file(path) {
-            Ok(()) => Ok(()),
-            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
-            Err(source) => Err(ListenError::Io {
-                path: path.into(),
-                source,
-            }),
-        },
+        // Nobody listens: a socket left by a daemon that is gone.
+        Err(e) if e.kind() == io::ErrorKind::ConnectionRefused => {
+            match std::fs::remove_file(path) {
+                Err(e) if e.kind() != io::ErrorKind::NotFound => Err(io(e)),
+                _ => Ok(()),
+            }
+        }
+        Err(e) => Err(io(e)),
     }
 }
 
@@ -253,12 +283,34 @@ mod tests {
             "a dropped listener leaves its file: a stale socket"
         );
         let listener = bind(&paths).unwrap();
+        use std::os::unix::fs::PermissionsExt;
         let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
         assert_eq!(mode(&paths.socket), 0o600);
         assert_eq!(mode(paths.socket.parent().unwrap()), 0o700);
         let err = bind(&paths).unwrap_err();
         assert!(matches!(err, ListenError::InUse { .. }), "{err}");
         drop(listener);
+    }
+
+    #[test]
+    fn only_a_stale_socket_is_replaced_never_another_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let paths = paths_in(dir.path());
+        crate::paths::create_parent_dir(&paths.socket).unwrap();
+        std::fs::write(&paths.socket, "precious").unwrap();
+        let err = bind(&paths).unwrap_err();
+        assert!(matches!(err, ListenError::NotASocket { .. }), "{err}");
+        assert_eq!(std::fs::read_to_string(&paths.socket).unwrap(), "precious");
+        std::fs::remove_file(&paths.socket).unwrap();
+        let elsewhere = dir.path().join("elsewhere.sock");
+        drop(UnixListener::bind(&elsewhere).unwrap());
+        std::os::unix::fs::symlink(&elsewhere, &paths.socket).unwrap();
+        let err = bind(&paths).unwrap_err();
+        assert!(matches!(err, ListenError::NotASocket { .. }), "{err}");
+        assert!(elsewhere.exists());
+        std::fs::create_dir(dir.path().join("run/dir.sock")).unwrap();
+        let err = remove_stale(&dir.path().join("run/dir.sock")).unwrap_err();
+        assert!(matches!(err, ListenError::NotASocket { .. }), "{err}");
     }
 
     #[test]

@@ -34,7 +34,9 @@ pub fn init(filter: &str, log_file: Option<&Path>) -> Result<LogControl, String>
                 .create(true)
                 .append(true)
                 .mode(0o600)
+                .custom_flags(libc::O_NOFOLLOW)
                 .open(path)
+                .map_err(|e| crate::ownership::open_error(path, e))
                 .map_err(|e| format!("{}: {e}", path.display()))?;
             tracing_subscriber::fmt::layer()
                 .with_ansi(false)

@@ -9,6 +9,7 @@ mod check_config;
 mod config;
 mod connection;
 mod detach;
+mod folders;
 #[cfg(target_os = "macos")]
 mod launchd;
 mod listen;
@@ -102,14 +103,20 @@ fn absolutize(settings: &mut Settings) {
 /// Everything after the process layout is settled (foreground or detached child).
 fn start(
     options: &Options,
-    settings: Settings,
+    mut settings: Settings,
     inherited: Option<Inherited>,
     ready: &mut ReadyPipe,
     started: Instant,
 ) -> Result<(), String> {
+    folders::no_stranded_kernel(&settings.paths)?;
+    folders::secure(&mut settings, inherited.is_none())?;
     let log = logging::init(&settings.log_level, settings.log_file.as_deref())?;
     let paths = settings.paths.clone();
-    let lock = DatabaseLock::acquire(&paths.lock(), &paths.database).map_err(|e| e.to_string())?;
+    let mut lock =
+        DatabaseLock::acquire(&paths.lock(), &paths.database).map_err(|e| e.to_string())?;
+    crate::kernel::store::create(&paths.database).map_err(|e| e.to_string())?;
+    lock.hold_database(&paths.database)
+        .map_err(|e| e.to_string())?;
     // A daemon that binds its own socket writes daemon.pid before the socket listens; the
     // guard removes it when start returns, however it returns.
     let mut pid_file = None;
@@ -189,6 +196,40 @@ fn start(
     served
 }
 
+/// Runs SQLite's check of the database beside the serving daemon (it reads every page, so it
+/// would make start-up as slow as the file is large), and says so loudly, in the log and in the
+/// service manager's status line, when the file is damaged.
+///
+/// A damaged database is served, not refused: a statement that meets a damaged page fails and
+/// its crank rolls back, while refusing would take away what the owner needs to rescue the
+/// rest (`ocapctl backup`, `executeDBQuery`, terminating the vat whose pages are hit), and a
+/// refusing daemon under `Restart=on-failure` only turns every connection into a reset.
+fn check_database(database: std::path::PathBuf, status: String) {
+    let spawned = std::thread::Builder::new()
+        .name("integrity".into())
+        .spawn(
+            move || match crate::kernel::store::quick_check(&database, 10) {
+                Ok(problems) if problems.is_empty() => {
+                    tracing::info!("database integrity check: ok");
+                }
+                Ok(problems) => {
+                    let summary = format!(
+                        "DATABASE DAMAGED: {} fails SQLite's integrity check ({}); serving what is \
+                     readable; take a backup (ocapctl backup) and see ocapctl fsck",
+                        database.display(),
+                        problems.join("; ")
+                    );
+                    tracing::error!("{summary}");
+                    notify::status(&format!("{status}; {summary}"));
+                }
+                Err(e) => tracing::warn!("could not check the database's integrity: {e}"),
+            },
+        );
+    if let Err(e) = spawned {
+        tracing::warn!("could not start the database integrity check: {e}");
+    }
+}
+
 /// The parts of a running daemon that outlive start-up.
 struct Daemon {
     options: Options,
@@ -226,12 +267,14 @@ impl Daemon {
         let idle = self.settings.idle_timeout;
         let status = self.status.clone();
         let started = self.started;
+        let database = self.settings.paths.database.clone();
         tokio::spawn(signals::handle(signals, stop.clone(), move || {
             self.reload(&limits_tx)
         }));
         notify::ready(&status);
         ready.ready(&status);
         tracing::info!("{status}; ready in {:?}", started.elapsed());
+        check_database(database, status.clone());
 
         let why = server::accept_loop(
             &listener,

@@ -11,6 +11,11 @@ pub fn ready(status: &str) {
     send(&[NotifyState::Ready, NotifyState::Status(status)]);
 }
 
+/// `STATUS=` alone: what `systemctl status` shows.
+pub fn status(text: &str) {
+    send(&[NotifyState::Status(text)]);
+}
+
 /// `STOPPING=1`.
 pub fn stopping() {
     send(&[NotifyState::Stopping, NotifyState::Status("stopping")]);

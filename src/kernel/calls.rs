@@ -167,6 +167,13 @@ impl Kernel {
                         "cannot revoke promise {kref}"
                     )));
                 }
+                // The reference marks any name; a mark on a kref not yet allocated would revoke
+                // the object that later gets it, and breaks fsck until then.
+                if !self.state.object_exists(&kref)? {
+                    return Err(KernelError::Refused(format!(
+                        "Object {kref} does not exist."
+                    )));
+                }
                 self.state.revoke(&kref)?;
                 Ok(Value::Null)
             }

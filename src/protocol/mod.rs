@@ -6,10 +6,12 @@
 
 mod error;
 mod framing;
+mod id;
 mod request;
 mod response;
 
 pub use error::{RpcError, codes};
 pub use framing::{Frame, LineBuffer};
+pub use id::RequestId;
 pub use request::{Request, client_request_line};
 pub use response::{Response, ResponseParseError};

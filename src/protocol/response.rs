@@ -1,6 +1,7 @@
 //! Responses: `{"jsonrpc":"2.0","id":…,"result":…}` or `{…,"error":{"code","message"}}`.
 
 use super::RpcError;
+use super::id::RequestId;
 use serde::Serialize;
 use serde_json::Value;
 
@@ -8,7 +9,7 @@ use serde_json::Value;
 #[derive(Debug, Clone, PartialEq)]
 pub struct Response {
     /// The request's `id`, echoed unchanged (`null` when it had none or could not be read).
-    pub id: Value,
+    pub id: RequestId,
     /// The method's result or its error.
     pub outcome: Result<Value, RpcError>,
 }
@@ -17,7 +18,7 @@ pub struct Response {
 #[derive(Serialize)]
 struct Wire<'a> {
     jsonrpc: &'static str,
-    id: &'a Value,
+    id: &'a RequestId,
     #[serde(skip_serializing_if = "Option::is_none")]
     result: Option<&'a Value>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -37,17 +38,17 @@ pub enum ResponseParseError {
 
 impl Response {
     /// A successful response.
-    pub fn ok(id: Value, result: Value) -> Response {
+    pub fn ok(id: impl Into<RequestId>, result: Value) -> Response {
         Response {
-            id,
+            id: id.into(),
             outcome: Ok(result),
         }
     }
 
     /// An error response.
-    pub fn error(id: Value, error: RpcError) -> Response {
+    pub fn error(id: impl Into<RequestId>, error: RpcError) -> Response {
         Response {
-            id,
+            id: id.into(),
             outcome: Err(error),
         }
     }

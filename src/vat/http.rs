@@ -15,17 +15,18 @@ use serde::Deserialize;
 use serde_json::Value;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 use url::Url;
 
 /// Requests one vat may have in flight.
 pub const MAX_IN_FLIGHT: usize = 32;
 /// Bytes one response body may have (the vat's memory limit applies on top).
 pub const MAX_BODY: u64 = 16 << 20;
-/// How long one request may take, redirects included.
+/// How long one request may take, from the first connection to the last byte of the last
+/// redirect's body (it was per hop: a 21-hop chain stayed pending 189 s).
 pub const TIMEOUT: Duration = Duration::from_secs(30);
-/// Redirects followed before giving up, as the Fetch standard says.
-const MAX_REDIRECTS: usize = 20;
+/// Redirects followed before giving up, as the Fetch standard (and browsers, and Node) say.
+pub const MAX_REDIRECTS: usize = 20;
 
 /// What a vat asks for.
 #[derive(Debug, Clone, Deserialize)]
@@ -58,6 +59,8 @@ pub type Outcome = Result<Response, String>;
 pub struct Network {
     allowed: Arc<[String]>,
     agent: ureq::Agent,
+    /// [`TIMEOUT`], but for tests.
+    timeout: Duration,
     in_flight: Arc<AtomicUsize>,
     finished: Arc<Mutex<Vec<(u64, Outcome)>>>,
 }
@@ -100,16 +103,18 @@ impl Network {
     }
 
     fn new(allowed: Arc<[String]>) -> Network {
+        // Redirects are followed here, one checked hop at a time; each hop gets what is left
+        // of the request's time (see `perform`).
         let agent = ureq::Agent::config_builder()
             .max_redirects(0)
             .http_status_as_error(false)
-            .timeout_global(Some(TIMEOUT))
             .user_agent(concat!("ocapd/", env!("CARGO_PKG_VERSION")))
             .build()
             .into();
         Network {
             allowed,
             agent,
+            timeout: TIMEOUT,
             in_flight: Arc::default(),
             finished: Arc::default(),
         }
@@ -125,12 +130,13 @@ impl Network {
             ));
         }
         let (allowed, agent) = (Arc::clone(&self.allowed), self.agent.clone());
+        let deadline = Instant::now() + self.timeout;
         let (in_flight, finished) = (Arc::clone(&self.in_flight), Arc::clone(&self.finished));
         let pending = waker.as_ref().map(Waker::pending);
         let spawned = std::thread::Builder::new()
             .name("vat-fetch".into())
             .spawn(move || {
-                let outcome = perform(&agent, &allowed, request);
+                let outcome = perform(&agent, &allowed, request, deadline);
                 lock(&finished).push((id, outcome));
                 in_flight.fetch_sub(1, Ordering::SeqCst);
                 if let Some(waker) = waker {
@@ -167,14 +173,20 @@ pub fn refusal(url: &Url, allowed: &[String]) -> Option<String> {
     (!allowed.iter().any(|a| a == host)).then(|| format!("Invalid host: {host}"))
 }
 
-/// Makes the request, following redirects as `request.redirect` says, each hop checked.
-fn perform(agent: &ureq::Agent, allowed: &[String], mut request: Request) -> Outcome {
+/// Makes the request, following redirects as `request.redirect` says, each hop checked, all
+/// of it before `deadline`.
+fn perform(
+    agent: &ureq::Agent,
+    allowed: &[String],
+    mut request: Request,
+    deadline: Instant,
+) -> Outcome {
     let mut url = Url::parse(&request.url).map_err(|e| format!("bad URL {}: {e}", request.url))?;
     for hop in 0..=MAX_REDIRECTS {
         if let Some(why) = refusal(&url, allowed) {
             return Err(why);
         }
-        let mut response = send(agent, &request, &url)?;
+        let mut response = send(agent, &request, &url, deadline)?;
         let location = redirect_target(&response, &url);
         match (location, request.redirect.as_str()) {
             (Some(_), "error") => return Err(format!("redirected to {}", response.url)),
@@ -191,8 +203,12 @@ fn perform(agent: &ureq::Agent, allowed: &[String], mut request: Request) -> Out
     Err(format!("more than {MAX_REDIRECTS} redirects"))
 }
 
-/// One request and its whole response.
-fn send(agent: &ureq::Agent, request: &Request, url: &Url) -> Outcome {
+/// One request and its whole response, before `deadline`.
+fn send(agent: &ureq::Agent, request: &Request, url: &Url, deadline: Instant) -> Outcome {
+    let left = deadline.saturating_duration_since(Instant::now());
+    if left.is_zero() {
+        return Err(timed_out());
+    }
     let mut builder = ureq::http::Request::builder()
         .method(request.method.as_str())
         .uri(url.as_str());
@@ -203,7 +219,11 @@ fn send(agent: &ureq::Agent, request: &Request, url: &Url) -> Outcome {
     }
     let body = request.body.clone().unwrap_or_default();
     let http_request = builder.body(body).map_err(|e| e.to_string())?;
-    let mut response = agent.run(http_request).map_err(|e| e.to_string())?;
+    let http_request = agent
+        .configure_request(http_request)
+        .timeout_global(Some(left))
+        .build();
+    let mut response = agent.run(http_request).map_err(ureq_error)?;
     let status = response.status();
     let headers = response
         .headers()
@@ -219,7 +239,10 @@ fn send(agent: &ureq::Agent, request: &Request, url: &Url) -> Outcome {
         .with_config()
         .limit(MAX_BODY)
         .read_to_vec()
-        .map_err(|e| format!("reading the response body: {e}"))?;
+        .map_err(|e| match e {
+            ureq::Error::Timeout(_) => timed_out(),
+            other => format!("reading the response body: {other}"),
+        })?;
     Ok(Response {
         status: status.as_u16(),
         status_text: status.canonical_reason().unwrap_or_default().into(),
@@ -228,6 +251,20 @@ fn send(agent: &ureq::Agent, request: &Request, url: &Url) -> Outcome {
         url: url.to_string(),
         redirected: false,
     })
+}
+
+fn ureq_error(error: ureq::Error) -> String {
+    match error {
+        ureq::Error::Timeout(_) => timed_out(),
+        other => other.to_string(),
+    }
+}
+
+fn timed_out() -> String {
+    format!(
+        "the request took longer than {} s, redirects included",
+        TIMEOUT.as_secs()
+    )
 }
 
 /// Where a redirect response points, resolved against `url`.
@@ -337,7 +374,7 @@ mod tests {
 
     fn fetch(req: Request) -> Outcome {
         let net = network();
-        perform(&net.agent, &net.allowed, req)
+        perform(&net.agent, &net.allowed, req, Instant::now() + TIMEOUT)
     }
 
     #[test]
@@ -383,6 +420,66 @@ mod tests {
         assert!(fetch(request("GET", start.clone(), "error")).is_err());
         let manual = fetch(request("GET", away, "manual")).unwrap();
         assert_eq!(manual.status, 302);
+    }
+
+    /// A server whose `/hop/N` redirects to `/hop/N+1` after `pause`, until `/hop/last`.
+    fn chain(last: usize, pause: Duration) -> u16 {
+        let (port, _) = server(move |_, path| {
+            std::thread::sleep(pause);
+            let n: usize = path.trim_start_matches("/hop/").parse().unwrap_or(0);
+            if n < last {
+                (format!("302 Found\r\nlocation: /hop/{}", n + 1), vec![])
+            } else {
+                ("200 OK".into(), b"end".to_vec())
+            }
+        });
+        port
+    }
+
+    #[test]
+    fn redirects_stop_after_twenty() {
+        let port = chain(MAX_REDIRECTS, Duration::ZERO);
+        let response = fetch(request(
+            "GET",
+            format!("http://127.0.0.1:{port}/hop/0"),
+            "follow",
+        ));
+        assert_eq!(
+            response.unwrap().body,
+            b"end",
+            "twenty redirects are followed"
+        );
+        let port = chain(MAX_REDIRECTS + 1, Duration::ZERO);
+        let response = fetch(request(
+            "GET",
+            format!("http://127.0.0.1:{port}/hop/0"),
+            "follow",
+        ));
+        assert_eq!(response, Err("more than 20 redirects".into()));
+    }
+
+    #[test]
+    fn the_time_limit_is_for_the_whole_request_not_each_hop() {
+        // Each hop well within the limit, the chain well past it: it used to run to its end
+        // (a 21-hop chain stayed pending 189 s against a 30 s limit).
+        let port = chain(10, Duration::from_millis(150));
+        let net = Network {
+            timeout: Duration::from_millis(600),
+            ..network()
+        };
+        let (tx, rx) = mpsc::channel();
+        let tx = Mutex::new(tx);
+        let wakeups = super::super::Wakeups::default();
+        wakeups.set_poke(move || lock(&tx).send(()).unwrap());
+        let url = format!("http://127.0.0.1:{port}/hop/0");
+        net.start(1, request("GET", url, "follow"), Some(wakeups.waker("v1")))
+            .unwrap();
+        rx.recv().unwrap();
+        let finished = net.take_finished();
+        assert_eq!(
+            finished[0].1,
+            Err("the request took longer than 30 s, redirects included".into())
+        );
     }
 
     #[test]

@@ -12,6 +12,7 @@ const CLIENT_SOURCES: &[&str] = &[
     "src/paths.rs",
     "src/peer.rs",
     "src/lockfile.rs",
+    "src/ownership.rs",
     "src/random.rs",
     "src/vatsource",
 ];

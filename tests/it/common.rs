@@ -65,6 +65,11 @@ impl Home {
 
     /// Starts `ocapd --foreground ARGS` and waits for its READY=1.
     pub fn daemon(&self, args: &[&str]) -> Daemon {
+        self.daemon_with(args, |_| {})
+    }
+
+    /// [`Home::daemon`], with the command adjusted by `configure` before it starts.
+    pub fn daemon_with(&self, args: &[&str], configure: impl FnOnce(&mut Command)) -> Daemon {
         let notify = Notify::new(self.path());
         let mut command = self.command(OCAPD);
         command
@@ -72,6 +77,7 @@ impl Home {
             .args(args)
             .env("NOTIFY_SOCKET", &notify.path)
             .stderr(Stdio::piped());
+        configure(&mut command);
         let child = command.spawn().unwrap();
         let mut daemon = Daemon { child, notify };
         daemon.expect_notify("READY=1", Duration::from_secs(20));
@@ -116,6 +122,24 @@ impl Notify {
             }
         }
         self.seen.clone()
+    }
+}
+
+impl Notify {
+    /// Takes the messages that have arrived, without waiting.
+    pub fn poll(&mut self) {
+        self.socket.set_nonblocking(true).unwrap();
+        let mut buf = [0u8; 4096];
+        while let Ok(n) = self.socket.recv(&mut buf) {
+            self.seen
+                .push(String::from_utf8_lossy(&buf[..n]).into_owned());
+        }
+        self.socket.set_nonblocking(false).unwrap();
+    }
+
+    /// Every message taken so far.
+    pub fn seen(&self) -> &[String] {
+        &self.seen
     }
 }
 

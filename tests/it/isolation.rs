@@ -262,6 +262,87 @@ fn vat_faults_are_contained_and_other_vats_finish_their_work() {
 }
 
 #[test]
+fn a_huge_query_result_is_refused_and_the_daemon_lives() {
+    // `SELECT zeroblob(400000000)` made each of its bytes a JSON value before the 16 MiB
+    // check, and the daemon aborted. Its address space is capped here so that the old failure
+    // is a quick abort rather than a machine out of memory.
+    use std::os::unix::process::CommandExt;
+    let home = Home::new();
+    let _daemon = home.daemon_with(&[], |command| {
+        // SAFETY: setrlimit is async-signal-safe; nothing else runs in the child before exec.
+        unsafe {
+            command.pre_exec(|| {
+                let cap = 3u64 << 30;
+                let limit = libc::rlimit {
+                    rlim_cur: cap,
+                    rlim_max: cap,
+                };
+                if libc::setrlimit(libc::RLIMIT_AS, &limit) == 0 {
+                    Ok(())
+                } else {
+                    Err(std::io::Error::last_os_error())
+                }
+            });
+        }
+    });
+    for sql in [
+        "SELECT zeroblob(400000000) AS b",
+        "SELECT printf('%.*c', 400000000, 'x') AS s",
+    ] {
+        let line = request_line("executeDBQuery", &json!({ "sql": sql }));
+        let response = request(&home.socket(), &line);
+        assert_eq!(
+            response["error"]["message"], "query result exceeds 16777216 bytes; add a LIMIT",
+            "{sql}: {response}"
+        );
+    }
+    call(&home.socket(), "getStatus", "[]");
+}
+
+#[test]
+fn a_fifo_as_vat_code_or_vat_file_never_holds_the_kernel() {
+    // Reading a FIFO (as bundleSpec, or through platformConfig.fs) waited for a writer forever
+    // on the kernel thread: every caller hung, and SIGTERM no longer stopped the daemon.
+    use std::os::unix::ffi::OsStrExt;
+    let home = Home::new();
+    let mut daemon = home.daemon(&[]);
+    let fifo = home.path().join("vat.bundle");
+    let name = std::ffi::CString::new(fifo.as_os_str().as_bytes()).unwrap();
+    assert_eq!(unsafe { libc::mkfifo(name.as_ptr(), 0o600) }, 0);
+    let config = json!({"config": {"bootstrap": "v", "vats": {"v": {
+        "bundleSpec": format!("file://{}", fifo.display())}}}});
+    let response = request(&home.socket(), &request_line("launchSubcluster", &config));
+    assert_eq!(
+        response["error"]["message"], "Failed to launch vat v1 (v)",
+        "{response}"
+    );
+
+    let files = json!({"config": {"bootstrap": "files", "vats": {"files": {
+        "bundleSpec": format!("file://{}/test-vats/files.bundle", env!("OUT_DIR")),
+        "platformConfig": {"fs": {"rootDir": home.path(), "promises": {"readFile": true}}}}}}});
+    let launched = call(&home.socket(), "launchSubcluster", &files.to_string());
+    let root = launched["rootKref"].as_str().unwrap();
+    let read = call(
+        &home.socket(),
+        "queueMessage",
+        &json!([root, "read", ["vat.bundle"]]).to_string(),
+    );
+    assert!(
+        read["body"]
+            .as_str()
+            .unwrap()
+            .contains("not a regular file"),
+        "{read}"
+    );
+    call(&home.socket(), "getStatus", "[]");
+    daemon.signal(libc::SIGTERM);
+    assert_eq!(
+        daemon.wait_exit(std::time::Duration::from_secs(15)),
+        Some(0)
+    );
+}
+
+#[test]
 fn a_vat_stuck_in_one_native_call_is_abandoned_and_the_kernel_goes_on() {
     // Before: the kernel thread ran the call to its end (about a minute), and every other vat,
     // terminateVat and SIGTERM waited for it.

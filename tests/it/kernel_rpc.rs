@@ -369,3 +369,83 @@ fn launch_counter_via_ocapctl(home: &Home) {
     assert_eq!(code, Some(0), "{stderr}");
     launch_counter(home);
 }
+
+/// Whether process `pid` is alive (a zombie waiting for its reaper counts as gone).
+fn alive(pid: i64) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .ok()
+        .and_then(|stat| {
+            let state = stat.rsplit_once(") ")?.1.chars().next()?;
+            Some(state != 'Z')
+        })
+        .unwrap_or(false)
+}
+
+#[test]
+fn a_workers_own_processes_end_with_its_vat_and_with_the_daemon() {
+    // A worker's child processes survived terminateVat and the daemon's stop.
+    let home = Home::new();
+    let mut daemon = home.daemon(&[]);
+    launch_counter(&home);
+    launch_counter_rooted_at(&home, "ko5");
+    let spawn = |root: &str, file: &str| {
+        let path = home.path().join(file);
+        let params = json!([root, "spawn", [path]]).to_string();
+        let body = call(&home.socket(), "queueMessage", &params)["body"].clone();
+        let pid: i64 = body.as_str().unwrap()[1..].parse().unwrap();
+        assert!(alive(pid), "{pid}");
+        pid
+    };
+    let first = spawn("ko4", "first.pid");
+    let second = spawn("ko5", "second.pid");
+    call(&home.socket(), "terminateVat", r#"{"id":"v1"}"#);
+    assert!(
+        crate::common::eventually(Duration::from_secs(10), || !alive(first)),
+        "v1's worker's child {first} outlived terminateVat"
+    );
+    assert!(alive(second), "v2's worker's child went with v1");
+    daemon.signal(libc::SIGTERM);
+    assert_eq!(daemon.wait_exit(Duration::from_secs(15)), Some(0));
+    assert!(
+        crate::common::eventually(Duration::from_secs(10), || !alive(second)),
+        "v2's worker's child {second} outlived the daemon"
+    );
+}
+
+#[test]
+fn a_worker_line_that_never_ends_ends_its_vat_not_the_daemon() {
+    // One endless line from a worker grew the daemon until it aborted. The daemon's address
+    // space is capped here so that the old failure is a quick abort, not a machine out of
+    // memory.
+    use std::os::unix::process::CommandExt;
+    let home = Home::new();
+    // A budget long enough for the old reader to reach the cap.
+    let _daemon = home.daemon_with(&["--delivery-timeout", "30"], |command| {
+        // SAFETY: setrlimit is async-signal-safe; nothing else runs in the child before exec.
+        unsafe {
+            command.pre_exec(|| {
+                let cap = libc::rlimit {
+                    rlim_cur: 3 << 30,
+                    rlim_max: 3 << 30,
+                };
+                if libc::setrlimit(libc::RLIMIT_AS, &cap) == 0 {
+                    Ok(())
+                } else {
+                    Err(std::io::Error::last_os_error())
+                }
+            });
+        }
+    });
+    launch_counter(&home);
+    launch_counter_rooted_at(&home, "ko5");
+    let response = request(
+        &home.socket(),
+        r#"{"id":1,"method":"queueMessage","params":["ko4","flood",[]]}"#,
+    );
+    let message = response["error"]["message"].as_str().unwrap_or_default();
+    assert!(message.contains("longer than 8 MiB"), "{response}");
+    assert_eq!(
+        call(&home.socket(), "queueMessage", r#"["ko5","resume",[]]"#)["body"],
+        "#\"Counter incremented to: 2\""
+    );
+}

@@ -257,3 +257,35 @@ fn logs_read_the_journal_where_a_socket_unit_owns_the_socket() {
         "journalctl --user -u ocap.service --lines=5 --follow\n"
     );
 }
+
+#[test]
+fn doctor_reports_the_running_daemons_paths_and_warns_when_ocapctl_would_look_elsewhere() {
+    // Under systemd 252 the user unit's StateDirectory= was ~/.config/ocap, while doctor
+    // reported ~/.local/state/ocap: here the daemon is given another database than the one
+    // ocapctl resolves by itself.
+    let home = Home::new();
+    let elsewhere = home.path().join("elsewhere");
+    std::fs::create_dir(&elsewhere).unwrap();
+    std::fs::set_permissions(&elsewhere, std::fs::Permissions::from_mode(0o700)).unwrap();
+    let db = elsewhere.join("kernel.sqlite");
+    let _daemon = home.daemon(&["--db", db.to_str().unwrap()]);
+    let (code, report) = doctor(&home, |_| {});
+    assert_eq!(code, Some(0), "{report:#}");
+    let (level, detail, fix) = status(&report, "paths");
+    assert_eq!(level, "warn", "{report:#}");
+    assert!(
+        detail.contains(&format!("database {},", db.display()))
+            && detail.contains("the running daemon's")
+            && detail.contains(&home.database().display().to_string()),
+        "{detail}"
+    );
+    assert!(fix.contains(&format!("--db {}", db.display())), "{fix}");
+    let (_, detail, _) = status(&report, "state directory");
+    assert!(
+        detail.starts_with(&elsewhere.display().to_string()),
+        "{detail}"
+    );
+    let (level, detail, _) = status(&report, "database");
+    assert_eq!(level, "ok");
+    assert!(detail.starts_with(&db.display().to_string()), "{detail}");
+}

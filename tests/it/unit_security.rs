@@ -25,15 +25,19 @@ fn within(unit: &str, user: bool, threshold: u32) -> (bool, String) {
     (output.status.success(), text)
 }
 
+// Both units allow Internet sockets (vats' fetch, remote comms), which costs 0.3; the system
+// unit also left PrivateNetwork= (0.5): 0.8 SAFE became 1.5 OK, and the user unit 6.3 became
+// 6.6 MEDIUM.
+
 #[test]
-fn the_system_unit_stays_safe() {
-    let (ok, report) = within("systemd/system/ocap.service", false, 10);
-    assert!(ok, "exposure above 1.0:\n{report}");
+fn the_system_unit_stays_ok() {
+    let (ok, report) = within("systemd/system/ocap.service", false, 15);
+    assert!(ok, "exposure above 1.5:\n{report}");
     assert!(report.contains("Overall exposure level"), "{report}");
 }
 
 #[test]
 fn the_user_unit_keeps_the_hardening_a_user_manager_allows() {
-    let (ok, report) = within("systemd/ocap.service", true, 65);
-    assert!(ok, "exposure above 6.5:\n{report}");
+    let (ok, report) = within("systemd/ocap.service", true, 66);
+    assert!(ok, "exposure above 6.6:\n{report}");
 }

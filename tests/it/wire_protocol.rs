@@ -42,6 +42,29 @@ fn get_status_has_the_reference_shape_and_echoes_any_id() {
 }
 
 #[test]
+fn number_ids_come_back_exactly_as_sent() {
+    // Parsed and printed again, `1e2` came back as `100.0` and `-0` as `0`.
+    let home = Home::new();
+    let _daemon = home.daemon(&[]);
+    for id in [
+        "1e2",
+        "-0",
+        "0.10",
+        "1E-7",
+        "123456789012345678901234567890",
+    ] {
+        for method in ["getStatus", "noSuchMethod"] {
+            let line = format!("{{\"jsonrpc\":\"2.0\",\"id\":{id},\"method\":\"{method}\"}}\n");
+            let reply = raw(&home.socket(), line.as_bytes());
+            assert!(
+                reply.starts_with(&format!("{{\"jsonrpc\":\"2.0\",\"id\":{id},")),
+                "{reply}"
+            );
+        }
+    }
+}
+
+#[test]
 fn malformed_requests_get_the_reference_error_codes() {
     let home = Home::new();
     let _daemon = home.daemon(&[]);

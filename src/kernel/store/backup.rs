@@ -4,6 +4,7 @@
 use super::StoreError;
 use rusqlite::{Connection, MAIN_DB, OpenFlags};
 use std::io;
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
 
 /// Copies the database at `source` to the new file `target`. Refuses to overwrite: a backup that
@@ -22,6 +23,15 @@ pub fn backup(source: &Path, target: &Path) -> Result<(), StoreError> {
     }
     let partial = crate::paths::sibling(target, ".partial");
     let _ = std::fs::remove_file(&partial);
+    // Made here, 0600 and not through a link, before SQLite writes it: the copy holds every
+    // vat's state, and SQLite would make it with the umask's mode (0644 by default).
+    std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .custom_flags(libc::O_NOFOLLOW)
+        .open(&partial)
+        .map_err(io_error)?;
     let conn = Connection::open_with_flags(
         source,
         OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
@@ -57,5 +67,9 @@ mod tests {
         assert_eq!(value, "7");
         let err = backup(&db, &copy).unwrap_err().to_string();
         assert!(err.contains("refusing to overwrite"), "{err}");
+        // Only its owner may read it, whatever the umask (it was 0644 under the usual 022).
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&copy).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600);
     }
 }

@@ -4,14 +4,16 @@
 //! our databases; our own metadata lives apart in `meta`.
 
 mod backup;
+mod integrity;
 mod kv;
 mod open;
 mod query;
 mod schema;
 
 pub use backup::backup;
+pub use integrity::quick_check;
 pub use kv::Store;
-pub use open::open;
+pub use open::{create, open};
 pub use query::{QueryLimits, read_only_query};
 pub use schema::SCHEMA_VERSION;
 
@@ -47,6 +49,18 @@ pub enum StoreError {
         /// The newest version this build knows.
         supported: i64,
     },
+    /// The database records a schema version that is not a version number.
+    #[error(
+        "database schema version {0:?} is not one any ocapd writes (this one writes {SCHEMA_VERSION}); refusing to touch it"
+    )]
+    UnknownSchema(String),
+    /// The database file exists but holds nothing.
+    #[error(
+        "{0} is empty (0 bytes): it holds no kernel, and starting on it would make a new kernel \
+         with a new identity that no OCAP URL or peer of the old one knows. Restore it from a \
+         backup (ocapctl backup makes them), or remove it to start a new kernel"
+    )]
+    Empty(PathBuf),
     /// SQLite refused to switch to write-ahead logging.
     #[error("could not enable WAL journaling (journal_mode is {0})")]
     NoWal(String),

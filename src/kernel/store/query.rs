@@ -9,8 +9,9 @@
 
 use super::StoreError;
 use rusqlite::hooks::{AuthAction, AuthContext, Authorization};
+use rusqlite::limits::Limit;
 use rusqlite::types::ValueRef;
-use rusqlite::{Connection, OpenFlags, Statement};
+use rusqlite::{Connection, ErrorCode, OpenFlags, Statement};
 use serde_json::{Map, Value, json};
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -88,7 +89,7 @@ pub enum QueryError {
 
 /// Runs `sql` against the database at `path` and returns its rows as JSON objects.
 pub fn read_only_query(path: &Path, sql: &str, limits: QueryLimits) -> Result<Value, QueryError> {
-    let mut conn = open_read_only(path)?;
+    let mut conn = open_read_only(path, limits)?;
     let deadline = Instant::now() + limits.time;
     conn.progress_handler(10_000, Some(move || Instant::now() > deadline))
         .map_err(StoreError::from)?;
@@ -107,11 +108,15 @@ pub fn read_only_query(path: &Path, sql: &str, limits: QueryLimits) -> Result<Va
     })
 }
 
-fn open_read_only(path: &Path) -> Result<Connection, StoreError> {
+fn open_read_only(path: &Path, limits: QueryLimits) -> Result<Connection, StoreError> {
     let flags = OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX;
     let mut conn = Connection::open_with_flags(path, flags)?;
     conn.busy_timeout(Duration::from_secs(5))?;
     conn.authorizer(Some(authorize))?;
+    // No string or blob the statement makes may outgrow the result: `zeroblob(400000000)`
+    // would otherwise be built whole before any row reaches the size check.
+    let longest = i32::try_from(limits.result_bytes).unwrap_or(i32::MAX);
+    conn.set_limit(Limit::SQLITE_LIMIT_LENGTH, longest)?;
     Ok(conn)
 }
 
@@ -151,6 +156,14 @@ fn prepare_error(err: rusqlite::Error, deadline: Instant, budget: Duration) -> Q
     }
 }
 
+/// A failure while stepping: a string or blob past the length limit is the result's size budget.
+fn step_error(err: rusqlite::Error, limits: QueryLimits) -> QueryError {
+    match err.sqlite_error_code() {
+        Some(ErrorCode::TooBig) => QueryError::TooLarge(limits.result_bytes),
+        _ => QueryError::Sqlite(sqlite_message(err)),
+    }
+}
+
 fn sqlite_message(err: rusqlite::Error) -> String {
     match err {
         rusqlite::Error::SqliteFailure(_, Some(message)) => message,
@@ -160,26 +173,19 @@ fn sqlite_message(err: rusqlite::Error) -> String {
 
 fn collect_rows(stmt: &mut Statement<'_>, limits: QueryLimits) -> Result<Value, QueryError> {
     let names: Vec<String> = stmt.column_names().map(String::from).collect();
-    let mut rows = stmt
-        .query([])
-        .map_err(|e| QueryError::Sqlite(sqlite_message(e)))?;
+    let mut rows = stmt.query([]).map_err(|e| step_error(e, limits))?;
     let mut out = Vec::new();
     let mut size = 0;
-    while let Some(row) = rows
-        .next()
-        .map_err(|e| QueryError::Sqlite(sqlite_message(e)))?
-    {
+    while let Some(row) = rows.next().map_err(|e| step_error(e, limits))? {
         let mut object = Map::new();
         for (i, name) in names.iter().enumerate() {
-            let value = row
-                .get_ref(i)
-                .map_err(|e| QueryError::Sqlite(sqlite_message(e)))?;
-            let value = to_json(value);
-            size += name.len() + approximate_size(&value);
-            object.insert(name.clone(), value);
-        }
-        if size > limits.result_bytes {
-            return Err(QueryError::TooLarge(limits.result_bytes));
+            let value = row.get_ref(i).map_err(|e| step_error(e, limits))?;
+            // Counted before it becomes JSON: a blob's bytes each become a JSON number.
+            size += name.len() + approximate_size(value);
+            if size > limits.result_bytes {
+                return Err(QueryError::TooLarge(limits.result_bytes));
+            }
+            object.insert(name.clone(), to_json(value));
         }
         out.push(js_key_order(object));
     }
@@ -197,14 +203,12 @@ fn to_json(value: ValueRef<'_>) -> Value {
     }
 }
 
-fn approximate_size(value: &Value) -> usize {
+/// Bytes `value` takes in the JSON result, about.
+fn approximate_size(value: ValueRef<'_>) -> usize {
     match value {
-        Value::String(s) => s.len() + 2,
-        Value::Object(o) => o
-            .get("data")
-            .and_then(Value::as_array)
-            .map_or(16, |d| d.len() * 4),
-        _ => 8,
+        ValueRef::Text(t) => t.len() + 2,
+        ValueRef::Blob(b) => 32 + b.len() * 4,
+        ValueRef::Null | ValueRef::Integer(_) | ValueRef::Real(_) => 8,
     }
 }
 
@@ -331,6 +335,33 @@ mod tests {
             result_bytes: 64 << 10,
         };
         let err = read_only_query(&path, huge, limits).unwrap_err();
+        assert!(matches!(err, QueryError::TooLarge(_)), "{err}");
+    }
+
+    #[test]
+    fn a_huge_value_is_refused_before_it_is_built() {
+        // Each byte of this blob became a JSON value before the size check: 400 MB of bytes,
+        // some 13 GB of JSON values, and the daemon aborted.
+        let (_dir, path) = db();
+        for sql in [
+            "SELECT zeroblob(400000000) AS b",
+            "SELECT hex(zeroblob(20000000)) AS h",
+            "SELECT printf('%.*c', 400000000, 'x') AS s",
+            "SELECT group_concat(hex(zeroblob(1000)), '') AS g FROM \
+             (WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 100000) \
+             SELECT x FROM c)",
+        ] {
+            let err = query(&path, sql).unwrap_err();
+            assert!(matches!(err, QueryError::TooLarge(_)), "{sql}: {err}");
+        }
+        // Within the budget, a blob comes back whole.
+        let limits = QueryLimits {
+            time: Duration::from_secs(5),
+            result_bytes: 64 << 10,
+        };
+        let rows = read_only_query(&path, "SELECT zeroblob(1000) AS b", limits).unwrap();
+        assert_eq!(rows[0]["b"]["data"].as_array().unwrap().len(), 1000);
+        let err = read_only_query(&path, "SELECT zeroblob(20000) AS b", limits).unwrap_err();
         assert!(matches!(err, QueryError::TooLarge(_)), "{err}");
     }
 }

@@ -18,20 +18,18 @@ fn create_reference_tables(tx: &Transaction) -> rusqlite::Result<()> {
     )
 }
 
-/// Brings the database to [`SCHEMA_VERSION`], refusing one written by a newer build.
+/// Brings the database to [`SCHEMA_VERSION`]. A database whose version is newer, or not a
+/// version at all, is refused before anything is written to it.
 pub fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
+    let found = stored_version(conn)?;
+    if found == SCHEMA_VERSION {
+        return Ok(());
+    }
     let tx = conn.transaction()?;
     tx.execute_batch(
         "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
     )?;
-    let found = stored_version(&tx)?;
-    if found > SCHEMA_VERSION {
-        return Err(StoreError::NewerSchema {
-            found,
-            supported: SCHEMA_VERSION,
-        });
-    }
-    for migration in &MIGRATIONS[found.max(0) as usize..] {
+    for migration in &MIGRATIONS[found as usize..] {
         migration(&tx)?;
     }
     tx.execute(
@@ -43,15 +41,41 @@ pub fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
     Ok(())
 }
 
-fn stored_version(tx: &Transaction) -> Result<i64, StoreError> {
-    let value: Option<String> = tx
+/// The schema version the database records, read without writing: 0 when it records none (a
+/// new database, or the reference's); refused when newer than this build or not a number
+/// this build wrote (such as `"2.0"`, once taken for 0 and rewritten).
+pub fn stored_version(conn: &Connection) -> Result<i64, StoreError> {
+    let has_meta: bool = conn.query_row(
+        "SELECT EXISTS (SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'meta')",
+        [],
+        |r| r.get(0),
+    )?;
+    if !has_meta {
+        return Ok(0);
+    }
+    let value: Option<rusqlite::types::Value> = conn
         .query_row(
             "SELECT value FROM meta WHERE key = 'schema_version'",
             [],
             |r| r.get(0),
         )
         .optional()?;
-    Ok(value.and_then(|v| v.parse().ok()).unwrap_or(0))
+    let text = match value {
+        None => return Ok(0),
+        Some(rusqlite::types::Value::Text(text)) => text,
+        Some(other) => format!("{other:?}"),
+    };
+    let version = Some(&text)
+        .filter(|t| !t.is_empty() && t.bytes().all(|b| b.is_ascii_digit()))
+        .and_then(|t| t.parse::<i64>().ok())
+        .ok_or_else(|| StoreError::UnknownSchema(text.clone()))?;
+    if version > SCHEMA_VERSION {
+        return Err(StoreError::NewerSchema {
+            found: version,
+            supported: SCHEMA_VERSION,
+        });
+    }
+    Ok(version)
 }
 
 #[cfg(test)]

@@ -249,6 +249,16 @@ fn routing_errors_have_the_reference_texts_spec_2_4() {
         h.call(Call::Revoke("kp1".into())).unwrap_err(),
         "cannot revoke promise kp1"
     );
+    // Not yet allocated: refused, or the object that later gets the kref would start revoked.
+    assert_eq!(
+        h.call(Call::Revoke("ko99".into())).unwrap_err(),
+        "Object ko99 does not exist."
+    );
+    assert_eq!(
+        h.call(Call::IsRevoked("ko99".into())).unwrap(),
+        json!(false)
+    );
+    h.assert_invariants();
     assert_eq!(
         h.promise_rows(),
         Vec::<String>::new(),

@@ -6,6 +6,9 @@ use super::remote_code;
 use crate::vatsource;
 use serde_json::Value;
 
+/// Bytes a vat's code file may have.
+const MAX_BUNDLE: u64 = 32 << 20;
+
 /// The bundle code of the vat `config` names: `bundleSpec` (a bundle, or a module source when
 /// the path ends `.js` or `.mjs`) or `sourceSpec` (a module source).
 pub fn load(config: &Value) -> Result<String, String> {
@@ -29,7 +32,10 @@ pub fn load(config: &Value) -> Result<String, String> {
         let path = percent_decode(path)?;
         let module = vatsource::is_module_path(&path);
         check_source_only(spec, source_only, module)?;
-        let text = std::fs::read_to_string(&path)
+        // Only a regular file, of bounded size: a FIFO here held the kernel thread forever.
+        let text = crate::vat::fs::read_regular(std::path::Path::new(&path), MAX_BUNDLE)
+            .map_err(|e| e.to_string())
+            .and_then(|bytes| String::from_utf8(bytes).map_err(|e| e.to_string()))
             .map_err(|e| format!("fetch of user code {spec} failed: {e}"))?;
         (text, path, module)
     } else {
