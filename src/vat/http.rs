@@ -10,6 +10,7 @@
 //! the kernel gives the vat a crank to take it.
 
 use super::Waker;
+use super::budget::{Budget, Charge};
 use super::wake::lock;
 use serde::Deserialize;
 use serde_json::Value;
@@ -62,8 +63,14 @@ pub struct Network {
     /// [`TIMEOUT`], but for tests.
     timeout: Duration,
     in_flight: Arc<AtomicUsize>,
-    finished: Arc<Mutex<Vec<(u64, Outcome)>>>,
+    finished: Arc<Mutex<Vec<Finished>>>,
+    /// What the vat may hold: request bodies being sent and response bodies being read count.
+    budget: Arc<Budget>,
 }
+
+/// A finished request: its id, its outcome, and what its body holds of the vat's budget until
+/// the vat has taken it.
+pub type Finished = (u64, Outcome, Option<Charge>);
 
 /// Headers only the client sets: the vat's would confuse framing, or (`host`) name another
 /// host than the one allowed.
@@ -77,32 +84,19 @@ const CLIENT_HEADERS: [&str; 6] = [
 ];
 
 impl Network {
-    /// The network of a vat with `config`: `None` when it did not ask for `fetch`; an error when
-    /// it did without `network.allowedHosts` (the reference's text, but for the vat's name, which
-    /// whoever reports it adds).
-    pub fn from_config(config: &Value) -> Result<Option<Network>, String> {
-        let asks = config
-            .get("globals")
-            .and_then(Value::as_array)
-            .is_some_and(|names| names.iter().any(|n| n == "fetch"));
-        if !asks {
-            return Ok(None);
-        }
-        let Some(hosts) = config
-            .pointer("/network/allowedHosts")
-            .and_then(Value::as_array)
-        else {
-            return Err("requested \"fetch\" but no network.allowedHosts was specified".into());
-        };
-        let allowed = hosts
-            .iter()
-            .filter_map(Value::as_str)
-            .map(String::from)
-            .collect();
-        Ok(Some(Network::new(allowed)))
+    /// The network of a vat with `config`, drawing on `budget`: `None` when it did not ask for
+    /// `fetch`; an error when it did without `network.allowedHosts` (the reference's text, but
+    /// for the vat's name, which whoever reports it adds).
+    pub fn from_config(config: &Value, budget: &Arc<Budget>) -> Result<Option<Network>, String> {
+        Ok(allowed_hosts(config)?.map(|allowed| Network::new(allowed, Arc::clone(budget))))
     }
 
-    fn new(allowed: Arc<[String]>) -> Network {
+    /// Whether `config`'s network settings are acceptable (see [`Network::from_config`]).
+    pub fn check(config: &Value) -> Result<(), String> {
+        allowed_hosts(config).map(drop)
+    }
+
+    fn new(allowed: Arc<[String]>, budget: Arc<Budget>) -> Network {
         // Redirects are followed here, one checked hop at a time; each hop gets what is left
         // of the request's time (see `perform`).
         let agent = ureq::Agent::config_builder()
@@ -117,12 +111,17 @@ impl Network {
             timeout: TIMEOUT,
             in_flight: Arc::default(),
             finished: Arc::default(),
+            budget,
         }
     }
 
     /// Starts request `id` on a thread of its own; `waker` rings when it is done. Refused at
-    /// once when the vat has too many in flight.
+    /// once when the vat has too many in flight, or its body does not fit the vat's budget.
     pub fn start(&self, id: u64, request: Request, waker: Option<Waker>) -> Result<(), String> {
+        let size = request.body.as_ref().map_or(0, Vec::len);
+        let sending = self.budget.charge(size).ok_or_else(|| {
+            format!("the vat's memory budget has no room for a {size}-byte request body")
+        })?;
         if self.in_flight.fetch_add(1, Ordering::SeqCst) >= MAX_IN_FLIGHT {
             self.in_flight.fetch_sub(1, Ordering::SeqCst);
             return Err(format!(
@@ -132,12 +131,15 @@ impl Network {
         let (allowed, agent) = (Arc::clone(&self.allowed), self.agent.clone());
         let deadline = Instant::now() + self.timeout;
         let (in_flight, finished) = (Arc::clone(&self.in_flight), Arc::clone(&self.finished));
+        let budget = Arc::clone(&self.budget);
         let pending = waker.as_ref().map(Waker::pending);
         let spawned = std::thread::Builder::new()
             .name("vat-fetch".into())
             .spawn(move || {
-                let outcome = perform(&agent, &allowed, request, deadline);
-                lock(&finished).push((id, outcome));
+                let mut holding = budget.charge(0);
+                let outcome = perform(&agent, &allowed, request, deadline, &mut holding);
+                drop(sending);
+                lock(&finished).push((id, outcome, holding));
                 in_flight.fetch_sub(1, Ordering::SeqCst);
                 if let Some(waker) = waker {
                     waker.ring();
@@ -151,9 +153,33 @@ impl Network {
     }
 
     /// The outcomes of the requests finished since the last call, in the order they finished.
-    pub fn take_finished(&self) -> Vec<(u64, Outcome)> {
+    pub fn take_finished(&self) -> Vec<Finished> {
         std::mem::take(&mut *lock(&self.finished))
     }
+}
+
+/// The hosts a vat that asks for `fetch` may reach; `None` if it does not ask.
+fn allowed_hosts(config: &Value) -> Result<Option<Arc<[String]>>, String> {
+    let asks = config
+        .get("globals")
+        .and_then(Value::as_array)
+        .is_some_and(|names| names.iter().any(|n| n == "fetch"));
+    if !asks {
+        return Ok(None);
+    }
+    let Some(hosts) = config
+        .pointer("/network/allowedHosts")
+        .and_then(Value::as_array)
+    else {
+        return Err("requested \"fetch\" but no network.allowedHosts was specified".into());
+    };
+    Ok(Some(
+        hosts
+            .iter()
+            .filter_map(Value::as_str)
+            .map(String::from)
+            .collect(),
+    ))
 }
 
 /// Why `url` may not be fetched under `allowed`, if it may not.
@@ -180,13 +206,14 @@ fn perform(
     allowed: &[String],
     mut request: Request,
     deadline: Instant,
+    holding: &mut Option<Charge>,
 ) -> Outcome {
     let mut url = Url::parse(&request.url).map_err(|e| format!("bad URL {}: {e}", request.url))?;
     for hop in 0..=MAX_REDIRECTS {
         if let Some(why) = refusal(&url, allowed) {
             return Err(why);
         }
-        let mut response = send(agent, &request, &url, deadline)?;
+        let mut response = send(agent, &request, &url, deadline, holding)?;
         let location = redirect_target(&response, &url);
         match (location, request.redirect.as_str()) {
             (Some(_), "error") => return Err(format!("redirected to {}", response.url)),
@@ -203,8 +230,15 @@ fn perform(
     Err(format!("more than {MAX_REDIRECTS} redirects"))
 }
 
-/// One request and its whole response, before `deadline`.
-fn send(agent: &ureq::Agent, request: &Request, url: &Url, deadline: Instant) -> Outcome {
+/// One request and its whole response, before `deadline`; the body is read into `holding`'s
+/// share of the vat's budget.
+fn send(
+    agent: &ureq::Agent,
+    request: &Request,
+    url: &Url,
+    deadline: Instant,
+    holding: &mut Option<Charge>,
+) -> Outcome {
     let left = deadline.saturating_duration_since(Instant::now());
     if left.is_zero() {
         return Err(timed_out());
@@ -234,15 +268,7 @@ fn send(agent: &ureq::Agent, request: &Request, url: &Url, deadline: Instant) ->
             (name.as_str().to_string(), value)
         })
         .collect();
-    let body = response
-        .body_mut()
-        .with_config()
-        .limit(MAX_BODY)
-        .read_to_vec()
-        .map_err(|e| match e {
-            ureq::Error::Timeout(_) => timed_out(),
-            other => format!("reading the response body: {other}"),
-        })?;
+    let body = read_body(response.body_mut(), holding)?;
     Ok(Response {
         status: status.as_u16(),
         status_text: status.canonical_reason().unwrap_or_default().into(),
@@ -251,6 +277,36 @@ fn send(agent: &ureq::Agent, request: &Request, url: &Url, deadline: Instant) ->
         url: url.to_string(),
         redirected: false,
     })
+}
+
+/// Reads a response body, at most [`MAX_BODY`] bytes, each chunk charged to the vat's budget
+/// before it is kept (a previous hop's body is given back first).
+fn read_body(body: &mut ureq::Body, holding: &mut Option<Charge>) -> Result<Vec<u8>, String> {
+    use std::io::Read;
+    let charge = holding.as_mut().ok_or("the vat's memory budget is spent")?;
+    charge.shrink_to_zero();
+    let mut reader = body.with_config().limit(MAX_BODY).reader();
+    let mut bytes = Vec::new();
+    let mut chunk = [0u8; 64 << 10];
+    loop {
+        let n = reader.read(&mut chunk).map_err(|e| {
+            if e.kind() == std::io::ErrorKind::TimedOut {
+                timed_out()
+            } else {
+                format!("reading the response body: {e}")
+            }
+        })?;
+        if n == 0 {
+            return Ok(bytes);
+        }
+        if !charge.grow(n) {
+            return Err(format!(
+                "reading the response body: more than the vat's memory budget allows ({} bytes read)",
+                bytes.len()
+            ));
+        }
+        bytes.extend_from_slice(&chunk[..n]);
+    }
 }
 
 fn ureq_error(error: ureq::Error) -> String {
@@ -356,7 +412,7 @@ mod tests {
     use std::sync::mpsc;
 
     fn network() -> Network {
-        Network::new(vec!["127.0.0.1".to_string()].into())
+        Network::new(vec!["127.0.0.1".to_string()].into(), Budget::new(64 << 20))
     }
 
     fn request(method: &str, url: String, redirect: &str) -> Request {
@@ -374,7 +430,14 @@ mod tests {
 
     fn fetch(req: Request) -> Outcome {
         let net = network();
-        perform(&net.agent, &net.allowed, req, Instant::now() + TIMEOUT)
+        let mut holding = net.budget.charge(0);
+        perform(
+            &net.agent,
+            &net.allowed,
+            req,
+            Instant::now() + TIMEOUT,
+            &mut holding,
+        )
     }
 
     #[test]
@@ -510,6 +573,37 @@ mod tests {
     }
 
     #[test]
+    fn bodies_count_against_the_vats_budget_while_they_are_held() {
+        let (port, _seen) = server(|_, _| ("200 OK".into(), vec![1; 256 << 10]));
+        let budget = Budget::new(1 << 20);
+        let net = Network::new(vec!["127.0.0.1".to_string()].into(), Arc::clone(&budget));
+        let url = format!("http://127.0.0.1:{port}/");
+        let mut holding = budget.charge(0);
+        let response = perform(
+            &net.agent,
+            &net.allowed,
+            request("GET", url.clone(), "follow"),
+            Instant::now() + TIMEOUT,
+            &mut holding,
+        );
+        assert_eq!(response.unwrap().body.len(), 256 << 10);
+        assert_eq!(budget.used(), 256 << 10, "held until the vat takes it");
+        drop(holding);
+        assert_eq!(budget.used(), 0);
+        // A body larger than what is left is refused as it is read, never held whole.
+        let _rest = budget.charge(900 << 10).unwrap();
+        let mut holding = budget.charge(0);
+        let error = perform(
+            &net.agent,
+            &net.allowed,
+            request("GET", url, "follow"),
+            Instant::now() + TIMEOUT,
+            &mut holding,
+        );
+        assert!(error.unwrap_err().contains("memory budget"));
+    }
+
+    #[test]
     fn a_vat_may_have_only_so_many_requests_in_flight() {
         // Connections to this listener are never accepted: every request waits for its timeout.
         let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
@@ -533,11 +627,11 @@ mod tests {
     fn fetch_needs_allowed_hosts_and_a_finished_request_rings_the_vat() {
         let config = serde_json::json!({"globals": ["fetch"]});
         assert_eq!(
-            Network::from_config(&config).err(),
+            Network::check(&config).err(),
             Some(r#"requested "fetch" but no network.allowedHosts was specified"#.into())
         );
         assert!(
-            Network::from_config(&serde_json::json!({}))
+            Network::from_config(&serde_json::json!({}), &Budget::new(1))
                 .unwrap()
                 .is_none()
         );

@@ -5,6 +5,7 @@
 //! syscalls and results have the exact JSON shapes of spec §7.3–§7.4, so the same types can be
 //! serialized for an out-of-process worker.
 
+pub mod budget;
 pub mod fs;
 pub mod http;
 mod options;

@@ -386,3 +386,47 @@ fn a_vat_stuck_in_one_native_call_is_abandoned_and_the_kernel_goes_on() {
         Some(0)
     );
 }
+
+#[test]
+fn what_the_host_makes_for_a_vat_counts_against_its_memory_and_only_real_exhaustion_is_fatal() {
+    // Before: buffers the host made (file reads, fetch bodies, cipher outputs) lived outside
+    // the vat's heap and its limit, so a vat could grow the daemon without bound (3.3 GiB until
+    // it aborted); and a vat that merely threw Error('out of memory') was terminated as if it
+    // had run out.
+    let home = Home::new();
+    let _daemon = home.daemon(&["--log-level", "error"]);
+    let socket = home.socket();
+    std::fs::write(home.path().join("mib"), vec![7u8; 1 << 20]).unwrap();
+    let files = json!({"config": {"bootstrap": "files", "vats": {"files": {
+        "bundleSpec": format!("file://{}/test-vats/files.bundle", env!("OUT_DIR")),
+        "creationOptions": {"memoryLimitMiB": 24},
+        "platformConfig": {"fs": {"rootDir": home.path(), "promises": {"readFile": true}}}}}}});
+    let launched = call(&socket, "launchSubcluster", &files.to_string());
+    let root = launched["rootKref"].as_str().unwrap().to_string();
+    let hoard = |times: u32| {
+        request(
+            &socket,
+            &request_line("queueMessage", &json!([root, "hoard", ["mib", times]])),
+        )
+    };
+    assert_eq!(hoard(4)["result"]["body"], "#4194304", "within the limit");
+    let response = hoard(64);
+    assert!(
+        response["error"]["message"]
+            .as_str()
+            .unwrap_or_default()
+            .starts_with("[KERNEL:VAT_FATAL:OUT_OF_MEMORY]"),
+        "64 MiB of reads in a 24 MiB vat: {response}"
+    );
+    assert!(!live_vats(&socket).contains(&"v1".to_string()));
+    let (root, vat) = launch_misbehaving(&socket);
+    let response = request(
+        &socket,
+        &request_line("queueMessage", &json!([root, "forgedOutOfMemory", []])),
+    );
+    assert_eq!(response["error"]["message"], "out of memory", "{response}");
+    assert!(
+        live_vats(&socket).contains(&vat),
+        "a forged error is not fatal"
+    );
+}

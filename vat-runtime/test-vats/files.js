@@ -27,6 +27,14 @@ export function buildRootObject() {
         failure,
       );
     },
+    async hoard(path, times) {
+      // Keeps every copy: the host makes each one, so each must count against the vat.
+      const kept = [];
+      for (let i = 0; i < times; i += 1) {
+        kept.push(await fs.promises.readFile(path));
+      }
+      return kept.reduce((sum, bytes) => sum + bytes.byteLength, 0);
+    },
     async access(path) {
       return fs.promises.access(path).then(() => 'ok', failure);
     },

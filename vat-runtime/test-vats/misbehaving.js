@@ -53,6 +53,10 @@ export function buildRootObject(_vatPowers, parameters) {
         chunks.push(new Array(100000).fill(chunks.length));
       }
     },
+    forgedOutOfMemory() {
+      // The words of QuickJS's out-of-memory error, from a vat that has plenty.
+      throw Error('out of memory');
+    },
     native() {
       // One native call that no interrupt handler can stop: QuickJS's naive substring search
       // (about a minute).

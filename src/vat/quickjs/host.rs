@@ -3,6 +3,7 @@
 //! Crypto's primitives (`subtle.rs`), and the `URL` script.
 
 use super::output::{self, Output};
+use crate::vat::budget::Budget;
 use crate::vat::fs::FsConfig;
 use crate::vat::http::{Network, Request};
 use crate::vat::{Syscall, VatstoreDelta, Waker};
@@ -11,10 +12,10 @@ use std::cell::RefCell;
 use std::collections::{BTreeMap, HashMap};
 use std::ops::Bound;
 use std::rc::Rc;
+use std::sync::Arc;
 use std::time::Duration;
 
 /// The host side of one vat, shared by the host functions.
-#[derive(Default)]
 pub struct Host {
     /// Vat id, for log lines.
     pub vat_id: String,
@@ -39,15 +40,26 @@ pub struct Host {
     pub loading: bool,
     /// The vat's log output and its budget for the crank.
     pub output: Output,
+    /// What the vat may allocate, its heap and the host's buffers for it together.
+    pub budget: Arc<Budget>,
 }
 
 impl Host {
-    /// A host for `vat_id` whose vatstore starts as `state`.
-    pub fn new(vat_id: &str, state: Vec<(String, String)>) -> Host {
+    /// A host for `vat_id` whose vatstore starts as `state`, allocating within `budget`.
+    pub fn new(vat_id: &str, state: Vec<(String, String)>, budget: Arc<Budget>) -> Host {
         Host {
             vat_id: vat_id.into(),
             vatstore: state.into_iter().collect(),
-            ..Default::default()
+            changes: HashMap::new(),
+            syscalls: Vec::new(),
+            bad_syscall: None,
+            timers: Default::default(),
+            network: None,
+            fs: None,
+            waker: None,
+            loading: false,
+            output: Default::default(),
+            budget,
         }
     }
 
@@ -195,7 +207,8 @@ pub fn install(ctx: &Ctx<'_>, host: &Rc<RefCell<Host>>) -> rquickjs::Result<()> 
     )?;
     install_fs(ctx, &object, host)?;
     object.set("randomBytes", Function::new(ctx.clone(), random_bytes)?)?;
-    super::subtle::install(ctx, &object)?;
+    let budget = Arc::clone(&host.borrow().budget);
+    super::subtle::install(ctx, &object, &budget)?;
     object.set(
         "loadUrl",
         Function::new(ctx.clone(), |ctx: Ctx<'_>| {
@@ -244,7 +257,7 @@ fn install_fs<'js>(
             ctx.clone(),
             move |ctx: Ctx<'js>, path: String| -> rquickjs::Result<ArrayBuffer<'js>> {
                 let bytes = with_fs(&ctx, &h, |fs| fs.read_file, |fs| fs.read(&path))?;
-                ArrayBuffer::new(ctx, bytes)
+                ArrayBuffer::new_copy(ctx, bytes)
             },
         )?,
     )?;
@@ -264,7 +277,7 @@ fn random_bytes<'js>(ctx: Ctx<'js>, count: usize) -> rquickjs::Result<ArrayBuffe
     crate::random::fill(&mut bytes).map_err(|e| {
         rquickjs::Exception::throw_internal(&ctx, &format!("no randomness from the OS: {e}"))
     })?;
-    ArrayBuffer::new(ctx, bytes)
+    ArrayBuffer::new_copy(ctx, bytes)
 }
 
 #[cfg(test)]
@@ -273,7 +286,7 @@ mod tests {
 
     #[test]
     fn deltas_hold_the_last_change_per_key() {
-        let mut host = Host::new("v1", vec![("a".into(), "1".into())]);
+        let mut host = Host::new("v1", vec![("a".into(), "1".into())], Budget::new(1 << 20));
         host.changes.insert("b".into(), Some("2".into()));
         host.changes.insert("a".into(), None);
         assert_eq!(

@@ -1,87 +1,9 @@
-//! A vat's memory budget, one number for everything allocated on its behalf: its QuickJS heap
-//! (through [`VatAllocator`], the runtime's allocator) and what host functions hold for it
-//! outside that heap (a fetch body being read, a file being read, a cipher's output before it
-//! becomes an `ArrayBuffer`). Host functions [`Budget::charge`] before they allocate; a charge
-//! that does not fit is refused, so a vat can never make the daemon allocate more than its limit.
-//!
-//! Whether a vat ran out of memory is decided from this state — an allocation was refused —
-//! never from the text of an error, which the vat could forge (`Error('out of memory')`).
+//! The vat's QuickJS allocator: its heap drawn from the vat's [`Budget`] (`vat/budget.rs`), so
+//! that a heap that cannot grow is known from the budget's state.
 
+use crate::vat::budget::Budget;
 use rquickjs::allocator::Allocator;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-
-/// What a vat may hold, and what it holds.
-#[derive(Debug)]
-pub struct Budget {
-    limit: usize,
-    used: AtomicUsize,
-    /// Set when an allocation did not fit; cleared by [`Budget::take_exhausted`].
-    exhausted: AtomicBool,
-}
-
-impl Budget {
-    /// A budget of `limit` bytes.
-    pub fn new(limit: usize) -> Arc<Budget> {
-        Arc::new(Budget {
-            limit,
-            used: AtomicUsize::new(0),
-            exhausted: AtomicBool::new(false),
-        })
-    }
-
-    /// Takes `bytes` from the budget, if they fit.
-    fn take(&self, bytes: usize) -> bool {
-        self.used
-            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |used| {
-                used.checked_add(bytes).filter(|total| *total <= self.limit)
-            })
-            .is_ok()
-    }
-
-    /// Notes that the vat's heap could not grow: it is out of memory.
-    fn exhaust(&self) {
-        self.exhausted.store(true, Ordering::Relaxed);
-    }
-
-    /// Gives `bytes` back.
-    fn give_back(&self, bytes: usize) {
-        self.used.fetch_sub(bytes, Ordering::Relaxed);
-    }
-
-    /// Reserves `bytes` for the host's own use on the vat's behalf, until the charge is
-    /// dropped; `None` if they do not fit (the host operation then fails with an error the vat
-    /// can catch; only its heap failing to grow is fatal).
-    pub fn charge(self: &Arc<Budget>, bytes: usize) -> Option<Charge> {
-        self.take(bytes).then(|| Charge {
-            budget: Arc::clone(self),
-            bytes,
-        })
-    }
-
-    /// Bytes in use now.
-    pub fn used(&self) -> usize {
-        self.used.load(Ordering::Relaxed)
-    }
-
-    /// Whether the vat's heap failed to grow since the last call, which resets it.
-    pub fn take_exhausted(&self) -> bool {
-        self.exhausted.swap(false, Ordering::Relaxed)
-    }
-}
-
-/// Bytes reserved from a [`Budget`]; given back when dropped.
-#[derive(Debug)]
-pub struct Charge {
-    budget: Arc<Budget>,
-    bytes: usize,
-}
-
-impl Drop for Charge {
-    fn drop(&mut self) {
-        self.budget.give_back(self.bytes);
-    }
-}
 
 /// The vat's QuickJS allocator: the C allocator, with every block's usable size counted
 /// against the vat's [`Budget`].
@@ -116,7 +38,7 @@ impl VatAllocator {
 // and go back to it; the budget only decides whether a block is handed out.
 unsafe impl Allocator for VatAllocator {
     fn alloc(&mut self, size: usize) -> *mut u8 {
-        if size > self.budget.limit {
+        if size > self.budget.limit() {
             self.budget.exhaust();
             return std::ptr::null_mut();
         }
@@ -125,7 +47,7 @@ unsafe impl Allocator for VatAllocator {
     }
 
     fn calloc(&mut self, count: usize, size: usize) -> *mut u8 {
-        if count.saturating_mul(size) > self.budget.limit {
+        if count.saturating_mul(size) > self.budget.limit() {
             self.budget.exhaust();
             return std::ptr::null_mut();
         }
@@ -164,7 +86,7 @@ unsafe impl Allocator for VatAllocator {
         // Settle the reservation against what the block really is now.
         let held = old + growth;
         if new > held {
-            self.budget.used.fetch_add(new - held, Ordering::Relaxed);
+            self.budget.add_rounding(new - held);
         } else {
             self.budget.give_back(held - new);
         }

@@ -13,6 +13,7 @@ mod bundle;
 mod bytecode;
 mod harden;
 mod host;
+mod memory;
 mod output;
 mod remote_code;
 mod scripts;
@@ -20,16 +21,18 @@ mod subtle;
 mod timers;
 
 use super::fs::FsConfig;
-use super::http::{Network, Outcome};
+use super::http::{Finished, Network};
 use super::{
-    CreationOptions, Delivery, DeliveryResult, Syscall, Syscalls, VatFactory, VatFault, VatRuntime,
-    Waker,
+    CreationOptions, Delivery, DeliveryResult, Syscalls, VatFactory, VatFault, VatRuntime, Waker,
 };
+use crate::vat::budget::Budget;
 use host::Host;
+use memory::VatAllocator;
 use rquickjs::{Context, Ctx, Function, Object, Persistent, Runtime, Value};
 use serde_json::Value as Json;
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// Limits for each vat's QuickJS runtime.
@@ -71,7 +74,7 @@ impl QuickJsFactory {
 impl VatFactory for QuickJsFactory {
     fn check(&self, config: &Json) -> Result<(), String> {
         self.limits_for(config)?;
-        Network::from_config(config)?;
+        Network::check(config)?;
         FsConfig::from_config(config).map(drop)
     }
 
@@ -119,14 +122,11 @@ pub struct Engine {
     deadline: Rc<Cell<Option<Instant>>>,
     /// Whether the interrupt handler stopped the current call.
     interrupted: Rc<Cell<bool>>,
-    /// Whether the current call ran out of memory.
-    out_of_memory: Cell<bool>,
+    /// What the vat may allocate, shared by its heap's allocator and the host functions.
+    budget: Arc<Budget>,
     /// The due time last given to the host's waker as its alarm.
     alarm: Option<Instant>,
 }
-
-/// How a value rejected with QuickJS's out-of-memory error starts, as liveslots encodes it.
-const OUT_OF_MEMORY: &str = "#{\"#error\":\"out of memory\",";
 
 impl Engine {
     /// A runtime with the limits applied and SES, liveslots and the supervisor evaluated.
@@ -136,8 +136,9 @@ impl Engine {
         limits: Limits,
     ) -> Result<Engine, VatFault> {
         let crashed = |what: &str, e: rquickjs::Error| VatFault::Crashed(format!("{what}: {e}"));
-        let runtime = Runtime::new().map_err(|e| crashed("creating the QuickJS runtime", e))?;
-        runtime.set_memory_limit(limits.memory);
+        let budget = Budget::new(limits.memory);
+        let runtime = Runtime::new_with_alloc(VatAllocator::new(Arc::clone(&budget)))
+            .map_err(|e| crashed("creating the QuickJS runtime", e))?;
         runtime.set_max_stack_size(limits.stack);
         let deadline = Rc::new(Cell::new(None::<Instant>));
         let interrupted = Rc::new(Cell::new(false));
@@ -152,7 +153,7 @@ impl Engine {
             })));
         }
         let context = Context::full(&runtime).map_err(|e| crashed("creating the context", e))?;
-        let host = Rc::new(RefCell::new(Host::new(vat_id, state)));
+        let host = Rc::new(RefCell::new(Host::new(vat_id, state, Arc::clone(&budget))));
         let supervisor = context.with(|ctx| -> Result<Supervisor, VatFault> {
             host::install(&ctx, &host).map_err(|e| crashed("installing host functions", e))?;
             host.borrow_mut().loading = true;
@@ -187,7 +188,7 @@ impl Engine {
             host,
             deadline,
             interrupted,
-            out_of_memory: Cell::new(false),
+            budget,
             alarm: None,
         })
     }
@@ -201,14 +202,14 @@ impl Engine {
         start: impl FnOnce(&Ctx<'_>, &Supervisor) -> rquickjs::Result<()>,
     ) -> Result<DeliveryResult, VatFault> {
         self.interrupted.set(false);
-        self.out_of_memory.set(false);
+        self.budget.take_exhausted();
         self.host.borrow_mut().output.new_crank();
         self.deadline.set(Some(Instant::now() + budget));
         let outcome = self.drive(syscalls, budget, start);
         self.deadline.set(None);
         self.set_alarm();
         let error = outcome?;
-        if self.out_of_memory.get() {
+        if self.budget.take_exhausted() {
             return Err(VatFault::OutOfMemory);
         }
         let mut host = self.host.borrow_mut();
@@ -320,33 +321,30 @@ impl Engine {
         })
     }
 
-    /// Hands the queued syscalls to the kernel, noting a rejection by QuickJS's out-of-memory
-    /// error: liveslots catches that error and rejects the result with it, so this is where a
-    /// runaway allocation shows.
+    /// Hands the queued syscalls to the kernel.
     fn flush(&self, syscalls: &mut dyn Syscalls) {
         let queued = std::mem::take(&mut self.host.borrow_mut().syscalls);
         for syscall in queued {
-            if let Syscall::Resolve(resolutions) = &syscall
-                && resolutions
-                    .iter()
-                    .any(|r| r.rejected && r.value.body.starts_with(OUT_OF_MEMORY))
-            {
-                self.out_of_memory.set(true);
-            }
             syscalls.syscall(syscall);
         }
     }
 
-    /// The fault an exception out of JavaScript means.
+    /// The fault an exception out of JavaScript means: the engine's own state says whether it
+    /// was interrupted or could not allocate, never the exception's text.
     fn fault(&self, ctx: &Ctx<'_>, error: rquickjs::Error, budget: Duration) -> VatFault {
         let text = describe(ctx, error);
         if self.interrupted.get() {
             VatFault::Timeout(budget)
-        } else if text.contains("out of memory") {
+        } else if self.budget.take_exhausted() {
             VatFault::OutOfMemory
         } else {
             VatFault::Crashed(text)
         }
+    }
+
+    /// What the vat may allocate.
+    pub fn budget(&self) -> &Arc<Budget> {
+        &self.budget
     }
 
     /// The runtime's current allocation, in bytes.
@@ -357,14 +355,16 @@ impl Engine {
 
 /// Finished requests for the supervisor's `wake`: their outcomes as JSON text (`{id, error}` or
 /// `{id, status, statusText, headers, url, redirected}`), and each one's body (empty after an
-/// error) in the same order.
+/// error) in the same order, copied into the vat's heap (where the body's charge on the
+/// vat's budget, given back just before, is taken again by the heap).
 fn outcomes_to_js<'js>(
     ctx: &Ctx<'js>,
-    finished: Vec<(u64, Outcome)>,
+    finished: Vec<Finished>,
 ) -> rquickjs::Result<(String, Vec<rquickjs::ArrayBuffer<'js>>)> {
     let mut outcomes = Vec::with_capacity(finished.len());
     let mut bodies = Vec::with_capacity(finished.len());
-    for (id, outcome) in finished {
+    for (id, outcome, charge) in finished {
+        drop(charge);
         let (json, body) = match outcome {
             Ok(r) => (
                 serde_json::json!({"id": id, "status": r.status, "statusText": r.status_text,
@@ -374,7 +374,7 @@ fn outcomes_to_js<'js>(
             Err(error) => (serde_json::json!({"id": id, "error": error}), Vec::new()),
         };
         outcomes.push(json);
-        bodies.push(rquickjs::ArrayBuffer::new(ctx.clone(), body)?);
+        bodies.push(rquickjs::ArrayBuffer::new_copy(ctx.clone(), body)?);
     }
     Ok((Json::Array(outcomes).to_string(), bodies))
 }
@@ -424,7 +424,8 @@ impl VatRuntime for QuickJsVat {
     ) -> Result<DeliveryResult, VatFault> {
         let started = Instant::now();
         let mut engine = Engine::new(&self.vat_id, state, self.limits)?;
-        let network = Network::from_config(&self.config).map_err(VatFault::Crashed)?;
+        let network =
+            Network::from_config(&self.config, engine.budget()).map_err(VatFault::Crashed)?;
         let fs = FsConfig::from_config(&self.config).map_err(VatFault::Crashed)?;
         engine.connect(self.waker.clone(), network, fs);
         let loaded = started.elapsed();

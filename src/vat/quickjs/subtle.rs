@@ -3,6 +3,7 @@
 //! algorithms, usages and lengths and names the errors; these functions only compute, and answer
 //! `null`/`false` where Web Crypto's answer depends on the data (a tag or signature that fails).
 
+use crate::vat::budget::{Budget, Charge};
 use aes_gcm::aead::consts::U12;
 use aes_gcm::aead::{Aead, KeyInit, Nonce, Payload};
 use aes_gcm::{Aes128Gcm, Aes256Gcm, AesGcm};
@@ -10,29 +11,67 @@ use ed25519_dalek::{Signature, Signer, SigningKey, VerifyingKey};
 use hmac::{Hmac, Mac};
 use rquickjs::{ArrayBuffer, Ctx, FromJs, Function, IntoJs, Object, Value};
 use sha2::Digest;
+use std::sync::Arc;
 
 /// PBKDF2 runs its HMACs inside one host call, where the vat's CPU budget cannot interrupt it,
 /// so a call may ask for at most this many (iterations × output blocks).
 const PBKDF2_MAX_HMACS: u64 = 1_000_000;
 
-/// The bytes of an `ArrayBuffer` (copied in), or a fresh one (handed out).
-struct Bytes(Vec<u8>);
+/// An `ArrayBuffer` argument, read in place: the computations here run no JavaScript, so
+/// nothing can detach or change it meanwhile, and no copy outside the vat's heap is made.
+struct Input<'js>(ArrayBuffer<'js>);
 
-impl<'js> FromJs<'js> for Bytes {
+impl<'js> FromJs<'js> for Input<'js> {
     fn from_js(ctx: &Ctx<'js>, value: Value<'js>) -> rquickjs::Result<Self> {
-        let buffer = ArrayBuffer::from_js(ctx, value)?;
-        // SAFETY: the bytes are copied out before any JavaScript can run again.
-        let bytes = unsafe { buffer.as_bytes() }.map(<[u8]>::to_vec);
-        bytes
-            .map(Bytes)
+        ArrayBuffer::from_js(ctx, value).map(Input)
+    }
+}
+
+impl Input<'_> {
+    /// The buffer's bytes.
+    fn bytes(&self) -> rquickjs::Result<&[u8]> {
+        // SAFETY: see the type's comment: no JavaScript runs while the slice is used.
+        unsafe { self.0.as_bytes() }
             .ok_or_else(|| rquickjs::Error::new_from_js_message("ArrayBuffer", "bytes", "detached"))
     }
 }
 
+/// A result handed back as a new `ArrayBuffer` in the vat's heap (so counted against its
+/// memory); a result of a size the vat chose was made under a charge on its budget, held
+/// until the copy is made.
+struct Bytes {
+    bytes: Vec<u8>,
+    _held: Option<Charge>,
+}
+
 impl<'js> IntoJs<'js> for Bytes {
     fn into_js(self, ctx: &Ctx<'js>) -> rquickjs::Result<Value<'js>> {
-        ArrayBuffer::new(ctx.clone(), self.0)?.into_js(ctx)
+        ArrayBuffer::new_copy(ctx.clone(), &self.bytes)?.into_js(ctx)
     }
+}
+
+/// A small result of a fixed size.
+fn small(bytes: Vec<u8>) -> Bytes {
+    Bytes { bytes, _held: None }
+}
+
+/// A result made under `charge`.
+fn charged(bytes: Vec<u8>, charge: Charge) -> Bytes {
+    Bytes {
+        bytes,
+        _held: Some(charge),
+    }
+}
+
+/// Reserves `bytes` of the vat's budget for a result about to be made, or refuses with a
+/// `RangeError` the vat can catch.
+fn reserve(ctx: &Ctx<'_>, budget: &Arc<Budget>, bytes: usize) -> rquickjs::Result<Charge> {
+    budget.charge(bytes).ok_or_else(|| {
+        rquickjs::Exception::throw_range(
+            ctx,
+            &format!("the vat's memory budget has no room for a {bytes}-byte result"),
+        )
+    })
 }
 
 /// Why a host function refused its arguments (the JavaScript side checks them first).
@@ -165,66 +204,89 @@ fn hkdf(
     Ok(Some(bytes))
 }
 
-/// Adds the `subtle*` host functions to `ocapHost`.
-pub fn install<'js>(ctx: &Ctx<'js>, object: &Object<'js>) -> rquickjs::Result<()> {
+/// Adds the `subtle*` host functions to `ocapHost`; results of a size the vat chooses are
+/// reserved against `budget` before they are made.
+pub fn install<'js>(
+    ctx: &Ctx<'js>,
+    object: &Object<'js>,
+    budget: &Arc<Budget>,
+) -> rquickjs::Result<()> {
     let f = |name: &str, function| object.set(name, function);
     f(
         "subtleDigest",
-        Function::new(ctx.clone(), |h: String, data: Bytes| {
-            digest(&h, &data.0).map(Bytes)
+        Function::new(ctx.clone(), |h: String, data: Input| {
+            digest(&h, data.bytes()?).map(small)
         })?,
     )?;
     f(
         "subtleHmacSign",
-        Function::new(ctx.clone(), |h: String, key: Bytes, data: Bytes| {
-            hmac_sign(&h, &key.0, &data.0).map(Bytes)
+        Function::new(ctx.clone(), |h: String, key: Input, data: Input| {
+            hmac_sign(&h, key.bytes()?, data.bytes()?).map(small)
         })?,
     )?;
     f(
         "subtleHmacVerify",
         Function::new(
             ctx.clone(),
-            |h: String, key: Bytes, data: Bytes, tag: Bytes| {
-                hmac_verify(&h, &key.0, &data.0, &tag.0)
+            |h: String, key: Input, data: Input, tag: Input| {
+                hmac_verify(&h, key.bytes()?, data.bytes()?, tag.bytes()?)
             },
         )?,
     )?;
+    let b = Arc::clone(budget);
     f(
         "subtleAesGcm",
         Function::new(
             ctx.clone(),
-            |encrypt: bool, key: Bytes, iv: Bytes, aad: Bytes, data: Bytes| {
-                aes_gcm(encrypt, &key.0, &iv.0, &aad.0, &data.0).map(Bytes)
+            move |ctx: Ctx<'js>, encrypt: bool, key: Input, iv: Input, aad: Input, data: Input| {
+                let data = data.bytes()?;
+                let charge = reserve(&ctx, &b, data.len() + 16)?;
+                let out = aes_gcm(encrypt, key.bytes()?, iv.bytes()?, aad.bytes()?, data);
+                rquickjs::Result::Ok(out.map(|out| charged(out, charge)))
             },
         )?,
     )?;
     f(
         "subtleEd25519Public",
-        Function::new(ctx.clone(), |private: Bytes| {
-            seed(&private.0).map(|key| Bytes(key.verifying_key().to_bytes().to_vec()))
+        Function::new(ctx.clone(), |private: Input| {
+            let key = seed(private.bytes()?)?;
+            rquickjs::Result::Ok(small(key.verifying_key().to_bytes().to_vec()))
         })?,
     )?;
     f(
         "subtleEd25519Sign",
-        Function::new(ctx.clone(), |private: Bytes, data: Bytes| {
-            seed(&private.0).map(|key| Bytes(key.sign(&data.0).to_bytes().to_vec()))
+        Function::new(ctx.clone(), |private: Input, data: Input| {
+            let key = seed(private.bytes()?)?;
+            rquickjs::Result::Ok(small(key.sign(data.bytes()?).to_bytes().to_vec()))
         })?,
     )?;
     f(
         "subtleEd25519Verify",
         Function::new(
             ctx.clone(),
-            |public: Bytes, signature: Bytes, data: Bytes| {
-                ed25519_verify(&public.0, &signature.0, &data.0)
+            |public: Input, signature: Input, data: Input| {
+                rquickjs::Result::Ok(ed25519_verify(
+                    public.bytes()?,
+                    signature.bytes()?,
+                    data.bytes()?,
+                ))
             },
         )?,
     )?;
+    let b = Arc::clone(budget);
     f(
         "subtlePbkdf2",
         Function::new(
             ctx.clone(),
-            |h: String, password: Bytes, salt: Bytes, iterations: u32, out: usize| {
-                pbkdf2(&h, &password.0, &salt.0, iterations, out).map(Bytes)
+            move |ctx: Ctx<'js>,
+                  h: String,
+                  password: Input,
+                  salt: Input,
+                  iterations: u32,
+                  out: usize| {
+                let charge = reserve(&ctx, &b, out)?;
+                pbkdf2(&h, password.bytes()?, salt.bytes()?, iterations, out)
+                    .map(|bytes| charged(bytes, charge))
             },
         )?,
     )?;
@@ -232,8 +294,9 @@ pub fn install<'js>(ctx: &Ctx<'js>, object: &Object<'js>) -> rquickjs::Result<()
         "subtleHkdf",
         Function::new(
             ctx.clone(),
-            |h: String, ikm: Bytes, salt: Bytes, info: Bytes, out: usize| {
-                hkdf(&h, &ikm.0, &salt.0, &info.0, out).map(|bytes| bytes.map(Bytes))
+            |h: String, ikm: Input, salt: Input, info: Input, out: usize| {
+                hkdf(&h, ikm.bytes()?, salt.bytes()?, info.bytes()?, out)
+                    .map(|bytes| bytes.map(small))
             },
         )?,
     )
