@@ -10,6 +10,8 @@
 pub mod frame;
 pub mod muxer;
 pub mod negotiate;
+pub mod node;
 pub mod refs;
+pub mod relay;
 pub mod reliable;
 pub mod wire;

@@ -1,0 +1,469 @@
+//! Two network nodes in this process, each driven by a small stand-in for the kernel (the same
+//! contract the kernel follows: docs/remote.md "Kernel integration"), over loopback only:
+//! directly (TCP and WebSocket) and through `ocap::remote::relay`. Frames arrive exactly once
+//! and in order at the application level, across restarts of a node and a peer's new incarnation.
+
+use ocap::remote::node::{NetCommand, NetConfig, NetEvent, NetHandle, NetLimits, Verdict};
+use ocap::remote::relay::{RelayHandle, RelayOptions};
+use ocap::remote::reliable::{Action, Limits, Session, Timer};
+use ocap::remote::wire::{Body, Frame};
+use std::collections::HashMap;
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+/// A kernel stand-in: sessions per peer (kept across restarts of its node, as the kernel keeps
+/// them in its database), and what it applied from each peer.
+pub struct TestKernel {
+    seed: [u8; 32],
+    pub incarnation: String,
+    pub node: Option<NetHandle>,
+    events: mpsc::Receiver<NetEvent>,
+    sessions: HashMap<String, Session>,
+    /// The payloads applied, per peer, in order.
+    pub applied: HashMap<String, Vec<String>>,
+    /// Incarnations seen per peer.
+    pub incarnations: HashMap<String, String>,
+    /// Verdicts given, in order.
+    pub verdicts: Vec<(String, Verdict)>,
+    pub listening: Vec<String>,
+    pub gave_up: Vec<String>,
+    epoch: Instant,
+}
+
+impl TestKernel {
+    /// A kernel whose key seed is `[seed, 0, …]`, listening on `listen`, knowing `relays`.
+    pub fn start(seed: u8, listen: &[&str], relays: &[String]) -> TestKernel {
+        let mut key = [0u8; 32];
+        key[0] = seed;
+        key[1] = 7;
+        let (tx, events) = mpsc::channel();
+        let mut kernel = TestKernel {
+            seed: key,
+            incarnation: ocap::random::uuid_v4(),
+            node: None,
+            events,
+            sessions: HashMap::new(),
+            applied: HashMap::new(),
+            incarnations: HashMap::new(),
+            verdicts: Vec::new(),
+            listening: Vec::new(),
+            gave_up: Vec::new(),
+            epoch: Instant::now(),
+        };
+        kernel.node = Some(kernel.launch(tx, listen, relays));
+        kernel
+    }
+
+    fn launch(&self, tx: mpsc::Sender<NetEvent>, listen: &[&str], relays: &[String]) -> NetHandle {
+        let config = NetConfig {
+            key_seed: self.seed,
+            incarnation_id: self.incarnation.clone(),
+            listen: listen.iter().map(|a| a.parse().unwrap()).collect(),
+            relays: relays.iter().map(|a| a.parse().unwrap()).collect(),
+            limits: NetLimits {
+                reconnect_max: Duration::from_millis(500),
+                max_frames_per_sec: 10_000,
+                ..NetLimits::default()
+            },
+        };
+        NetHandle::start(config, move |event| {
+            let _ = tx.send(event);
+        })
+        .unwrap()
+    }
+
+    /// Stops the node and starts a new one (same identity; same incarnation unless `renew`),
+    /// keeping the sessions, as a daemon restart keeps its database.
+    pub fn restart(&mut self, listen: &[&str], relays: &[String], renew: bool) {
+        drop(self.node.take());
+        if renew {
+            self.incarnation = ocap::random::uuid_v4();
+            self.sessions.clear();
+        }
+        let (tx, events) = mpsc::channel();
+        self.events = events;
+        self.listening.clear();
+        self.node = Some(self.launch(tx, listen, relays));
+    }
+
+    pub fn peer_id(&self) -> String {
+        self.node.as_ref().unwrap().peer_id().to_string()
+    }
+
+    fn now(&self) -> u64 {
+        self.epoch.elapsed().as_millis() as u64
+    }
+
+    fn net(&self, command: NetCommand) {
+        assert!(self.node.as_ref().unwrap().send(command));
+    }
+
+    fn session(&mut self, peer: &str) -> &mut Session {
+        self.sessions
+            .entry(peer.to_string())
+            .or_insert_with(|| Session::new(Limits::default()))
+    }
+
+    fn arm(&mut self, peer: &str) {
+        if let Some(at) = self.session(peer).deadline() {
+            let at = self.epoch + Duration::from_millis(at);
+            self.net(NetCommand::WakeAt {
+                peer: peer.into(),
+                at,
+            });
+        }
+    }
+
+    /// Sends `text` to `peer` as a `redeemURL` (any sequenced message would do).
+    pub fn send(&mut self, peer: &str, text: &str) {
+        let now = self.now();
+        let body = Body::RedeemUrl {
+            url: text.into(),
+            reply_key: "k".into(),
+        };
+        let out = self.session(peer).send(body, now).unwrap();
+        // (The kernel would commit `out.writes` here, before handing the frame over.)
+        self.net(NetCommand::Send {
+            peer: peer.into(),
+            frame: out.frame,
+            ack: out.ack,
+        });
+        self.arm(peer);
+    }
+
+    pub fn hints(&self, peer: &str, hints: &[String]) {
+        self.net(NetCommand::Hints {
+            peer: peer.into(),
+            hints: hints.to_vec(),
+        });
+    }
+
+    pub fn pending(&self, peer: &str) -> usize {
+        self.sessions.get(peer).map_or(0, Session::pending_count)
+    }
+
+    pub fn applied(&self, peer: &str) -> Vec<String> {
+        self.applied.get(peer).cloned().unwrap_or_default()
+    }
+
+    /// Handles the events that arrived within `wait`.
+    pub fn pump(&mut self, wait: Duration) {
+        let Ok(event) = self.events.recv_timeout(wait) else {
+            return;
+        };
+        self.handle(event);
+        while let Ok(event) = self.events.try_recv() {
+            self.handle(event);
+        }
+    }
+
+    fn handle(&mut self, event: NetEvent) {
+        let now = self.now();
+        match event {
+            NetEvent::Listening { addrs } => self.listening = addrs,
+            NetEvent::Handshake {
+                peer,
+                incarnation,
+                reply,
+            } => {
+                let verdict = match self.incarnations.insert(peer.clone(), incarnation.clone()) {
+                    Some(old) if old != incarnation => {
+                        // The kernel resets the peer's state and commits before answering.
+                        self.session(&peer).reset_for_restart();
+                        Verdict::PeerRestarted
+                    }
+                    _ => Verdict::Accept,
+                };
+                self.verdicts.push((peer, verdict));
+                reply.send(verdict);
+            }
+            NetEvent::ChannelUp { peer } => {
+                let frames = self.session(&peer).on_channel_up(now);
+                for frame in frames {
+                    self.net(NetCommand::Send {
+                        peer: peer.clone(),
+                        frame,
+                        ack: None,
+                    });
+                }
+                self.arm(&peer);
+            }
+            NetEvent::Frame { peer, frame } => {
+                let Ok(decoded) = Frame::decode(&frame) else {
+                    return;
+                };
+                let received = self.session(&peer).receive(decoded, now);
+                match received.action {
+                    Action::Apply { body, .. } => {
+                        let Body::RedeemUrl { url, .. } = body else {
+                            panic!("unexpected body {body:?}")
+                        };
+                        self.applied.entry(peer.clone()).or_default().push(url);
+                        let upto = self.session(&peer).highest_received();
+                        self.net(NetCommand::Ack {
+                            peer: peer.clone(),
+                            upto,
+                        });
+                    }
+                    Action::Duplicate { .. } => {
+                        let upto = self.session(&peer).highest_received();
+                        self.net(NetCommand::Ack {
+                            peer: peer.clone(),
+                            upto,
+                        });
+                    }
+                    Action::Gap { .. } | Action::None => {}
+                }
+                self.arm(&peer);
+            }
+            NetEvent::Wake { peer } => {
+                match self.session(&peer).on_timer(now) {
+                    Timer::Retransmit(frames) => {
+                        for frame in frames {
+                            self.net(NetCommand::Send {
+                                peer: peer.clone(),
+                                frame,
+                                ack: None,
+                            });
+                        }
+                    }
+                    Timer::GiveUp(_) => self.gave_up.push(peer.clone()),
+                    Timer::Idle => {}
+                }
+                self.arm(&peer);
+            }
+            NetEvent::ChannelDown { peer, .. } => {
+                if self.pending(&peer) > 0 {
+                    self.net(NetCommand::Connect { peer });
+                }
+            }
+            NetEvent::GiveUp { peer, .. } => self.gave_up.push(peer),
+        }
+    }
+}
+
+/// Pumps every kernel until `done` holds, or panics after `limit`.
+pub fn pump_until(
+    kernels: &mut [&mut TestKernel],
+    limit: Duration,
+    what: &str,
+    done: impl Fn(&[&mut TestKernel]) -> bool,
+) {
+    let deadline = Instant::now() + limit;
+    while !done(kernels) {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        for kernel in kernels.iter_mut() {
+            kernel.pump(Duration::from_millis(5));
+        }
+    }
+}
+
+fn numbered(prefix: &str, n: usize) -> Vec<String> {
+    (1..=n).map(|i| format!("{prefix}{i}")).collect()
+}
+
+fn direct_addr(kernel: &TestKernel, transport: &str) -> String {
+    kernel
+        .listening
+        .iter()
+        .find(|a| a.contains(transport) && !a.contains("p2p-circuit"))
+        .unwrap_or_else(|| panic!("no {transport} address in {:?}", kernel.listening))
+        .clone()
+}
+
+#[test]
+fn two_nodes_talk_directly_both_ways_exactly_once_in_order() {
+    let mut a = TestKernel::start(1, &["/ip4/127.0.0.1/tcp/0"], &[]);
+    let mut b = TestKernel::start(2, &["/ip4/127.0.0.1/tcp/0/ws"], &[]);
+    pump_until(
+        &mut [&mut a, &mut b],
+        Duration::from_secs(10),
+        "listening",
+        |k| !k[0].listening.is_empty() && !k[1].listening.is_empty(),
+    );
+    let (ida, idb) = (a.peer_id(), b.peer_id());
+    assert!(
+        a.listening[0].ends_with(&format!("/p2p/{ida}")),
+        "{:?}",
+        a.listening
+    );
+    // B dials A over TCP; A answers over the channel B opened (it knows no address of B).
+    b.hints(&ida, &[direct_addr(&a, "/tcp/")]);
+    for text in numbered("b→a ", 50) {
+        b.send(&ida, &text);
+    }
+    pump_until(
+        &mut [&mut a, &mut b],
+        Duration::from_secs(20),
+        "b→a",
+        |k| k[0].applied(&idb).len() == 50 && k[1].pending(&ida) == 0,
+    );
+    for text in numbered("a→b ", 50) {
+        a.send(&idb, &text);
+    }
+    pump_until(
+        &mut [&mut a, &mut b],
+        Duration::from_secs(20),
+        "a→b",
+        |k| k[1].applied(&ida).len() == 50 && k[0].pending(&idb) == 0,
+    );
+    assert_eq!(a.applied(&idb), numbered("b→a ", 50));
+    assert_eq!(b.applied(&ida), numbered("a→b ", 50));
+    assert_eq!(a.verdicts, vec![(idb.clone(), Verdict::Accept)]);
+    // Now A dials B over WebSocket after B's channel is gone.
+    a.hints(&idb, &[direct_addr(&b, "/ws")]);
+    b.restart(&["/ip4/127.0.0.1/tcp/0/ws"], &[], false);
+    pump_until(
+        &mut [&mut a, &mut b],
+        Duration::from_secs(10),
+        "b listening",
+        |k| !k[1].listening.is_empty(),
+    );
+    a.hints(&idb, &[direct_addr(&b, "/ws")]);
+    a.send(&idb, "after restart");
+    pump_until(
+        &mut [&mut a, &mut b],
+        Duration::from_secs(30),
+        "a→b again",
+        |k| k[1].applied(&ida).len() == 51,
+    );
+    assert_eq!(b.applied(&ida).last().unwrap(), "after restart");
+}
+
+#[test]
+fn frames_sent_while_the_peer_is_down_arrive_once_in_order_after_it_returns() {
+    let mut a = TestKernel::start(3, &["/ip4/127.0.0.1/tcp/0"], &[]);
+    let mut b = TestKernel::start(4, &[], &[]);
+    pump_until(
+        &mut [&mut a, &mut b],
+        Duration::from_secs(10),
+        "listening",
+        |k| !k[0].listening.is_empty(),
+    );
+    let (ida, idb) = (a.peer_id(), b.peer_id());
+    b.hints(&ida, &[direct_addr(&a, "/tcp/")]);
+    for text in numbered("m", 5) {
+        b.send(&ida, &text);
+    }
+    pump_until(
+        &mut [&mut a, &mut b],
+        Duration::from_secs(20),
+        "first five",
+        |k| k[0].applied(&idb).len() == 5 && k[1].pending(&ida) == 0,
+    );
+    // A goes away; B keeps sending (frames stay pending in B's session).
+    drop(a.node.take());
+    for text in numbered("m", 20).into_iter().skip(5) {
+        b.send(&ida, &text);
+    }
+    for _ in 0..20 {
+        b.pump(Duration::from_millis(10));
+    }
+    assert_eq!(b.pending(&ida), 15);
+    a.restart(&["/ip4/127.0.0.1/tcp/0"], &[], false);
+    pump_until(
+        &mut [&mut a, &mut b],
+        Duration::from_secs(10),
+        "a listening",
+        |k| !k[0].listening.is_empty(),
+    );
+    b.hints(&ida, &[direct_addr(&a, "/tcp/")]);
+    b.net(NetCommand::Connect { peer: ida.clone() });
+    pump_until(
+        &mut [&mut a, &mut b],
+        Duration::from_secs(30),
+        "the rest",
+        |k| k[0].applied(&idb).len() == 20 && k[1].pending(&ida) == 0,
+    );
+    assert_eq!(a.applied(&idb), numbered("m", 20));
+}
+
+#[test]
+fn a_new_incarnation_is_reported_and_the_channel_redialled() {
+    let mut a = TestKernel::start(5, &["/ip4/127.0.0.1/tcp/0"], &[]);
+    let mut b = TestKernel::start(6, &[], &[]);
+    pump_until(
+        &mut [&mut a, &mut b],
+        Duration::from_secs(10),
+        "listening",
+        |k| !k[0].listening.is_empty(),
+    );
+    let (ida, idb) = (a.peer_id(), b.peer_id());
+    b.hints(&ida, &[direct_addr(&a, "/tcp/")]);
+    b.send(&ida, "one");
+    pump_until(&mut [&mut a, &mut b], Duration::from_secs(20), "one", |k| {
+        k[0].applied(&idb).len() == 1
+    });
+    // A loses its state (clearState): new incarnation, nothing received yet.
+    a.restart(&["/ip4/127.0.0.1/tcp/0"], &[], true);
+    a.applied.clear();
+    pump_until(
+        &mut [&mut a, &mut b],
+        Duration::from_secs(10),
+        "a listening",
+        |k| !k[0].listening.is_empty(),
+    );
+    b.hints(&ida, &[direct_addr(&a, "/tcp/")]);
+    b.send(&ida, "two");
+    pump_until(
+        &mut [&mut a, &mut b],
+        Duration::from_secs(30),
+        "restart seen",
+        |k| {
+            k[1].verdicts
+                .iter()
+                .any(|(_, v)| *v == Verdict::PeerRestarted)
+        },
+    );
+    // B reset its session with A: the next message is seq 1 again and gets through.
+    b.send(&ida, "three");
+    pump_until(
+        &mut [&mut a, &mut b],
+        Duration::from_secs(30),
+        "three",
+        |k| k[0].applied(&idb).contains(&"three".to_string()),
+    );
+    assert!(!a.applied(&idb).contains(&"one".to_string()));
+}
+
+#[test]
+fn two_nodes_talk_through_a_relay_only() {
+    let mut seed = [0u8; 32];
+    seed[0] = 99;
+    let relay = RelayHandle::start(RelayOptions::new(
+        seed,
+        vec!["/ip4/127.0.0.1/tcp/0".parse().unwrap()],
+    ))
+    .unwrap();
+    let relays = relay.addrs.clone();
+    let mut a = TestKernel::start(7, &[], &relays);
+    let mut b = TestKernel::start(8, &[], &relays);
+    pump_until(
+        &mut [&mut a, &mut b],
+        Duration::from_secs(20),
+        "reservations",
+        |k| {
+            k.iter()
+                .all(|k| k.listening.iter().any(|a| a.contains("/p2p-circuit")))
+        },
+    );
+    let (ida, idb) = (a.peer_id(), b.peer_id());
+    assert!(
+        a.listening[0].starts_with(&relays[0]),
+        "{:?} vs {relays:?}",
+        a.listening
+    );
+    for text in numbered("via relay ", 30) {
+        b.send(&ida, &text);
+        a.send(&idb, &text);
+    }
+    pump_until(
+        &mut [&mut a, &mut b],
+        Duration::from_secs(30),
+        "relayed",
+        |k| k[0].applied(&idb).len() == 30 && k[1].applied(&ida).len() == 30,
+    );
+    assert_eq!(a.applied(&idb), numbered("via relay ", 30));
+    assert_eq!(b.applied(&ida), numbered("via relay ", 30));
+    relay.stop();
+}
