@@ -13,5 +13,6 @@ pub mod negotiate;
 pub mod node;
 pub mod refs;
 pub mod relay;
+pub mod relay_cli;
 pub mod reliable;
 pub mod wire;

@@ -467,3 +467,61 @@ fn two_nodes_talk_through_a_relay_only() {
     assert_eq!(b.applied(&ida), numbered("via relay ", 30));
     relay.stop();
 }
+
+/// Runs `ocapd relay` on loopback with `key`; returns the child and its first address.
+fn ocapd_relay(key: &std::path::Path) -> (std::process::Child, String) {
+    use std::io::BufRead;
+    let mut child = std::process::Command::new(crate::common::OCAPD)
+        .args(["relay", "--listen", "/ip4/127.0.0.1/tcp/0", "--key-file"])
+        .arg(key)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    std::io::BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    (child, line.trim().to_string())
+}
+
+fn terminate(mut child: std::process::Child) -> std::process::ExitStatus {
+    // SAFETY: a signal to the process this test started.
+    unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGTERM) };
+    child.wait().unwrap()
+}
+
+#[test]
+fn ocapd_relay_carries_two_nodes_and_keeps_its_identity() {
+    let dir = tempfile::tempdir().unwrap();
+    let key = dir.path().join("relay.key");
+    let (child, addr) = ocapd_relay(&key);
+    assert!(addr.starts_with("/ip4/127.0.0.1/tcp/"), "{addr}");
+    let relay_id = addr.rsplit('/').next().unwrap().to_string();
+    let relays = vec![addr.clone()];
+    let mut a = TestKernel::start(9, &[], &relays);
+    let mut b = TestKernel::start(10, &[], &relays);
+    pump_until(
+        &mut [&mut a, &mut b],
+        Duration::from_secs(20),
+        "reservations",
+        |k| {
+            k.iter()
+                .all(|k| k.listening.iter().any(|a| a.contains("/p2p-circuit")))
+        },
+    );
+    let (ida, idb) = (a.peer_id(), b.peer_id());
+    b.send(&ida, "hello through ocapd relay");
+    pump_until(
+        &mut [&mut a, &mut b],
+        Duration::from_secs(30),
+        "relayed",
+        |k| k[0].applied(&idb).len() == 1,
+    );
+    drop((a, b));
+    assert!(terminate(child).success());
+    // The identity is in the key file: the same peer id again.
+    let (child, again) = ocapd_relay(&key);
+    assert!(again.ends_with(&format!("/p2p/{relay_id}")), "{again}");
+    assert!(terminate(child).success());
+}

@@ -103,7 +103,10 @@ mod tests {
         let circuit = addr(&format!(
             "/ip4/127.0.0.1/tcp/9002/p2p/{RELAY}/p2p-circuit/p2p/{A}"
         ));
-        assert_eq!(candidates(&peer, std::slice::from_ref(&circuit), &[]), vec![circuit]);
+        assert_eq!(
+            candidates(&peer, std::slice::from_ref(&circuit), &[]),
+            vec![circuit]
+        );
         assert!(candidates(&peer, &[], &[]).is_empty());
     }
 

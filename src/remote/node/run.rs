@@ -251,7 +251,17 @@ impl Node {
                 match &p.channel {
                     Some(live) => {
                         if let Err(e) = live.writer.try_send(frame.into_bytes()) {
-                            tracing::debug!("remote: frame to {peer} not queued: {e}");
+                            // A channel must carry a prefix of what was written to it, never
+                            // one with a hole (the receiver could take a later frame across the
+                            // hole for a gap the sender gave up): drop the whole channel; the
+                            // kernel resends everything pending, in order, on the next one.
+                            p.channel = None;
+                            p.want = true;
+                            self.emit(NetEvent::ChannelDown {
+                                peer,
+                                reason: format!("frame not queued: {e}"),
+                            });
+                            self.ensure_channel(id);
                         }
                     }
                     None => {

@@ -1,6 +1,7 @@
 //! The session against a model: one sender, one receiver, a network of channels (streams: each
-//! delivers in order, any of them may break and lose what it still carries, old ones may deliver
-//! after new ones, so frames arrive duplicated and reordered across channels), acknowledgements
+//! delivers a prefix of what was written to it, in order; any of them may break and lose what it
+//! still carries; old ones may deliver after new ones, so frames arrive duplicated and reordered
+//! across channels; a crashed process's channels are dead), acknowledgements
 //! lost and reordered, and crashes of either side after any single durable write. Whatever
 //! happens, the receiver applies messages in send order and at most once; once the network
 //! behaves, every message the sender committed is applied unless the sender gave up on it.
@@ -150,7 +151,9 @@ impl World {
         for frame in frames {
             self.given_up.insert(id_of(&frame));
         }
-        self.sender.write(&given.writes, crash_at, self.now);
+        if !self.sender.write(&given.writes, crash_at, self.now) {
+            self.current = None;
+        }
     }
 
     fn step(&mut self, op: Op) {
@@ -168,9 +171,13 @@ impl World {
                 if self.sender.write(&out.writes, crash_at, self.now) {
                     self.committed.push(id);
                     self.transmit([out.frame]);
-                } else if self.sender.session.last_sent() >= out.seq {
-                    // Stored before the crash: the restore took it as sent.
-                    self.committed.push(id);
+                } else {
+                    // The sender's process died: what it wrote may still arrive, nothing more.
+                    self.current = None;
+                    if self.sender.session.last_sent() >= out.seq {
+                        // Stored before the crash: the restore took it as sent.
+                        self.committed.push(id);
+                    }
                 }
             }
             Op::ToReceiver { index, crash } => {
@@ -186,7 +193,10 @@ impl World {
                 match got.action {
                     Action::Apply { writes, .. } => {
                         if crash {
+                            // The receiver's process died: its channels died with it.
                             self.receiver.crash(self.now);
+                            self.channels.iter_mut().for_each(VecDeque::clear);
+                            self.current = None;
                             return;
                         }
                         // One transaction: the effect and the writes together.
@@ -207,7 +217,9 @@ impl World {
                 }
                 let ack = self.to_sender.remove(index % self.to_sender.len());
                 let got = self.sender.session.receive(Frame::Ack(ack), self.now);
-                self.sender.write(&got.ack_writes, crash_at, self.now);
+                if !self.sender.write(&got.ack_writes, crash_at, self.now) {
+                    self.current = None;
+                }
             }
             Op::Lose { index, back: true } => {
                 if !self.to_sender.is_empty() {
@@ -294,7 +306,7 @@ impl World {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(512))]
+    #![proptest_config(ProptestConfig::with_cases(1024))]
 
     #[test]
     fn exactly_once_in_order_across_loss_reordering_and_crashes(
