@@ -16,6 +16,7 @@ mod ocapctl;
 mod operations;
 mod packaging;
 mod quickjs_vats;
+mod remote_js;
 mod remote_net;
 mod schema_migrations;
 mod service_files;

@@ -27,6 +27,8 @@ pub struct TestKernel {
     pub verdicts: Vec<(String, Verdict)>,
     pub listening: Vec<String>,
     pub gave_up: Vec<String>,
+    /// Channel-down reasons, per peer, in order.
+    pub downs: Vec<(String, String)>,
     epoch: Instant,
 }
 
@@ -48,6 +50,7 @@ impl TestKernel {
             verdicts: Vec::new(),
             listening: Vec::new(),
             gave_up: Vec::new(),
+            downs: Vec::new(),
             epoch: Instant::now(),
         };
         kernel.node = Some(kernel.launch(tx, listen, relays));
@@ -94,7 +97,7 @@ impl TestKernel {
         self.epoch.elapsed().as_millis() as u64
     }
 
-    fn net(&self, command: NetCommand) {
+    pub fn net(&self, command: NetCommand) {
         assert!(self.node.as_ref().unwrap().send(command));
     }
 
@@ -116,11 +119,18 @@ impl TestKernel {
 
     /// Sends `text` to `peer` as a `redeemURL` (any sequenced message would do).
     pub fn send(&mut self, peer: &str, text: &str) {
+        self.send_body(
+            peer,
+            Body::RedeemUrl {
+                url: text.into(),
+                reply_key: "k".into(),
+            },
+        );
+    }
+
+    /// Sends `body` to `peer`.
+    pub fn send_body(&mut self, peer: &str, body: Body) {
         let now = self.now();
-        let body = Body::RedeemUrl {
-            url: text.into(),
-            reply_key: "k".into(),
-        };
         let out = self.session(peer).send(body, now).unwrap();
         // (The kernel would commit `out.writes` here, before handing the frame over.)
         self.net(NetCommand::Send {
@@ -195,10 +205,16 @@ impl TestKernel {
                 let received = self.session(&peer).receive(decoded, now);
                 match received.action {
                     Action::Apply { body, .. } => {
-                        let Body::RedeemUrl { url, .. } = body else {
-                            panic!("unexpected body {body:?}")
+                        let text = match body {
+                            Body::RedeemUrl { url, .. } => url,
+                            Body::RedeemUrlReply {
+                                ok,
+                                reply_key,
+                                value,
+                            } => format!("reply {ok} {reply_key} {value}"),
+                            Body::Deliver(delivery) => delivery.to_value().to_string(),
                         };
-                        self.applied.entry(peer.clone()).or_default().push(url);
+                        self.applied.entry(peer.clone()).or_default().push(text);
                         let upto = self.session(&peer).highest_received();
                         self.net(NetCommand::Ack {
                             peer: peer.clone(),
@@ -232,7 +248,8 @@ impl TestKernel {
                 }
                 self.arm(&peer);
             }
-            NetEvent::ChannelDown { peer, .. } => {
+            NetEvent::ChannelDown { peer, reason } => {
+                self.downs.push((peer.clone(), reason));
                 if self.pending(&peer) > 0 {
                     self.net(NetCommand::Connect { peer });
                 }
