@@ -2,12 +2,13 @@
 // §3, §4) the way the reference does, quirks included: the `whatever` stream, varint-prefixed
 // JSON frames of at most 1 MiB, handshake/handshakeAck with incarnations (a changed incarnation
 // is answered and then the channel closed, forcing a redial), sequence numbers with piggy-backed
-// and delayed (50 ms) standalone ACKs, and a receiver that accepts gaps and drops anything at or
-// below its highest sequence number as a duplicate. With --auto it answers `redeemURL` with
+// and delayed (50 ms) standalone ACKs, retransmission of everything pending, in order, when no
+// ACK came within the ACK timeout (given up after 3 resends), and a receiver that accepts gaps
+// and drops anything at or below its highest sequence number as a duplicate. With --auto it answers `redeemURL` with
 // `[true, key, "ro+1"]` and a `message` with a result by notifying that result with "pong".
 //
 // Options: --seed N (identity [N, 1, 0, …]), --listen MULTIADDR…, --relay MULTIADDR (reserve on
-// it), --incarnation ID, --auto. Events are JSON lines on stdout; commands are JSON lines on
+// it), --incarnation ID, --auto, --ack-timeout MS (default 10000, the reference's). Events are JSON lines on stdout; commands are JSON lines on
 // stdin: dial {addrs}, message {peer, method, params}, send {peer, frame}, overlong {peer},
 // reset {peer}, restart {incarnation}, exit.
 
@@ -33,6 +34,7 @@ const option = (name) => {
 const options = (name) => args.flatMap((a, i) => (a === name ? [args[i + 1]] : []))
 let incarnation = option('--incarnation') ?? crypto.randomUUID()
 const auto = args.includes('--auto')
+const ackTimeout = Number(option('--ack-timeout') ?? 10_000)
 const relay = option('--relay')
 const listen = options('--listen')
 if (relay) listen.push(`${relay}/p2p-circuit`)
@@ -55,7 +57,9 @@ const seqs = new Map()
 const incarnations = new Map()
 
 const seqOf = (peer) => {
-  if (!seqs.has(peer)) seqs.set(peer, { highest: 0, lastSent: 0, ackTimer: undefined })
+  if (!seqs.has(peer)) {
+    seqs.set(peer, { highest: 0, lastSent: 0, ackTimer: undefined, pending: [], retries: 0, retransmitTimer: undefined })
+  }
   return seqs.get(peer)
 }
 
@@ -67,6 +71,11 @@ function restarted (peer, observed) {
   const known = incarnations.get(peer)
   incarnations.set(peer, observed)
   if (known !== undefined && known !== observed) {
+    const seq = seqs.get(peer)
+    if (seq) {
+      clearTimeout(seq.ackTimer)
+      clearTimeout(seq.retransmitTimer)
+    }
     seqs.delete(peer)
     return true
   }
@@ -92,6 +101,7 @@ async function register (peer, lp, stream, role) {
 function receive (peer, text) {
   const message = JSON.parse(text)
   const seq = seqOf(peer)
+  if (message.ack !== undefined) acknowledged(peer, message.ack)
   if (message.seq === undefined) {
     emit({ event: 'ack', peer, ack: message.ack })
     return
@@ -117,9 +127,43 @@ function scheduleAck (peer) {
   }, 50)
 }
 
+function acknowledged (peer, ack) {
+  const seq = seqOf(peer)
+  const before = seq.pending.length
+  seq.pending = seq.pending.filter((p) => p.seq > ack)
+  if (seq.pending.length < before) seq.retries = 0
+  armRetransmit(peer, seq.pending.length < before)
+}
+
+function armRetransmit (peer, restart) {
+  const seq = seqOf(peer)
+  if (seq.pending.length === 0) {
+    clearTimeout(seq.retransmitTimer)
+    seq.retransmitTimer = undefined
+    return
+  }
+  if (seq.retransmitTimer && !restart) return
+  clearTimeout(seq.retransmitTimer)
+  seq.retransmitTimer = setTimeout(() => {
+    seq.retransmitTimer = undefined
+    if (seq.retries >= 3) {
+      emit({ event: 'gaveUp', peer, seqs: seq.pending.map((p) => p.seq) })
+      seq.pending = []
+      seq.retries = 0
+      return
+    }
+    seq.retries += 1
+    const channel = channels.get(peer)
+    if (channel) {
+      emit({ event: 'retransmit', peer, seqs: seq.pending.map((p) => p.seq) })
+      for (const { text } of seq.pending) write(channel.lp, text).catch(() => {})
+    }
+    armRetransmit(peer, true)
+  }, ackTimeout)
+}
+
 async function sendMessage (peer, method, params) {
   const channel = channels.get(peer)
-  if (!channel) throw new Error(`no channel to ${peer}`)
   const seq = seqOf(peer)
   seq.lastSent += 1
   const ack = seq.highest > 0 ? seq.highest : undefined
@@ -128,8 +172,12 @@ async function sendMessage (peer, method, params) {
     : { seq: seq.lastSent, ack, method, params }
   clearTimeout(seq.ackTimer)
   seq.ackTimer = undefined
-  await write(channel.lp, JSON.stringify(body))
-  emit({ event: 'sent', peer, seq: seq.lastSent })
+  const text = JSON.stringify(body)
+  seq.pending.push({ seq: seq.lastSent, text })
+  armRetransmit(peer, false)
+  // Without a channel the message waits in the pending queue for the next resend.
+  emit({ event: channel ? 'sent' : 'queued', peer, seq: seq.lastSent })
+  if (channel) await write(channel.lp, text)
 }
 
 const flip = (ref) => ref.replace(/^(r[op])([+-])/, (_, k, s) => k + (s === '+' ? '-' : '+'))
@@ -219,6 +267,10 @@ commands(async (command) => {
       return
     case 'restart':
       incarnation = command.incarnation
+      for (const seq of seqs.values()) {
+        clearTimeout(seq.ackTimer)
+        clearTimeout(seq.retransmitTimer)
+      }
       seqs.clear()
       for (const { stream } of channels.values()) stream.abort(new Error('restarting'))
       channels.clear()

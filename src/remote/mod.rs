@@ -6,8 +6,13 @@
 //! - [`refs`]: remote references `ro±N`/`rp±N` and their polarity.
 //! - [`reliable`]: sequence numbers, acknowledgements, retransmission: a pure state machine the
 //!   kernel drives with its own persistence.
+//! - [`negotiate`], [`muxer`]: multistream-select for names libp2p refuses (`whatever`), and the
+//!   connection wrapper that hands such substreams to our code.
+//! - [`node`]: the network node on its own thread; the kernel's interface to the network.
+//! - [`hop`], [`relay`], [`relay_cli`]: the circuit relay behind `ocapd relay`, without limits.
 
 pub mod frame;
+pub mod hop;
 pub mod muxer;
 pub mod negotiate;
 pub mod node;

@@ -2,8 +2,8 @@
 //! (see [`super::negotiate`] for why): every connection's stream muxer (Yamux over Noise, on TCP,
 //! WebSocket or a relayed circuit) is wrapped before the Swarm sees it.
 //!
-//! - Inbound substreams are sniffed first: one proposing `whatever` is answered here and handed to
-//!   the node as a kernel channel; any other is given to the Swarm with the bytes already read
+//! - Inbound substreams are sniffed first: one proposing the wrapper's protocol (`whatever` in
+//!   the node, the relay's hop protocol in `ocapd relay`) is answered here and handed over; any other is given to the Swarm with the bytes already read
 //!   replayed, so identify, ping and circuit relay negotiate as usual.
 //! - Outbound kernel substreams are opened here on request of the node ([`Opener`]), not by the
 //!   Swarm, and negotiated by [`super::negotiate::dial`].
@@ -97,6 +97,7 @@ impl Opener {
 /// The wrapper around one connection's muxer.
 pub struct KernelMuxer {
     inner: StreamMuxerBox,
+    protocol: &'static str,
     peer: PeerId,
     conn: ConnId,
     events: MuxSink,
@@ -108,9 +109,11 @@ pub struct KernelMuxer {
 }
 
 impl KernelMuxer {
-    /// Wraps `inner`, a connection to `peer`, and announces it to the node through `events`.
+    /// Wraps `inner`, a connection to `peer`, and announces it to the node through `events`;
+    /// inbound substreams proposing `protocol` go to the node, all others to the Swarm.
     pub fn wrap(
         inner: StreamMuxerBox,
+        protocol: &'static str,
         peer: PeerId,
         relayed: bool,
         events: MuxSink,
@@ -127,6 +130,7 @@ impl KernelMuxer {
         let _ = events.control.send(announce);
         StreamMuxerBox::new(KernelMuxer {
             inner,
+            protocol,
             peer,
             conn,
             events,
@@ -140,14 +144,14 @@ impl KernelMuxer {
 
     /// Takes new inbound substreams into sniffing and settles the sniffed ones.
     fn drive_inbound(&mut self, cx: &mut Context<'_>) -> io::Result<()> {
+        let protocol = self.protocol;
         loop {
             while self.sniffing.len() < MAX_SNIFFING {
                 match Pin::new(&mut self.inner).poll_inbound(cx) {
                     Poll::Ready(Ok(stream)) => self.sniffing.push(
                         async move {
-                            match tokio::time::timeout(SNIFF_TIMEOUT, negotiate::sniff(stream))
-                                .await
-                            {
+                            let sniffed = negotiate::sniff(stream, protocol);
+                            match tokio::time::timeout(SNIFF_TIMEOUT, sniffed).await {
                                 Ok(Ok(sniffed)) => Some(sniffed),
                                 _ => None,
                             }
@@ -159,7 +163,7 @@ impl KernelMuxer {
                 }
             }
             match self.sniffing.poll_next_unpin(cx) {
-                Poll::Ready(Some(Some(Sniffed::Kernel(stream)))) => {
+                Poll::Ready(Some(Some(Sniffed::Taken(stream)))) => {
                     let event = MuxEvent::Inbound {
                         peer: self.peer,
                         conn: self.conn,

@@ -28,9 +28,9 @@ const MAX_MESSAGE: usize = 1024;
 /// Why a negotiation failed.
 #[derive(Debug, thiserror::Error)]
 pub enum NegotiationError {
-    /// The listener answered `na`: it does not speak the kernel protocol.
-    #[error("the peer does not support the kernel protocol {PROTOCOL:?}")]
-    Refused,
+    /// The listener answered `na`: it does not speak the protocol.
+    #[error("the peer does not support the protocol {0:?}")]
+    Refused(&'static str),
     /// The peer broke the multistream protocol.
     #[error("multistream negotiation failed: {0}")]
     Protocol(String),
@@ -47,15 +47,19 @@ fn message(text: &[u8]) -> Vec<u8> {
     out
 }
 
-fn proposal() -> Vec<u8> {
-    format!("{PROTOCOL}\n").into_bytes()
+fn proposal(protocol: &str) -> Vec<u8> {
+    format!("{protocol}\n").into_bytes()
 }
 
-/// Dialer side: proposes the kernel protocol on a fresh substream and waits for the answer.
-/// Header and proposal go out together, as js-libp2p and rust-libp2p dialers send them.
-pub async fn dial<S: AsyncRead + AsyncWrite + Unpin>(io: &mut S) -> Result<(), NegotiationError> {
+/// Dialer side: proposes `protocol` (the kernel's [`PROTOCOL`], or the relay's stop protocol)
+/// on a fresh substream and waits for the answer. Header and proposal go out together, as
+/// js-libp2p and rust-libp2p dialers send them.
+pub async fn dial<S: AsyncRead + AsyncWrite + Unpin>(
+    io: &mut S,
+    protocol: &'static str,
+) -> Result<(), NegotiationError> {
     let mut out = message(HEADER);
-    out.extend(message(&proposal()));
+    out.extend(message(&proposal(protocol)));
     io.write_all(&out).await?;
     io.flush().await?;
     let mut reader = FrameReader::with_limit(&mut *io, MAX_MESSAGE);
@@ -70,8 +74,8 @@ pub async fn dial<S: AsyncRead + AsyncWrite + Unpin>(io: &mut S) -> Result<(), N
         return Err(NegotiationError::Protocol("no multistream header".into()));
     }
     match next().await? {
-        answer if answer == proposal() => Ok(()),
-        answer if answer == b"na\n" => Err(NegotiationError::Refused),
+        answer if answer == proposal(protocol) => Ok(()),
+        answer if answer == b"na\n" => Err(NegotiationError::Refused(protocol)),
         answer => Err(NegotiationError::Protocol(format!(
             "unexpected answer {:?}",
             String::from_utf8_lossy(&answer)
@@ -81,17 +85,20 @@ pub async fn dial<S: AsyncRead + AsyncWrite + Unpin>(io: &mut S) -> Result<(), N
 
 /// What an inbound substream turned out to be.
 pub enum Sniffed<S> {
-    /// The dialer proposed the kernel protocol; it was accepted and the stream is ours.
-    Kernel(S),
+    /// The dialer proposed the protocol we take; it was accepted and the stream is ours.
+    Taken(S),
     /// Anything else: the stream, replaying what was read, for libp2p's own negotiation.
     Other(Replay<S>),
 }
 
-/// Listener side: reads the dialer's header and first proposal. For `whatever` it answers and
+/// Listener side: reads the dialer's header and first proposal. For `protocol` it answers and
 /// keeps the stream; otherwise it hands back a [`Replay`] that gives libp2p the same bytes (the
 /// header it already answered is not written twice). Reads exactly the two messages, so frames
 /// the dialer sent right behind its proposal stay in the stream.
-pub async fn sniff<S: AsyncRead + AsyncWrite + Unpin>(mut io: S) -> io::Result<Sniffed<S>> {
+pub async fn sniff<S: AsyncRead + AsyncWrite + Unpin>(
+    mut io: S,
+    protocol: &'static str,
+) -> io::Result<Sniffed<S>> {
     let mut seen = Vec::new();
     let header = read_raw(&mut io, &mut seen).await?;
     if header.as_deref() != Some(HEADER) {
@@ -102,10 +109,10 @@ pub async fn sniff<S: AsyncRead + AsyncWrite + Unpin>(mut io: S) -> io::Result<S
     io.write_all(&answered).await?;
     io.flush().await?;
     match read_raw(&mut io, &mut seen).await? {
-        Some(proposed) if proposed == proposal() => {
-            io.write_all(&message(&proposal())).await?;
+        Some(proposed) if proposed == proposal(protocol) => {
+            io.write_all(&message(&proposal(protocol))).await?;
             io.flush().await?;
-            Ok(Sniffed::Kernel(io))
+            Ok(Sniffed::Taken(io))
         }
         _ => Ok(Sniffed::Other(Replay::new(io, seen, answered))),
     }
@@ -258,7 +265,7 @@ mod tests {
     #[test]
     fn the_dialer_sends_exactly_what_js_libp2p_expects() {
         let mut io = Duplex::new(msgs(&[HEADER, b"whatever\n"]));
-        block_on(dial(&mut io)).unwrap();
+        block_on(dial(&mut io, PROTOCOL)).unwrap();
         // 0x13 "/multistream/1.0.0\n" 0x09 "whatever\n"
         let mut expected = vec![0x13];
         expected.extend_from_slice(b"/multistream/1.0.0\n");
@@ -271,17 +278,17 @@ mod tests {
     fn the_dialer_reports_na_and_garbage() {
         let mut io = Duplex::new(msgs(&[HEADER, b"na\n"]));
         assert!(matches!(
-            block_on(dial(&mut io)),
-            Err(NegotiationError::Refused)
+            block_on(dial(&mut io, PROTOCOL)),
+            Err(NegotiationError::Refused(_))
         ));
         let mut io = Duplex::new(msgs(&[b"/multistream/2.0.0\n"]));
         assert!(matches!(
-            block_on(dial(&mut io)),
+            block_on(dial(&mut io, PROTOCOL)),
             Err(NegotiationError::Protocol(_))
         ));
         let mut io = Duplex::new(vec![0xff, 0xff, 0xff]);
         assert!(matches!(
-            block_on(dial(&mut io)),
+            block_on(dial(&mut io, PROTOCOL)),
             Err(NegotiationError::Protocol(_))
         ));
     }
@@ -290,7 +297,7 @@ mod tests {
     fn the_listener_accepts_whatever_and_leaves_the_first_frame_in_the_stream() {
         let mut input = msgs(&[HEADER, b"whatever\n"]);
         input.extend(super::super::frame::encode(b"{\"ack\":1}").unwrap());
-        let Sniffed::Kernel(io) = block_on(sniff(Duplex::new(input))).unwrap() else {
+        let Sniffed::Taken(io) = block_on(sniff(Duplex::new(input), PROTOCOL)).unwrap() else {
             panic!("not accepted")
         };
         assert_eq!(io.output, msgs(&[HEADER, b"whatever\n"]));
@@ -301,7 +308,8 @@ mod tests {
     #[test]
     fn other_protocols_are_replayed_for_libp2p() {
         let input = msgs(&[HEADER, b"/ipfs/id/1.0.0\n"]);
-        let Sniffed::Other(mut replay) = block_on(sniff(Duplex::new(input.clone()))).unwrap()
+        let Sniffed::Other(mut replay) =
+            block_on(sniff(Duplex::new(input.clone()), PROTOCOL)).unwrap()
         else {
             panic!("kept")
         };
@@ -322,13 +330,15 @@ mod tests {
     #[test]
     fn a_stream_without_a_header_is_replayed_untouched() {
         let input = msgs(&[b"hello\n"]);
-        let Sniffed::Other(replay) = block_on(sniff(Duplex::new(input.clone()))).unwrap() else {
+        let Sniffed::Other(replay) = block_on(sniff(Duplex::new(input.clone()), PROTOCOL)).unwrap()
+        else {
             panic!("kept")
         };
         assert_eq!(replay.unread, input);
         assert!(replay.io.output.is_empty());
         // An over-long first message is not read past its length.
-        let Sniffed::Other(replay) = block_on(sniff(Duplex::new(vec![0xff, 0xff, 0x7f]))).unwrap()
+        let Sniffed::Other(replay) =
+            block_on(sniff(Duplex::new(vec![0xff, 0xff, 0x7f]), PROTOCOL)).unwrap()
         else {
             panic!("kept")
         };

@@ -1,23 +1,26 @@
-//! A circuit-relay v2 server for ocapd↔ocapd (`ocapd relay`): peers keep reservations on it and
-//! reach each other through `…/p2p/<relay>/p2p-circuit/p2p/<peer>` when no direct address works.
-//!
-//! It is libp2p's stock relay (`libp2p-relay`), which always sends circuit limits; here they are
-//! set far out of the way (a day, 2^63 bytes). js-libp2p marks any circuit that carries a limit
-//! as "limited" and then refuses to open the kernel channel on it, so JavaScript kernels need a
-//! relay that sends no limits at all, such as the reference's (docs/remote.md "Relays").
+//! A circuit-relay v2 server (`ocapd relay`) that sends no circuit limits, so that it carries
+//! ocapd↔ocapd and JavaScript kernels alike (docs/remote.md "Relays"). The protocol is our own
+//! [`super::hop`]; the Swarm around it only accepts connections and runs identify, ping and
+//! connection limits. Clients keep reservations on it and reach each other through
+//! `…/p2p/<relay>/p2p-circuit/p2p/<peer>`. The relay never dials: it opens streams only on
+//! connections its clients made.
 
+use super::hop::{self, Request};
+use super::muxer::{ConnId, MuxEvent, MuxSink, Opener};
 use super::node::NetError;
-use libp2p::core::muxing::StreamMuxerBox;
-use libp2p::core::transport::Transport;
-use libp2p::core::upgrade::Version;
+use super::node::transport;
 use libp2p::futures::StreamExt;
 use libp2p::multiaddr::Protocol;
 use libp2p::swarm::{NetworkBehaviour, SwarmEvent};
-use libp2p::{
-    Multiaddr, Swarm, connection_limits, dns, identify, noise, ping, relay, tcp, websocket, yamux,
-};
-use std::time::Duration;
-use tokio::sync::oneshot;
+use libp2p::{Multiaddr, PeerId, Swarm, connection_limits, identify, ping};
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::AtomicUsize;
+use std::time::{Duration, SystemTime};
+use tokio::sync::{mpsc, oneshot};
+
+/// How long a reservation lasts; clients renew before it ends.
+const RESERVATION: Duration = Duration::from_secs(3600);
 
 /// How the relay runs.
 #[derive(Clone, Debug)]
@@ -52,7 +55,6 @@ impl RelayOptions {
 
 #[derive(NetworkBehaviour)]
 struct RelayBehaviour {
-    relay: relay::Behaviour,
     identify: identify::Behaviour,
     ping: ping::Behaviour,
     limits: connection_limits::Behaviour,
@@ -75,7 +77,7 @@ impl RelayHandle {
         let (stop, stopped) = oneshot::channel();
         let thread = std::thread::Builder::new()
             .name("ocap-relay".into())
-            .spawn(move || serve(options, ready_tx, stopped))
+            .spawn(move || run(options, ready_tx, stopped))
             .map_err(|e| NetError::Start(e.to_string()))?;
         match ready_rx.recv_timeout(Duration::from_secs(30)) {
             Ok(Ok((peer_id, addrs))) => Ok(RelayHandle {
@@ -112,7 +114,7 @@ impl Drop for RelayHandle {
 
 type Ready = std::sync::mpsc::Sender<Result<(String, Vec<String>), NetError>>;
 
-fn serve(options: RelayOptions, ready: Ready, stopped: oneshot::Receiver<()>) {
+fn run(options: RelayOptions, ready: Ready, stopped: oneshot::Receiver<()>) {
     let runtime = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -124,51 +126,97 @@ fn serve(options: RelayOptions, ready: Ready, stopped: oneshot::Receiver<()>) {
         }
     };
     runtime.block_on(async move {
-        let mut swarm = match swarm(&options) {
-            Ok(swarm) => swarm,
+        match Relay::new(&options) {
+            Ok(relay) => relay.serve(options, ready, stopped).await,
             Err(e) => {
                 let _ = ready.send(Err(e));
-                return;
             }
-        };
-        let local = *swarm.local_peer_id();
-        // A reservation must name at least one address of the relay; libp2p's relay serves
-        // only once it has one. These are the operator's, or what the listeners bound.
-        swarm
-            .behaviour_mut()
-            .relay
-            .set_status(Some(relay::Status::Enable));
-        for addr in &options.announce {
-            swarm.add_external_address(addr.clone());
         }
-        let mut waiting = options.listen.len();
+    });
+}
+
+struct Relay {
+    swarm: Swarm<RelayBehaviour>,
+    local: PeerId,
+    control: mpsc::UnboundedReceiver<MuxEvent>,
+    inbound: mpsc::Receiver<MuxEvent>,
+    conns: HashMap<ConnId, (PeerId, Opener)>,
+    /// Reserved peers and when their reservation ends (Unix seconds).
+    reservations: HashMap<PeerId, u64>,
+    addrs: Vec<Multiaddr>,
+    circuits: Arc<AtomicUsize>,
+}
+
+impl Relay {
+    fn new(options: &RelayOptions) -> Result<Relay, NetError> {
+        let keypair = libp2p::identity::Keypair::ed25519_from_bytes(options.key_seed)
+            .map_err(|e| NetError::Start(e.to_string()))?;
+        let local = keypair.public().to_peer_id();
+        let (control_tx, control) = mpsc::unbounded_channel();
+        let (inbound_tx, inbound) = mpsc::channel(256);
+        let sink = MuxSink {
+            control: control_tx,
+            inbound: inbound_tx,
+        };
+        let transport = transport::direct(&keypair, sink, hop::HOP)?;
+        let behaviour = RelayBehaviour {
+            identify: identify::Behaviour::new(
+                identify::Config::new("/ipfs/id/1.0.0".into(), keypair.public())
+                    .with_agent_version(format!("ocapd-relay/{}", env!("CARGO_PKG_VERSION")))
+                    .with_cache_size(0),
+            ),
+            ping: ping::Behaviour::new(ping::Config::new()),
+            limits: connection_limits::Behaviour::new(
+                connection_limits::ConnectionLimits::default()
+                    .with_max_established(Some(options.max_connections)),
+            ),
+        };
+        // Circuits and reservations are invisible to the Swarm's keep-alive: connections stay
+        // until their peer closes them (the connection limit bounds them).
+        let config = libp2p::swarm::Config::with_tokio_executor()
+            .with_idle_connection_timeout(Duration::from_secs(24 * 3600));
+        Ok(Relay {
+            swarm: Swarm::new(transport, behaviour, local, config),
+            local,
+            control,
+            inbound,
+            conns: HashMap::new(),
+            reservations: HashMap::new(),
+            addrs: options.announce.clone(),
+            circuits: Arc::new(AtomicUsize::new(0)),
+        })
+    }
+
+    async fn serve(mut self, options: RelayOptions, ready: Ready, stopped: oneshot::Receiver<()>) {
         for addr in &options.listen {
-            if let Err(e) = swarm.listen_on(addr.clone()) {
+            if let Err(e) = self.swarm.listen_on(addr.clone()) {
                 let _ = ready.send(Err(NetError::Config(format!(
                     "cannot listen on {addr}: {e}"
                 ))));
                 return;
             }
         }
-        let mut addrs = Vec::new();
+        let (requests_tx, mut requests) = mpsc::unbounded_channel();
+        let mut waiting = options.listen.len();
+        let mut bound = Vec::new();
         let mut ready = Some(ready);
         tokio::pin!(stopped);
         loop {
             tokio::select! {
                 _ = &mut stopped => break,
-                event = swarm.select_next_some() => match event {
+                Some(request) = requests.recv() => self.request(request, &options),
+                Some(event) = self.control.recv() => self.mux(event, &requests_tx, &options),
+                Some(event) = self.inbound.recv() => self.mux(event, &requests_tx, &options),
+                event = self.swarm.select_next_some() => match event {
                     SwarmEvent::NewListenAddr { address, .. } => {
                         if options.announce.is_empty() {
-                            swarm.add_external_address(address.clone());
+                            self.addrs.push(address.clone());
                         }
-                        addrs.push(address.with(Protocol::P2p(local)).to_string());
+                        bound.push(address.with(Protocol::P2p(self.local)).to_string());
                         waiting = waiting.saturating_sub(1);
                         if waiting == 0 && let Some(ready) = ready.take() {
-                            let _ = ready.send(Ok((local.to_string(), addrs.clone())));
+                            let _ = ready.send(Ok((self.local.to_string(), bound.clone())));
                         }
-                    }
-                    SwarmEvent::ListenerError { error, .. } => {
-                        tracing::warn!("relay: listener error: {error}");
                     }
                     SwarmEvent::ListenerClosed { addresses, reason, .. } => {
                         if let Some(ready) = ready.take() {
@@ -178,55 +226,93 @@ fn serve(options: RelayOptions, ready: Ready, stopped: oneshot::Receiver<()>) {
                             return;
                         }
                     }
-                    SwarmEvent::Behaviour(RelayBehaviourEvent::Relay(event)) => {
-                        tracing::debug!("relay: {event:?}");
+                    SwarmEvent::ListenerError { error, .. } => {
+                        tracing::warn!("relay: listener error: {error}");
                     }
                     _ => {}
                 },
             }
         }
-    });
+    }
+
+    fn mux(
+        &mut self,
+        event: MuxEvent,
+        requests: &mpsc::UnboundedSender<Request>,
+        options: &RelayOptions,
+    ) {
+        match event {
+            MuxEvent::Connected {
+                peer, conn, opener, ..
+            } => {
+                self.conns.insert(conn, (peer, opener));
+            }
+            MuxEvent::Closed { peer, conn } => {
+                self.conns.remove(&conn);
+                if !self.conns.values().any(|(p, _)| *p == peer) {
+                    self.reservations.remove(&peer);
+                }
+            }
+            MuxEvent::Inbound { peer, stream, .. } => {
+                tokio::spawn(hop::serve(
+                    stream,
+                    peer,
+                    requests.clone(),
+                    self.circuits.clone(),
+                    options.max_circuits,
+                ));
+            }
+        }
+    }
+
+    fn request(&mut self, request: Request, options: &RelayOptions) {
+        let now = unix_now();
+        self.reservations.retain(|_, expires| *expires > now);
+        match request {
+            Request::Reserve { peer, reply } => {
+                let answer = if !self.reservations.contains_key(&peer)
+                    && self.reservations.len() >= options.max_reservations
+                {
+                    Err(hop::status::RESOURCE_LIMIT_EXCEEDED)
+                } else if self.addrs.is_empty() {
+                    Err(hop::status::RESERVATION_REFUSED)
+                } else {
+                    let expires = now + RESERVATION.as_secs();
+                    self.reservations.insert(peer, expires);
+                    let addrs = self
+                        .addrs
+                        .iter()
+                        .map(|a| a.clone().with(Protocol::P2p(self.local)).to_vec())
+                        .collect();
+                    Ok((expires, addrs))
+                };
+                let _ = reply.send(answer);
+            }
+            Request::Connect {
+                source,
+                target,
+                reply,
+            } => {
+                let opener = if !self.reservations.contains_key(&target) {
+                    Err(hop::status::NO_RESERVATION)
+                } else {
+                    self.conns
+                        .iter()
+                        .filter(|(_, (p, _))| *p == target)
+                        .max_by_key(|(id, _)| **id)
+                        .map(|(_, (_, opener))| opener.clone())
+                        .ok_or(hop::status::CONNECTION_FAILED)
+                };
+                tracing::debug!("relay: circuit {source} → {target}: {:?}", opener.is_ok());
+                let _ = reply.send(opener);
+            }
+        }
+    }
 }
 
-fn swarm(options: &RelayOptions) -> Result<Swarm<RelayBehaviour>, NetError> {
-    let start = |e: &dyn std::fmt::Display| NetError::Start(e.to_string());
-    let keypair =
-        libp2p::identity::Keypair::ed25519_from_bytes(options.key_seed).map_err(|e| start(&e))?;
-    let local = keypair.public().to_peer_id();
-    let tcp = || tcp::tokio::Transport::new(tcp::Config::default().nodelay(true));
-    let ws = websocket::Config::new(dns::tokio::Transport::system(tcp()).map_err(|e| start(&e))?);
-    let plain = dns::tokio::Transport::system(tcp()).map_err(|e| start(&e))?;
-    let noise = noise::Config::new(&keypair).map_err(|e| start(&e))?;
-    let transport = ws
-        .or_transport(plain)
-        .upgrade(Version::V1)
-        .authenticate(noise)
-        .multiplex(yamux::Config::default())
-        .timeout(Duration::from_secs(20))
-        .map(|(peer, muxer), _| (peer, StreamMuxerBox::new(muxer)))
-        .boxed();
-    let relay_config = relay::Config {
-        max_reservations: options.max_reservations,
-        max_circuits: options.max_circuits,
-        max_circuits_per_peer: 16,
-        max_circuit_duration: Duration::from_secs(24 * 3600),
-        max_circuit_bytes: 1 << 63,
-        ..relay::Config::default()
-    };
-    let behaviour = RelayBehaviour {
-        relay: relay::Behaviour::new(local, relay_config),
-        identify: identify::Behaviour::new(
-            identify::Config::new("/ipfs/id/1.0.0".into(), keypair.public())
-                .with_agent_version(format!("ocapd-relay/{}", env!("CARGO_PKG_VERSION")))
-                .with_cache_size(0),
-        ),
-        ping: ping::Behaviour::new(ping::Config::new()),
-        limits: connection_limits::Behaviour::new(
-            connection_limits::ConnectionLimits::default()
-                .with_max_established(Some(options.max_connections)),
-        ),
-    };
-    let config = libp2p::swarm::Config::with_tokio_executor()
-        .with_idle_connection_timeout(Duration::from_secs(120));
-    Ok(Swarm::new(transport, behaviour, local, config))
+fn unix_now() -> u64 {
+    SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
 }

@@ -8,6 +8,7 @@ use crate::remote_net::{TestKernel, pump_until};
 use ocap::capdata::CapData;
 use ocap::remote::node::{NetCommand, Verdict};
 use ocap::remote::refs::gc_candidates;
+use ocap::remote::relay::{RelayHandle, RelayOptions};
 use ocap::remote::wire::{Body, Delivery};
 use serde_json::{Value, json};
 use std::io::{BufRead, BufReader, Write};
@@ -246,7 +247,11 @@ fn a_js_kernel_dials_us_directly_and_messages_flow_both_ways() {
     let Some(dir) = js_peer() else { return };
     let mut rust = TestKernel::start(20, &["/ip4/127.0.0.1/tcp/0"], &[]);
     let addr = listening(&mut rust, false);
-    let mut js = Js::start(&dir, "peer.mjs", &["--seed", "21", "--auto"]);
+    let mut js = Js::start(
+        &dir,
+        "peer.mjs",
+        &["--seed", "21", "--auto", "--ack-timeout", "500"],
+    );
     let (idr, idj) = (rust.peer_id(), js.peer_id());
     js.command(json!({"cmd": "dial", "addrs": [addr]}));
     pump(
@@ -274,7 +279,11 @@ fn a_js_kernel_dials_us_directly_and_messages_flow_both_ways() {
         &mut js,
         Duration::from_secs(30),
         "replies",
-        |k, _| k.applied(&idj).len() == 2 && k.pending(&idj) == 0,
+        |k, js| {
+            k.applied(&idj).len() == 2
+                && k.pending(&idj) == 0
+                && js.count(|e| e["event"] == "frame") == 2
+        },
     );
     assert_eq!(
         rust.applied(&idj),
@@ -338,11 +347,22 @@ fn we_reach_a_js_kernel_through_the_js_relay_and_it_reaches_us() {
     let mut js = Js::start(
         &dir,
         "peer.mjs",
-        &["--seed", "23", "--auto", "--relay", &ws],
+        &[
+            "--seed",
+            "23",
+            "--auto",
+            "--ack-timeout",
+            "500",
+            "--relay",
+            &ws,
+        ],
     );
     let mut rust = TestKernel::start(22, &[], std::slice::from_ref(&ws));
     let circuit = listening(&mut rust, true);
-    assert!(circuit.starts_with(&ws), "{circuit}");
+    assert!(
+        circuit.contains("/p2p/12D3KooWJBDqsyHQF2MWiCdU4kdqx4zTsSTLRdShg7Ui6CRWB4uc/p2p-circuit"),
+        "{circuit}"
+    );
     js.wait(Duration::from_secs(30), "js reservation", |e| {
         e["event"] == "addrs" && e["addrs"].to_string().contains("p2p-circuit")
     });
@@ -385,7 +405,14 @@ fn the_references_quirks_are_tolerated() {
     let mut js = Js::start(
         &dir,
         "peer.mjs",
-        &["--seed", "25", "--listen", "/ip4/127.0.0.1/tcp/0"],
+        &[
+            "--seed",
+            "25",
+            "--ack-timeout",
+            "500",
+            "--listen",
+            "/ip4/127.0.0.1/tcp/0",
+        ],
     );
     let (idr, idj) = (rust.peer_id(), js.peer_id());
     js.command(json!({"cmd": "dial", "addrs": [addr]}));
@@ -500,7 +527,14 @@ fn restart_then_reject_then_redial_in_both_directions() {
     let mut js = Js::start(
         &dir,
         "peer.mjs",
-        &["--seed", "27", "--listen", "/ip4/127.0.0.1/tcp/0"],
+        &[
+            "--seed",
+            "27",
+            "--ack-timeout",
+            "500",
+            "--listen",
+            "/ip4/127.0.0.1/tcp/0",
+        ],
     );
     let (idr, idj) = (rust.peer_id(), js.peer_id());
     rust.hints(&idj, &js.addrs());
@@ -541,7 +575,8 @@ fn restart_then_reject_then_redial_in_both_directions() {
         resumed["seq"], 1,
         "a fresh incarnation numbers from 1 again"
     );
-    // The JS kernel restarts: our verdict is PeerRestarted, we answer and close; it dials again.
+    // The JS kernel restarts: our verdict is PeerRestarted (whichever side dials first), the
+    // channel is closed, and the next one carries its messages, numbered from 1 again.
     js.command(json!({"cmd": "restart", "incarnation": "00000000-0000-4000-8000-000000000001"}));
     js.command(json!({"cmd": "dial", "addrs": [addr_after]}));
     pump(
@@ -551,23 +586,90 @@ fn restart_then_reject_then_redial_in_both_directions() {
         "our verdict",
         |k, _| k.verdicts.contains(&(idj.clone(), Verdict::PeerRestarted)),
     );
-    js.command(json!({"cmd": "dial", "addrs": [addr_after]}));
-    pump(
-        &mut rust,
-        &mut js,
-        Duration::from_secs(20),
-        "second dial",
-        |_, js| js.seen(|e| e["event"] == "channel" && e["role"] == "dialer"),
-    );
+    // Whichever channel the verdict closed, the JS kernel dials (again) and its message goes
+    // out, numbered from 1, on the channel that stays (queued meanwhile, resent on its timer).
     js.command(
         json!({"cmd": "message", "peer": idr, "method": "redeemURL", "params": ["fresh", "1"]}),
     );
+    let fresh = |k: &TestKernel| k.applied(&idj).contains(&"fresh".to_string());
+    let deadline = Instant::now() + Duration::from_secs(40);
+    while !fresh(&rust) {
+        assert!(
+            Instant::now() < deadline,
+            "fresh never arrived: {:?}",
+            js.log
+        );
+        js.command(json!({"cmd": "dial", "addrs": [addr_after]}));
+        let until = Instant::now() + Duration::from_secs(3);
+        while Instant::now() < until && !fresh(&rust) {
+            rust.pump(Duration::from_millis(5));
+            js.drain();
+        }
+    }
+    assert_eq!(rust.applied(&idj), vec!["fresh".to_string()]);
+    rust.net(NetCommand::Forget { peer: idj });
+}
+
+#[test]
+fn a_js_kernel_and_we_talk_through_our_relay_which_sends_no_limits() {
+    let Some(dir) = js_peer() else { return };
+    let mut seed = [0u8; 32];
+    seed[0] = 98;
+    let relay = RelayHandle::start(RelayOptions::new(
+        seed,
+        vec![
+            "/ip4/127.0.0.1/tcp/0/ws".parse().unwrap(),
+            "/ip4/127.0.0.1/tcp/0".parse().unwrap(),
+        ],
+    ))
+    .unwrap();
+    let ws = relay
+        .addrs
+        .iter()
+        .find(|a| a.contains("/ws/"))
+        .unwrap()
+        .clone();
+    let args = [
+        "--seed",
+        "29",
+        "--auto",
+        "--ack-timeout",
+        "500",
+        "--relay",
+        &ws,
+    ];
+    let mut js = Js::start(&dir, "peer.mjs", &args);
+    js.wait(Duration::from_secs(30), "js reservation", |e| {
+        e["event"] == "addrs" && e["addrs"].to_string().contains("p2p-circuit")
+    });
+    let mut rust = TestKernel::start(28, &[], std::slice::from_ref(&ws));
+    let circuit = listening(&mut rust, true);
+    let (idr, idj) = (rust.peer_id(), js.peer_id());
+    // js-libp2p opens (and accepts) the kernel stream on the circuit only if it carries no limit.
+    rust.send_body(&idj, ping("rp+7"));
+    pump(
+        &mut rust,
+        &mut js,
+        Duration::from_secs(40),
+        "through our relay",
+        |k, _| k.applied(&idj).len() == 1 && k.pending(&idj) == 0,
+    );
+    assert!(rust.applied(&idj)[0].contains("rp-7"));
+    js.command(json!({"cmd": "dial", "addrs": [circuit]}));
+    pump(
+        &mut rust,
+        &mut js,
+        Duration::from_secs(40),
+        "js dials",
+        |_, js| js.seen(|e| e["event"] == "channel" && e["role"] == "dialer"),
+    );
+    js.command(json!({"cmd": "message", "peer": idr, "method": "redeemURL", "params": ["v", "3"]}));
     pump(
         &mut rust,
         &mut js,
         Duration::from_secs(20),
-        "fresh",
-        |k, _| k.applied(&idj).contains(&"fresh".to_string()),
+        "js → rust",
+        |k, _| k.applied(&idj).len() == 2,
     );
-    rust.net(NetCommand::Forget { peer: idj });
+    relay.stop();
 }

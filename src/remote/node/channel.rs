@@ -140,10 +140,18 @@ async fn serve(stream: SubstreamBox, role: Role, ctx: &ChanCtx) -> Result<(), St
             writer,
         })
         .map_err(|_| "node stopped")?;
+    let reading = read_loop(reader, ctx);
+    tokio::pin!(reading);
     tokio::select! {
-        result = read_loop(reader, ctx) => result,
-        result = write_loop(write, queue, ctx.limits.write_timeout) => result,
+        result = &mut reading => return result,
+        result = write_loop(write, queue, ctx.limits.write_timeout) => result?,
     }
+    // The node dropped the writer (the channel was replaced or the peer forgotten) and our side
+    // is closed; the peer may still have frames in flight on this stream, and frames are
+    // accepted on whichever channel they arrive: read them until it closes too.
+    timeout(ctx.limits.handshake_timeout, reading)
+        .await
+        .unwrap_or(Ok(()))
 }
 
 async fn write_frame(write: &mut WriteHalf<SubstreamBox>, bytes: &[u8]) -> Result<(), String> {

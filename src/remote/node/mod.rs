@@ -9,7 +9,7 @@
 mod channel;
 mod dial;
 mod run;
-mod transport;
+pub(crate) mod transport;
 
 pub use dial::{backoff, candidates};
 

@@ -406,7 +406,7 @@ impl Node {
         tokio::spawn(async move {
             let opened = timeout(limit, async {
                 let mut stream = opener.open().await.map_err(|e| e.to_string())?;
-                negotiate::dial(&mut stream)
+                negotiate::dial(&mut stream, negotiate::PROTOCOL)
                     .await
                     .map_err(|e| e.to_string())?;
                 Ok::<_, String>(stream)

@@ -4,6 +4,7 @@
 //! limits. No mDNS, no bootstrap, no address book: the node dials only addresses it was given.
 
 use super::super::muxer::{KernelMuxer, MuxSink};
+use super::super::negotiate;
 use super::{NetError, NetLimits};
 use libp2p::core::muxing::StreamMuxerBox;
 use libp2p::core::transport::{Boxed, Transport};
@@ -27,25 +28,27 @@ pub struct Behaviour {
 }
 
 /// The transport stack over TCP and WebSocket (with DNS), secured and multiplexed, every
-/// connection wrapped for the kernel channel.
+/// connection wrapped so that substreams proposing `protocol` go to our code.
 pub fn direct(
     keypair: &Keypair,
     sink: MuxSink,
+    protocol: &'static str,
 ) -> Result<Boxed<(PeerId, StreamMuxerBox)>, NetError> {
     let start = |e: std::io::Error| NetError::Start(e.to_string());
     let tcp = || tcp::tokio::Transport::new(tcp::Config::default().nodelay(true));
     let ws = websocket::Config::new(dns::tokio::Transport::system(tcp()).map_err(start)?);
     let plain = dns::tokio::Transport::system(tcp()).map_err(start)?;
     let base = ws.or_transport(plain);
-    secure(base, keypair, sink, false)
+    secure(base, keypair, sink, false, protocol)
 }
 
-/// Noise, then Yamux, then the kernel-channel wrapper.
+/// Noise, then Yamux, then the wrapper taking `protocol`.
 pub fn secure<T>(
     base: T,
     keypair: &Keypair,
     sink: MuxSink,
     relayed: bool,
+    protocol: &'static str,
 ) -> Result<Boxed<(PeerId, StreamMuxerBox)>, NetError>
 where
     T: Transport + Send + Unpin + 'static,
@@ -61,8 +64,13 @@ where
         .multiplex(yamux::Config::default())
         .timeout(Duration::from_secs(20))
         .map(move |(peer, muxer), _| {
-            let wrapped =
-                KernelMuxer::wrap(StreamMuxerBox::new(muxer), peer, relayed, sink.clone());
+            let wrapped = KernelMuxer::wrap(
+                StreamMuxerBox::new(muxer),
+                protocol,
+                peer,
+                relayed,
+                sink.clone(),
+            );
             (peer, wrapped)
         })
         .boxed())
@@ -76,8 +84,14 @@ pub fn build(
 ) -> Result<(Boxed<(PeerId, StreamMuxerBox)>, Behaviour), NetError> {
     let peer_id = keypair.public().to_peer_id();
     let (relay_transport, relay) = relay::client::new(peer_id);
-    let relayed = secure(relay_transport, keypair, sink.clone(), true)?;
-    let direct = direct(keypair, sink)?;
+    let relayed = secure(
+        relay_transport,
+        keypair,
+        sink.clone(),
+        true,
+        negotiate::PROTOCOL,
+    )?;
+    let direct = direct(keypair, sink, negotiate::PROTOCOL)?;
     let transport = relayed
         .or_transport(direct)
         .map(|either, _| either.into_inner())
