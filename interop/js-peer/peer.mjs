@@ -10,7 +10,8 @@
 // Options: --seed N (identity [N, 1, 0, …]), --listen MULTIADDR…, --relay MULTIADDR (reserve on
 // it), --incarnation ID, --auto, --ack-timeout MS (default 10000, the reference's). Events are JSON lines on stdout; commands are JSON lines on
 // stdin: dial {addrs}, message {peer, method, params}, send {peer, frame}, overlong {peer},
-// reset {peer}, restart {incarnation}, exit.
+// reset {peer}, restart {incarnation}, flood {addr, count} (open kernel streams and never
+// handshake on them), exit.
 
 import { noise } from '@chainsafe/libp2p-noise'
 import { yamux } from '@chainsafe/libp2p-yamux'
@@ -260,6 +261,19 @@ commands(async (command) => {
     case 'overlong': {
       // A length prefix of 2 MiB (varint 80 80 80 01) and a few bytes: the receiver must refuse it.
       channel.lp.unwrap().send(new Uint8Array([0x80, 0x80, 0x80, 0x01, 0x7b, 0x7d]))
+      return
+    }
+    case 'flood': {
+      const held = []
+      let refused = 0
+      for (let i = 0; i < command.count; i++) {
+        try {
+          held.push(await node.dialProtocol(multiaddr(command.addr), 'whatever', { signal: AbortSignal.timeout(10_000) }))
+        } catch {
+          refused += 1
+        }
+      }
+      emit({ event: 'flooded', opened: held.length, refused })
       return
     }
     case 'reset':

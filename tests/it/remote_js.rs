@@ -673,3 +673,27 @@ fn a_js_kernel_and_we_talk_through_our_relay_which_sends_no_limits() {
     );
     relay.stop();
 }
+
+#[test]
+fn a_peer_flooding_unfinished_handshakes_blocks_nobody_else() {
+    let Some(dir) = js_peer() else { return };
+    let mut rust = TestKernel::start(30, &["/ip4/127.0.0.1/tcp/0"], &[]);
+    let addr = listening(&mut rust, false);
+    let mut js = Js::start(&dir, "peer.mjs", &["--seed", "31"]);
+    js.command(json!({"cmd": "flood", "addr": addr, "count": 64}));
+    js.wait(Duration::from_secs(60), "flood", |e| {
+        e["event"] == "flooded"
+    });
+    // Meanwhile another kernel is served as usual.
+    let mut other = TestKernel::start(32, &[], &[]);
+    let (idr, ido) = (rust.peer_id(), other.peer_id());
+    other.hints(&idr, &[addr]);
+    other.send(&idr, "unbothered");
+    pump_until(
+        &mut [&mut rust, &mut other],
+        Duration::from_secs(20),
+        "the other kernel",
+        |k| k[0].applied(&ido).len() == 1 && k[1].pending(&idr) == 0,
+    );
+    assert!(rust.verdicts.iter().all(|(peer, _)| *peer == ido));
+}

@@ -542,3 +542,36 @@ fn ocapd_relay_carries_two_nodes_and_keeps_its_identity() {
     assert!(again.ends_with(&format!("/p2p/{relay_id}")), "{again}");
     assert!(terminate(child).success());
 }
+
+#[test]
+fn addresses_learned_from_identify_are_never_dialled() {
+    let mut a = TestKernel::start(11, &["/ip4/127.0.0.1/tcp/0"], &[]);
+    let mut b = TestKernel::start(12, &["/ip4/127.0.0.1/tcp/0"], &[]);
+    pump_until(
+        &mut [&mut a, &mut b],
+        Duration::from_secs(10),
+        "listening",
+        |k| !k[0].listening.is_empty() && !k[1].listening.is_empty(),
+    );
+    let (ida, idb) = (a.peer_id(), b.peer_id());
+    b.hints(&ida, &[direct_addr(&a, "/tcp/")]);
+    b.send(&ida, "hello");
+    pump_until(
+        &mut [&mut a, &mut b],
+        Duration::from_secs(20),
+        "hello",
+        |k| k[0].applied(&idb).len() == 1 && k[1].pending(&ida) == 0,
+    );
+    // A heard B's listen address through identify, but was never given it: once the connection
+    // is gone, A has no address for B and says so instead of dialling what identify told it.
+    a.net(NetCommand::Forget { peer: idb.clone() });
+    std::thread::sleep(Duration::from_millis(300));
+    a.send(&idb, "back");
+    pump_until(
+        &mut [&mut a, &mut b],
+        Duration::from_secs(20),
+        "give-up",
+        |k| k[0].gave_up.contains(&idb),
+    );
+    assert!(b.applied(&ida).is_empty());
+}
