@@ -76,6 +76,7 @@ fn the_client_code_path_uses_no_daemon_dependencies() {
 
 /// Symbols of a built binary whose (mangled) names mention one of `crates`, read with `nm`
 /// (binutils, which `.ci/run` installs).
+#[cfg(feature = "remote")]
 fn symbols_from(binary: &str, crates: &[&str]) -> Vec<String> {
     let out = std::process::Command::new("nm")
         .arg(binary)

@@ -16,7 +16,9 @@ mod ocapctl;
 mod operations;
 mod packaging;
 mod quickjs_vats;
+#[cfg(feature = "remote")]
 mod remote_js;
+#[cfg(feature = "remote")]
 mod remote_net;
 mod schema_migrations;
 mod service_files;

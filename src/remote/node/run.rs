@@ -753,6 +753,20 @@ impl Node {
                 reason: "idle".into(),
             });
         }
+        // Forget peers with nothing going on, so that a host making up identities cannot grow
+        // this map without bound; the kernel's Hints and Sends bring them back when needed.
+        let connected: HashSet<PeerId> = self.conns.values().map(|c| c.peer).collect();
+        self.peers.retain(|id, p| {
+            p.channel.is_some()
+                || p.opening.is_some()
+                || !p.handshaking.is_empty()
+                || p.dialing.is_some()
+                || p.want
+                || !p.hints.is_empty()
+                || p.ack_due.is_some()
+                || p.wake_at.is_some()
+                || connected.contains(id)
+        });
         let mut reserve = Vec::new();
         for (i, relay) in self.relays.iter_mut().enumerate() {
             if relay.retry_at.is_some_and(|at| at <= now) {
