@@ -575,3 +575,49 @@ fn addresses_learned_from_identify_are_never_dialled() {
     );
     assert!(b.applied(&ida).is_empty());
 }
+
+#[test]
+fn simultaneous_dials_settle_on_one_channel() {
+    let mut a = TestKernel::start(13, &["/ip4/127.0.0.1/tcp/0"], &[]);
+    let mut b = TestKernel::start(14, &["/ip4/127.0.0.1/tcp/0"], &[]);
+    pump_until(
+        &mut [&mut a, &mut b],
+        Duration::from_secs(10),
+        "listening",
+        |k| !k[0].listening.is_empty() && !k[1].listening.is_empty(),
+    );
+    let (ida, idb) = (a.peer_id(), b.peer_id());
+    a.hints(&idb, &[direct_addr(&b, "/tcp/")]);
+    b.hints(&ida, &[direct_addr(&a, "/tcp/")]);
+    // Both dial at once.
+    for text in numbered("x", 20) {
+        a.send(&idb, &text);
+        b.send(&ida, &text);
+    }
+    pump_until(
+        &mut [&mut a, &mut b],
+        Duration::from_secs(30),
+        "both ways",
+        |k| {
+            k[0].applied(&idb).len() == 20
+                && k[1].applied(&ida).len() == 20
+                && k[0].pending(&idb) == 0
+                && k[1].pending(&ida) == 0
+        },
+    );
+    assert_eq!(a.applied(&idb), numbered("x", 20));
+    assert_eq!(b.applied(&ida), numbered("x", 20));
+    // The channel that won stays: more traffic causes no further channel changes.
+    let (downs_a, downs_b) = (a.downs.len(), b.downs.len());
+    for text in numbered("y", 20) {
+        a.send(&idb, &text);
+        b.send(&ida, &text);
+    }
+    pump_until(
+        &mut [&mut a, &mut b],
+        Duration::from_secs(30),
+        "again",
+        |k| k[0].applied(&idb).len() == 40 && k[1].applied(&ida).len() == 40,
+    );
+    assert_eq!((a.downs.len(), b.downs.len()), (downs_a, downs_b));
+}
