@@ -9,8 +9,10 @@
 //! - [`negotiate`], [`muxer`]: multistream-select for names libp2p refuses (`whatever`), and the
 //!   connection wrapper that hands such substreams to our code.
 //! - [`node`]: the network node on its own thread; the kernel's interface to the network.
+//! - [`driver`]: the kernel's side of the contract with the node, over a [`driver::Host`].
 //! - [`hop`], [`relay`], [`relay_cli`]: the circuit relay behind `ocapd relay`, without limits.
 
+pub mod driver;
 pub mod frame;
 pub mod hop;
 pub mod muxer;

@@ -206,7 +206,7 @@ fn pump(
             Instant::now() < deadline,
             "timed out waiting for {what}; js saw {:?}; kernel applied {:?}, downs {:?}",
             js.log,
-            kernel.applied,
+            kernel.host.applied,
             kernel.downs
         );
         kernel.pump(Duration::from_millis(5));
@@ -215,11 +215,13 @@ fn pump(
 
 fn listening(kernel: &mut TestKernel, circuit: bool) -> String {
     pump_until(&mut [kernel], Duration::from_secs(20), "listening", |k| {
-        k[0].listening
+        k[0].host
+            .listening
             .iter()
             .any(|a| a.contains("/p2p-circuit") == circuit)
     });
     kernel
+        .host
         .listening
         .iter()
         .find(|a| a.contains("/p2p-circuit") == circuit)
@@ -259,9 +261,9 @@ fn a_js_kernel_dials_us_directly_and_messages_flow_both_ways() {
         &mut js,
         Duration::from_secs(30),
         "handshake",
-        |k, js| !k.verdicts.is_empty() && js.seen(|e| e["event"] == "channel"),
+        |k, js| !k.host.verdicts.is_empty() && js.seen(|e| e["event"] == "channel"),
     );
-    assert_eq!(rust.verdicts, vec![(idj.clone(), Verdict::Accept)]);
+    assert_eq!(rust.host.verdicts, vec![(idj.clone(), Verdict::Accept)]);
     let handshake = js.wait(Duration::ZERO, "handshake", |e| e["event"] == "handshake");
     assert_eq!(handshake["incarnation"], rust.incarnation.as_str());
     assert_eq!(handshake["peer"], idr.as_str());
@@ -584,7 +586,11 @@ fn restart_then_reject_then_redial_in_both_directions() {
         &mut js,
         Duration::from_secs(20),
         "our verdict",
-        |k, _| k.verdicts.contains(&(idj.clone(), Verdict::PeerRestarted)),
+        |k, _| {
+            k.host
+                .verdicts
+                .contains(&(idj.clone(), Verdict::PeerRestarted))
+        },
     );
     // Whichever channel the verdict closed, the JS kernel dials (again) and its message goes
     // out, numbered from 1, on the channel that stays (queued meanwhile, resent on its timer).
@@ -695,5 +701,5 @@ fn a_peer_flooding_unfinished_handshakes_blocks_nobody_else() {
         "the other kernel",
         |k| k[0].applied(&ido).len() == 1 && k[1].pending(&idr) == 0,
     );
-    assert!(rust.verdicts.iter().all(|(peer, _)| *peer == ido));
+    assert!(rust.host.verdicts.iter().all(|(peer, _)| *peer == ido));
 }

@@ -1,39 +1,118 @@
-//! Two network nodes in this process, each driven by a small stand-in for the kernel (the same
-//! contract the kernel follows: docs/remote.md "Kernel integration"), over loopback only:
-//! directly (TCP and WebSocket) and through `ocap::remote::relay`. Frames arrive exactly once
-//! and in order at the application level, across restarts of a node and a peer's new incarnation.
+//! Two network nodes in this process, each driven by a kernel stand-in built on
+//! `ocap::remote::driver` (the kernel's side of the contract, docs/remote.md "Kernel
+//! integration") with an in-memory store, over loopback only: directly (TCP and WebSocket) and
+//! through our relay. Frames arrive exactly once and in order at the application level, across
+//! restarts of a node (its sessions rebuilt from the store) and a peer's new incarnation.
 
+use ocap::remote::driver::{Discard, Driver, Host};
 use ocap::remote::node::{NetCommand, NetConfig, NetEvent, NetHandle, NetLimits, Verdict};
 use ocap::remote::relay::{RelayHandle, RelayOptions};
-use ocap::remote::reliable::{Action, Limits, Session, Timer};
-use ocap::remote::wire::{Body, Frame};
+use ocap::remote::reliable::{Limits, Stored, Write};
+use ocap::remote::wire::Body;
 use std::collections::HashMap;
+use std::convert::Infallible;
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-/// A kernel stand-in: sessions per peer (kept across restarts of its node, as the kernel keeps
-/// them in its database), and what it applied from each peer.
+/// The kernel stand-in's store and effects.
+#[derive(Default)]
+pub struct MemHost {
+    /// The durable delivery state per peer (what the kernel keeps in kv).
+    pub stored: HashMap<String, Stored>,
+    /// Incarnations on file per peer.
+    pub incarnations: HashMap<String, String>,
+    /// The payloads applied, per peer, in order.
+    pub applied: HashMap<String, Vec<String>>,
+    /// Verdicts given, in order.
+    pub verdicts: Vec<(String, Verdict)>,
+    /// Frames abandoned, per peer.
+    pub discarded: Vec<(String, Vec<u64>, Discard)>,
+    pub listening: Vec<String>,
+}
+
+impl Host for MemHost {
+    type Error = Infallible;
+
+    fn load(&mut self, peer: &str) -> Result<Stored, Infallible> {
+        Ok(self.stored.get(peer).cloned().unwrap_or_default())
+    }
+
+    fn write(&mut self, peer: &str, write: &Write) -> Result<(), Infallible> {
+        let stored = self.stored.entry(peer.to_string()).or_default();
+        match write {
+            Write::NextSendSeq(n) => stored.next_send_seq = Some(*n),
+            Write::StartSeq(n) => stored.start_seq = Some(*n),
+            Write::HighestReceived(n) => stored.highest_received = Some(*n),
+            Write::PutPending(seq, frame) => {
+                stored.pending.insert(*seq, frame.clone());
+            }
+            Write::DeletePending(seq) => {
+                stored.pending.remove(seq);
+            }
+            Write::ClearSeqState => {
+                stored.next_send_seq = None;
+                stored.start_seq = None;
+                stored.highest_received = None;
+            }
+        }
+        Ok(())
+    }
+
+    fn apply(&mut self, peer: &str, _seq: u64, body: Body) -> Result<(), Infallible> {
+        let text = match body {
+            Body::RedeemUrl { url, .. } => url,
+            Body::RedeemUrlReply {
+                ok,
+                reply_key,
+                value,
+            } => format!("reply {ok} {reply_key} {value}"),
+            Body::Deliver(delivery) => delivery.to_value().to_string(),
+        };
+        self.applied.entry(peer.to_string()).or_default().push(text);
+        Ok(())
+    }
+
+    fn incarnation(&mut self, peer: &str, incarnation: &str) -> Result<bool, Infallible> {
+        let restarted = self
+            .incarnations
+            .insert(peer.to_string(), incarnation.to_string())
+            .is_some_and(|old| old != incarnation);
+        let verdict = if restarted {
+            Verdict::PeerRestarted
+        } else {
+            Verdict::Accept
+        };
+        self.verdicts.push((peer.to_string(), verdict));
+        Ok(restarted)
+    }
+
+    fn discarded(&mut self, peer: &str, seqs: &[u64], why: Discard) -> Result<(), Infallible> {
+        self.discarded.push((peer.to_string(), seqs.to_vec(), why));
+        Ok(())
+    }
+
+    fn listening(&mut self, addrs: Vec<String>) {
+        self.listening = addrs;
+    }
+}
+
+/// A kernel stand-in: a node, a driver, and an in-memory store that outlives both (as the
+/// kernel's database outlives the daemon).
 pub struct TestKernel {
     seed: [u8; 32],
     pub incarnation: String,
     pub node: Option<NetHandle>,
     events: mpsc::Receiver<NetEvent>,
-    sessions: HashMap<String, Session>,
-    /// The payloads applied, per peer, in order.
-    pub applied: HashMap<String, Vec<String>>,
-    /// Incarnations seen per peer.
-    pub incarnations: HashMap<String, String>,
-    /// Verdicts given, in order.
-    pub verdicts: Vec<(String, Verdict)>,
-    pub listening: Vec<String>,
+    driver: Driver,
+    pub host: MemHost,
+    /// Peers given up on.
     pub gave_up: Vec<String>,
     /// Channel-down reasons, per peer, in order.
     pub downs: Vec<(String, String)>,
-    epoch: Instant,
 }
 
 impl TestKernel {
-    /// A kernel whose key seed is `[seed, 0, …]`, listening on `listen`, knowing `relays`.
+    /// A kernel whose key seed is `[seed, 7, 0, …]`, listening on `listen`, knowing `relays`.
     pub fn start(seed: u8, listen: &[&str], relays: &[String]) -> TestKernel {
         let mut key = [0u8; 32];
         key[0] = seed;
@@ -44,14 +123,10 @@ impl TestKernel {
             incarnation: ocap::random::uuid_v4(),
             node: None,
             events,
-            sessions: HashMap::new(),
-            applied: HashMap::new(),
-            incarnations: HashMap::new(),
-            verdicts: Vec::new(),
-            listening: Vec::new(),
+            driver: Driver::new(Limits::default()),
+            host: MemHost::default(),
             gave_up: Vec::new(),
             downs: Vec::new(),
-            epoch: Instant::now(),
         };
         kernel.node = Some(kernel.launch(tx, listen, relays));
         kernel
@@ -75,17 +150,19 @@ impl TestKernel {
         .unwrap()
     }
 
-    /// Stops the node and starts a new one (same identity; same incarnation unless `renew`),
-    /// keeping the sessions, as a daemon restart keeps its database.
+    /// A daemon restart: the node and the in-memory sessions go, the store stays; with `renew`
+    /// the store is cleared and the incarnation is new (`clearState`).
     pub fn restart(&mut self, listen: &[&str], relays: &[String], renew: bool) {
         drop(self.node.take());
+        self.driver = Driver::new(Limits::default());
         if renew {
             self.incarnation = ocap::random::uuid_v4();
-            self.sessions.clear();
+            self.host.stored.clear();
+            self.host.incarnations.clear();
         }
         let (tx, events) = mpsc::channel();
         self.events = events;
-        self.listening.clear();
+        self.host.listening.clear();
         self.node = Some(self.launch(tx, listen, relays));
     }
 
@@ -93,28 +170,13 @@ impl TestKernel {
         self.node.as_ref().unwrap().peer_id().to_string()
     }
 
-    fn now(&self) -> u64 {
-        self.epoch.elapsed().as_millis() as u64
-    }
-
     pub fn net(&self, command: NetCommand) {
         assert!(self.node.as_ref().unwrap().send(command));
     }
 
-    fn session(&mut self, peer: &str) -> &mut Session {
-        self.sessions
-            .entry(peer.to_string())
-            .or_insert_with(|| Session::new(Limits::default()))
-    }
-
-    fn arm(&mut self, peer: &str) {
-        if let Some(at) = self.session(peer).deadline() {
-            let at = self.epoch + Duration::from_millis(at);
-            self.net(NetCommand::WakeAt {
-                peer: peer.into(),
-                at,
-            });
-        }
+    /// One "transaction" (the store cannot fail), then the commit.
+    fn commit(&mut self) {
+        self.driver.committed(self.node.as_ref().unwrap());
     }
 
     /// Sends `text` to `peer` as a `redeemURL` (any sequenced message would do).
@@ -130,15 +192,10 @@ impl TestKernel {
 
     /// Sends `body` to `peer`.
     pub fn send_body(&mut self, peer: &str, body: Body) {
-        let now = self.now();
-        let out = self.session(peer).send(body, now).unwrap();
-        // (The kernel would commit `out.writes` here, before handing the frame over.)
-        self.net(NetCommand::Send {
-            peer: peer.into(),
-            frame: out.frame,
-            ack: out.ack,
-        });
-        self.arm(peer);
+        if let Err(e) = self.driver.send(&mut self.host, peer, body) {
+            panic!("send refused: {e:?}");
+        }
+        self.commit();
     }
 
     pub fn hints(&self, peer: &str, hints: &[String]) {
@@ -148,12 +205,13 @@ impl TestKernel {
         });
     }
 
+    /// Frames pending for `peer`, as stored.
     pub fn pending(&self, peer: &str) -> usize {
-        self.sessions.get(peer).map_or(0, Session::pending_count)
+        self.host.stored.get(peer).map_or(0, |s| s.pending.len())
     }
 
     pub fn applied(&self, peer: &str) -> Vec<String> {
-        self.applied.get(peer).cloned().unwrap_or_default()
+        self.host.applied.get(peer).cloned().unwrap_or_default()
     }
 
     /// Handles the events that arrived within `wait`.
@@ -168,94 +226,21 @@ impl TestKernel {
     }
 
     fn handle(&mut self, event: NetEvent) {
-        let now = self.now();
-        match event {
-            NetEvent::Listening { addrs } => self.listening = addrs,
-            NetEvent::Handshake {
-                peer,
-                incarnation,
-                reply,
-            } => {
-                let verdict = match self.incarnations.insert(peer.clone(), incarnation.clone()) {
-                    Some(old) if old != incarnation => {
-                        // The kernel resets the peer's state and commits before answering.
-                        self.session(&peer).reset_for_restart();
-                        Verdict::PeerRestarted
-                    }
-                    _ => Verdict::Accept,
-                };
-                self.verdicts.push((peer, verdict));
-                reply.send(verdict);
-            }
-            NetEvent::ChannelUp { peer } => {
-                let frames = self.session(&peer).on_channel_up(now);
-                for frame in frames {
-                    self.net(NetCommand::Send {
-                        peer: peer.clone(),
-                        frame,
-                        ack: None,
-                    });
-                }
-                self.arm(&peer);
-            }
-            NetEvent::Frame { peer, frame } => {
-                let Ok(decoded) = Frame::decode(&frame) else {
-                    return;
-                };
-                let received = self.session(&peer).receive(decoded, now);
-                match received.action {
-                    Action::Apply { body, .. } => {
-                        let text = match body {
-                            Body::RedeemUrl { url, .. } => url,
-                            Body::RedeemUrlReply {
-                                ok,
-                                reply_key,
-                                value,
-                            } => format!("reply {ok} {reply_key} {value}"),
-                            Body::Deliver(delivery) => delivery.to_value().to_string(),
-                        };
-                        self.applied.entry(peer.clone()).or_default().push(text);
-                        let upto = self.session(&peer).highest_received();
-                        self.net(NetCommand::Ack {
-                            peer: peer.clone(),
-                            upto,
-                        });
-                    }
-                    Action::Duplicate { .. } => {
-                        let upto = self.session(&peer).highest_received();
-                        self.net(NetCommand::Ack {
-                            peer: peer.clone(),
-                            upto,
-                        });
-                    }
-                    Action::Gap { .. } | Action::None => {}
-                }
-                self.arm(&peer);
-            }
-            NetEvent::Wake { peer } => {
-                match self.session(&peer).on_timer(now) {
-                    Timer::Retransmit(frames) => {
-                        for frame in frames {
-                            self.net(NetCommand::Send {
-                                peer: peer.clone(),
-                                frame,
-                                ack: None,
-                            });
-                        }
-                    }
-                    Timer::GiveUp(_) => self.gave_up.push(peer.clone()),
-                    Timer::Idle => {}
-                }
-                self.arm(&peer);
-            }
+        match &event {
             NetEvent::ChannelDown { peer, reason } => {
-                self.downs.push((peer.clone(), reason));
-                if self.pending(&peer) > 0 {
-                    self.net(NetCommand::Connect { peer });
-                }
+                self.downs.push((peer.clone(), reason.clone()))
             }
-            NetEvent::GiveUp { peer, .. } => self.gave_up.push(peer),
+            NetEvent::GiveUp { peer, .. } => self.gave_up.push(peer.clone()),
+            _ => {}
         }
+        let before = self.host.discarded.len();
+        let Ok(()) = self.driver.handle(&mut self.host, event);
+        for (peer, _, why) in &self.host.discarded[before..] {
+            if *why == Discard::GaveUp {
+                self.gave_up.push(peer.clone());
+            }
+        }
+        self.commit();
     }
 }
 
@@ -281,10 +266,11 @@ fn numbered(prefix: &str, n: usize) -> Vec<String> {
 
 fn direct_addr(kernel: &TestKernel, transport: &str) -> String {
     kernel
+        .host
         .listening
         .iter()
         .find(|a| a.contains(transport) && !a.contains("p2p-circuit"))
-        .unwrap_or_else(|| panic!("no {transport} address in {:?}", kernel.listening))
+        .unwrap_or_else(|| panic!("no {transport} address in {:?}", kernel.host.listening))
         .clone()
 }
 
@@ -296,13 +282,13 @@ fn two_nodes_talk_directly_both_ways_exactly_once_in_order() {
         &mut [&mut a, &mut b],
         Duration::from_secs(10),
         "listening",
-        |k| !k[0].listening.is_empty() && !k[1].listening.is_empty(),
+        |k| !k[0].host.listening.is_empty() && !k[1].host.listening.is_empty(),
     );
     let (ida, idb) = (a.peer_id(), b.peer_id());
     assert!(
-        a.listening[0].ends_with(&format!("/p2p/{ida}")),
+        a.host.listening[0].ends_with(&format!("/p2p/{ida}")),
         "{:?}",
-        a.listening
+        a.host.listening
     );
     // B dials A over TCP; A answers over the channel B opened (it knows no address of B).
     b.hints(&ida, &[direct_addr(&a, "/tcp/")]);
@@ -326,7 +312,7 @@ fn two_nodes_talk_directly_both_ways_exactly_once_in_order() {
     );
     assert_eq!(a.applied(&idb), numbered("b→a ", 50));
     assert_eq!(b.applied(&ida), numbered("a→b ", 50));
-    assert_eq!(a.verdicts, vec![(idb.clone(), Verdict::Accept)]);
+    assert_eq!(a.host.verdicts, vec![(idb.clone(), Verdict::Accept)]);
     // Now A dials B over WebSocket after B's channel is gone.
     a.hints(&idb, &[direct_addr(&b, "/ws")]);
     b.restart(&["/ip4/127.0.0.1/tcp/0/ws"], &[], false);
@@ -334,7 +320,7 @@ fn two_nodes_talk_directly_both_ways_exactly_once_in_order() {
         &mut [&mut a, &mut b],
         Duration::from_secs(10),
         "b listening",
-        |k| !k[1].listening.is_empty(),
+        |k| !k[1].host.listening.is_empty(),
     );
     a.hints(&idb, &[direct_addr(&b, "/ws")]);
     a.send(&idb, "after restart");
@@ -355,7 +341,7 @@ fn frames_sent_while_the_peer_is_down_arrive_once_in_order_after_it_returns() {
         &mut [&mut a, &mut b],
         Duration::from_secs(10),
         "listening",
-        |k| !k[0].listening.is_empty(),
+        |k| !k[0].host.listening.is_empty(),
     );
     let (ida, idb) = (a.peer_id(), b.peer_id());
     b.hints(&ida, &[direct_addr(&a, "/tcp/")]);
@@ -382,7 +368,7 @@ fn frames_sent_while_the_peer_is_down_arrive_once_in_order_after_it_returns() {
         &mut [&mut a, &mut b],
         Duration::from_secs(10),
         "a listening",
-        |k| !k[0].listening.is_empty(),
+        |k| !k[0].host.listening.is_empty(),
     );
     b.hints(&ida, &[direct_addr(&a, "/tcp/")]);
     b.net(NetCommand::Connect { peer: ida.clone() });
@@ -403,7 +389,7 @@ fn a_new_incarnation_is_reported_and_the_channel_redialled() {
         &mut [&mut a, &mut b],
         Duration::from_secs(10),
         "listening",
-        |k| !k[0].listening.is_empty(),
+        |k| !k[0].host.listening.is_empty(),
     );
     let (ida, idb) = (a.peer_id(), b.peer_id());
     b.hints(&ida, &[direct_addr(&a, "/tcp/")]);
@@ -413,12 +399,12 @@ fn a_new_incarnation_is_reported_and_the_channel_redialled() {
     });
     // A loses its state (clearState): new incarnation, nothing received yet.
     a.restart(&["/ip4/127.0.0.1/tcp/0"], &[], true);
-    a.applied.clear();
+    a.host.applied.clear();
     pump_until(
         &mut [&mut a, &mut b],
         Duration::from_secs(10),
         "a listening",
-        |k| !k[0].listening.is_empty(),
+        |k| !k[0].host.listening.is_empty(),
     );
     b.hints(&ida, &[direct_addr(&a, "/tcp/")]);
     b.send(&ida, "two");
@@ -427,7 +413,8 @@ fn a_new_incarnation_is_reported_and_the_channel_redialled() {
         Duration::from_secs(30),
         "restart seen",
         |k| {
-            k[1].verdicts
+            k[1].host
+                .verdicts
                 .iter()
                 .any(|(_, v)| *v == Verdict::PeerRestarted)
         },
@@ -461,14 +448,14 @@ fn two_nodes_talk_through_a_relay_only() {
         "reservations",
         |k| {
             k.iter()
-                .all(|k| k.listening.iter().any(|a| a.contains("/p2p-circuit")))
+                .all(|k| k.host.listening.iter().any(|a| a.contains("/p2p-circuit")))
         },
     );
     let (ida, idb) = (a.peer_id(), b.peer_id());
     assert!(
-        a.listening[0].starts_with(&relays[0]),
+        a.host.listening[0].starts_with(&relays[0]),
         "{:?} vs {relays:?}",
-        a.listening
+        a.host.listening
     );
     for text in numbered("via relay ", 30) {
         b.send(&ida, &text);
@@ -524,7 +511,7 @@ fn ocapd_relay_carries_two_nodes_and_keeps_its_identity() {
         "reservations",
         |k| {
             k.iter()
-                .all(|k| k.listening.iter().any(|a| a.contains("/p2p-circuit")))
+                .all(|k| k.host.listening.iter().any(|a| a.contains("/p2p-circuit")))
         },
     );
     let (ida, idb) = (a.peer_id(), b.peer_id());
@@ -551,7 +538,7 @@ fn addresses_learned_from_identify_are_never_dialled() {
         &mut [&mut a, &mut b],
         Duration::from_secs(10),
         "listening",
-        |k| !k[0].listening.is_empty() && !k[1].listening.is_empty(),
+        |k| !k[0].host.listening.is_empty() && !k[1].host.listening.is_empty(),
     );
     let (ida, idb) = (a.peer_id(), b.peer_id());
     b.hints(&ida, &[direct_addr(&a, "/tcp/")]);
@@ -584,7 +571,7 @@ fn simultaneous_dials_settle_on_one_channel() {
         &mut [&mut a, &mut b],
         Duration::from_secs(10),
         "listening",
-        |k| !k[0].listening.is_empty() && !k[1].listening.is_empty(),
+        |k| !k[0].host.listening.is_empty() && !k[1].host.listening.is_empty(),
     );
     let (ida, idb) = (a.peer_id(), b.peer_id());
     a.hints(&idb, &[direct_addr(&b, "/tcp/")]);
