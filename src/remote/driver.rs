@@ -37,9 +37,11 @@ pub trait Host {
     /// Makes one durable change for the peer's remote.
     fn write(&mut self, peer: &str, write: &Write) -> Result<(), Self::Error>;
 
-    /// Applies message `seq` from the peer. A message that cannot be applied is refused here
-    /// (logged, and answered if it has a reply key) — it is acknowledged all the same.
-    fn apply(&mut self, peer: &str, seq: u64, body: Body) -> Result<(), Self::Error>;
+    /// Applies message `seq` from the peer, returning the reply to send back in the same
+    /// transaction, if any (`redeemURLReply` for a `redeemURL`, `[false, key, text]` when it is
+    /// refused). A message that cannot be applied is refused here (logged) — it is acknowledged
+    /// all the same.
+    fn apply(&mut self, peer: &str, seq: u64, body: Body) -> Result<Option<Body>, Self::Error>;
 
     /// Records the incarnation the peer announced; true if it differs from the one on file
     /// (the peer restarted: also forget what it exported to us).
@@ -199,8 +201,19 @@ impl Driver {
                     Action::Apply {
                         seq, body, writes, ..
                     } => {
-                        host.apply(&peer, seq, body)?;
+                        let reply = host.apply(&peer, seq, body)?;
                         Self::write_all(host, &peer, &writes)?;
+                        if let Some(reply) = reply {
+                            match self.send(host, &peer, reply) {
+                                Ok(_) => {}
+                                Err(SendFailed::Host(e)) => return Err(e),
+                                // Replies are exempt from the queue limit; one over 1 MiB is
+                                // the host's bug, and the requester's wait times out.
+                                Err(SendFailed::Refused(e)) => {
+                                    tracing::warn!("remote: {peer}: reply not sent: {e}");
+                                }
+                            }
+                        }
                         true
                     }
                     Action::Duplicate { .. } => true,
@@ -324,9 +337,21 @@ mod tests {
             }
             Ok(())
         }
-        fn apply(&mut self, peer: &str, seq: u64, _: Body) -> Result<(), &'static str> {
+        fn apply(
+            &mut self,
+            peer: &str,
+            seq: u64,
+            body: Body,
+        ) -> Result<Option<Body>, &'static str> {
             self.applied.push((peer.into(), seq));
-            Ok(())
+            Ok(match body {
+                Body::RedeemUrl { reply_key, .. } => Some(Body::RedeemUrlReply {
+                    ok: false,
+                    reply_key,
+                    value: "no such capability".into(),
+                }),
+                _ => None,
+            })
         }
         fn incarnation(&mut self, _: &str, _: &str) -> Result<bool, &'static str> {
             Ok(false)
@@ -412,6 +437,15 @@ mod tests {
         driver.handle(&mut host, frame(3)).unwrap();
         assert!(acks(released(&mut driver)).is_empty());
         assert_eq!(host.applied.len(), 1);
+        // A redemption is answered in the same transaction, carrying the acknowledgement.
+        let redeem = NetEvent::Frame {
+            peer: "P".into(),
+            frame: br#"{"seq":2,"method":"redeemURL","params":["ocap:x@y","7"]}"#.to_vec(),
+        };
+        driver.handle(&mut host, redeem).unwrap();
+        let out = released(&mut driver);
+        assert!(out.iter().any(|c| matches!(c, NetCommand::Send { frame, .. }
+            if frame == r#"{"seq":1,"ack":2,"method":"redeemURLReply","params":[false,"7","no such capability"]}"#)));
         // Garbage is refused without an acknowledgement.
         let garbage = NetEvent::Frame {
             peer: "P".into(),

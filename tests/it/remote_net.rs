@@ -58,7 +58,7 @@ impl Host for MemHost {
         Ok(())
     }
 
-    fn apply(&mut self, peer: &str, _seq: u64, body: Body) -> Result<(), Infallible> {
+    fn apply(&mut self, peer: &str, _seq: u64, body: Body) -> Result<Option<Body>, Infallible> {
         let text = match body {
             Body::RedeemUrl { url, .. } => url,
             Body::RedeemUrlReply {
@@ -69,7 +69,7 @@ impl Host for MemHost {
             Body::Deliver(delivery) => delivery.to_value().to_string(),
         };
         self.applied.entry(peer.to_string()).or_default().push(text);
-        Ok(())
+        Ok(None)
     }
 
     fn incarnation(&mut self, peer: &str, incarnation: &str) -> Result<bool, Infallible> {
