@@ -128,7 +128,7 @@ install-bins:
 install-docs:
 	install -d "$(DESTDIR)$(MANDIR)/man1" "$(DESTDIR)$(MANDIR)/man8"
 	install -m 644 "$(GEN)"/man/*.1 "$(DESTDIR)$(MANDIR)/man1/"
-	install -m 644 "$(GEN)/man/ocapd.8" "$(DESTDIR)$(MANDIR)/man8/ocapd.8"
+	install -m 644 "$(GEN)"/man/ocapd*.8 "$(DESTDIR)$(MANDIR)/man8/"
 	install -d "$(DESTDIR)$(BASH_COMPLETION_DIR)" "$(DESTDIR)$(ZSH_COMPLETION_DIR)" "$(DESTDIR)$(FISH_COMPLETION_DIR)"
 	install -m 644 "$(GEN)/completions/ocapctl" "$(DESTDIR)$(BASH_COMPLETION_DIR)/ocapctl"
 	install -m 644 "$(GEN)/completions/_ocapctl" "$(DESTDIR)$(ZSH_COMPLETION_DIR)/_ocapctl"
@@ -156,7 +156,7 @@ uninstall-bins:
 	rm -f "$(DESTDIR)$(BINDIR)/ocapd" "$(DESTDIR)$(BINDIR)/ocapctl"
 
 uninstall-docs:
-	rm -f "$(DESTDIR)$(MANDIR)/man8/ocapd.8" "$(DESTDIR)$(MANDIR)/man1/ocapctl.1" "$(DESTDIR)$(MANDIR)"/man1/ocapctl-*.1
+	rm -f "$(DESTDIR)$(MANDIR)/man8/ocapd.8" "$(DESTDIR)$(MANDIR)"/man8/ocapd-*.8 "$(DESTDIR)$(MANDIR)/man1/ocapctl.1" "$(DESTDIR)$(MANDIR)"/man1/ocapctl-*.1
 	rm -f "$(DESTDIR)$(BASH_COMPLETION_DIR)/ocapctl" "$(DESTDIR)$(ZSH_COMPLETION_DIR)/_ocapctl" "$(DESTDIR)$(FISH_COMPLETION_DIR)/ocapctl.fish"
 	rm -f "$(DESTDIR)$(DOCDIR)/README.md" "$(DESTDIR)$(DOCDIR)/LICENSE-MIT" "$(DESTDIR)$(DOCDIR)/LICENSE-APACHE"
 	rmdir "$(DESTDIR)$(DOCDIR)" 2>/dev/null || true

@@ -13,6 +13,7 @@
 //! - [`kernel`]: the kernel thread and its SQLite store.
 //! - [`manpage`]: manual pages from the clap definitions, for both binaries.
 //! - [`vat`]: the `VatRuntime` seam: deliveries, syscalls and results (spec §7).
+//! - [`remote`]: kernel-to-kernel federation over libp2p (feature `remote`).
 //! - [`vatsource`]: plain ES-module vat sources turned into reference bundles (no JavaScript engine).
 //!
 //! `ocapctl` uses only `paths`, `protocol`, `peer`, `lockfile`, `ownership`, `random`, `capdata`, `vatsource` and `client`, so it carries no
@@ -29,5 +30,7 @@ pub mod paths;
 pub mod peer;
 pub mod protocol;
 pub mod random;
+#[cfg(feature = "remote")]
+pub mod remote;
 pub mod vat;
 pub mod vatsource;

@@ -2,6 +2,7 @@
 
 use clap::{CommandFactory, Parser};
 use ocap::daemon::Options;
+use ocap::daemon::Subcommand;
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
@@ -16,5 +17,19 @@ fn main() -> ExitCode {
             }
         };
     }
+    if let Some(Subcommand::Relay(args)) = &options.command {
+        return ExitCode::from(relay(args));
+    }
     ExitCode::from(ocap::daemon::run(options))
+}
+
+#[cfg(feature = "remote")]
+fn relay(args: &ocap::daemon::RelayArgs) -> u8 {
+    ocap::remote::relay_cli::run(args)
+}
+
+#[cfg(not(feature = "remote"))]
+fn relay(_: &ocap::daemon::RelayArgs) -> u8 {
+    eprintln!("ocapd: built without remote comms (cargo feature `remote`)");
+    2
 }

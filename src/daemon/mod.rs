@@ -27,7 +27,7 @@ mod signals;
 pub use listen::Activation;
 use listen::Inherited;
 pub use manual::MANUAL;
-pub use options::Options;
+pub use options::{Options, RelayArgs, Subcommand};
 
 use crate::lockfile::DatabaseLock;
 use detach::ReadyPipe;

@@ -80,6 +80,37 @@ pub struct Options {
     /// Write the manual page ocapd.8 into DIR and exit (run by `make` after the build)
     #[arg(long, value_name = "DIR", hide = true)]
     pub manpages: Option<PathBuf>,
+
+    /// Run something other than the kernel daemon
+    #[command(subcommand)]
+    pub command: Option<Subcommand>,
+}
+
+/// What `ocapd` runs instead of the daemon.
+#[derive(Debug, Clone, clap::Subcommand)]
+pub enum Subcommand {
+    /// Run a libp2p circuit-relay v2 server for ocapd-to-ocapd federation (docs/remote.md);
+    /// prints each listen address (ending in /p2p/<relay id>) on a line, runs until SIGTERM
+    Relay(RelayArgs),
+}
+
+/// `ocapd relay`'s options.
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct RelayArgs {
+    /// Multiaddr to listen on, repeatable [default: /ip4/0.0.0.0/tcp/9001/ws and
+    /// /ip4/0.0.0.0/tcp/9002, the reference relay's ports]
+    #[arg(long = "listen", value_name = "MULTIADDR")]
+    pub listen: Vec<String>,
+
+    /// Multiaddr clients are told to reach the relay at, repeatable [default: the bound
+    /// listen addresses]
+    #[arg(long = "announce", value_name = "MULTIADDR")]
+    pub announce: Vec<String>,
+
+    /// The relay's identity: a file of 64 hex digits (Ed25519 seed), created if missing
+    /// [default: relay.key in the state directory]
+    #[arg(long, value_name = "PATH")]
+    pub key_file: Option<PathBuf>,
 }
 
 /// A list of global names, each one of the reference's (`ALLOWED_GLOBAL_NAMES`).

@@ -74,3 +74,41 @@ fn the_client_code_path_uses_no_daemon_dependencies() {
         offences.join("\n")
     );
 }
+
+/// Symbols of a built binary whose (mangled) names mention one of `crates`, read with `nm`
+/// (binutils, which `.ci/run` installs).
+#[cfg(feature = "remote")]
+fn symbols_from(binary: &str, crates: &[&str]) -> Vec<String> {
+    let out = std::process::Command::new("nm")
+        .arg(binary)
+        .output()
+        .expect("`nm` (binutils) is needed to read the binaries' symbol tables");
+    assert!(out.status.success(), "nm {binary} failed");
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter(|line| crates.iter().any(|c| line.contains(c)))
+        .map(String::from)
+        .collect()
+}
+
+#[cfg(feature = "remote")]
+#[test]
+fn the_ocapctl_binary_links_no_libp2p() {
+    let crates = ["libp2p", "yamux", "multistream_select", "6remote"];
+    let daemon = symbols_from(env!("CARGO_BIN_EXE_ocapd"), &crates);
+    assert!(
+        daemon.len() > 100,
+        "ocapd should link libp2p (else this check proves nothing)"
+    );
+    let client = symbols_from(env!("CARGO_BIN_EXE_ocapctl"), &crates);
+    assert!(
+        client.is_empty(),
+        "ocapctl links libp2p code:\n{}",
+        client
+            .iter()
+            .take(20)
+            .cloned()
+            .collect::<Vec<_>>()
+            .join("\n")
+    );
+}

@@ -21,6 +21,10 @@ mod packaging;
 mod pid_file;
 mod quickjs_vats;
 mod reference_vats;
+#[cfg(feature = "remote")]
+mod remote_js;
+#[cfg(feature = "remote")]
+mod remote_net;
 mod schema_migrations;
 mod service_files;
 mod service_lifecycle;
