@@ -9,7 +9,7 @@
 //! does not commit, the kernel drops the session and rebuilds it with [`Session::restore`] from
 //! what is stored: the in-memory state is only ever a cache of the stored one.
 //!
-//! Differences from the reference (README "Differences"):
+//! Differences from the reference (docs/remote.md, "Reliable delivery"):
 //! - The receiver applies only `seq == highestReceived + 1`. A later frame is refused without an
 //!   acknowledgement, so the sender retransmits it in order (the reference applies it and then
 //!   drops the skipped frame as a "duplicate"). A sender that gave up on frames leaves a gap that
