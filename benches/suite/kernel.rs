@@ -174,7 +174,11 @@ impl VatRuntime for PingVat {
 struct Factory;
 
 impl VatFactory for Factory {
-    fn create(&self, _vat_id: &str, _config: &Value) -> Result<Box<dyn VatRuntime>, String> {
+    fn create(
+        &self,
+        _vat_id: &str,
+        _config: &Value,
+    ) -> Result<Box<dyn VatRuntime>, ocap::vat::SetupError> {
         Ok(Box::new(PingVat::default()))
     }
 }

@@ -6,9 +6,8 @@ use super::error::KernelError;
 use super::identity::Redeemable;
 use super::ids::is_promise;
 use super::machine::Kernel;
-use crate::capdata::{CapData, Passable, decode_methargs, encode, encode_json, kernel_error};
+use crate::capdata::{CapData, Passable, decode_methargs, encode, kernel_error};
 use crate::vat::Message;
-use serde_json::json;
 
 impl Kernel {
     /// Runs `message` on the kernel service `kref` and settles its result.
@@ -23,7 +22,6 @@ impl Kernel {
             None => (None, Vec::new()),
         };
         let outcome = match (name.as_deref(), method.as_deref()) {
-            (Some("kernelFacet"), Some("ping")) => Ok(encode_json(&json!("pong"))),
             (Some("ocapURLIssuerService"), Some("issue")) => self.issue_for_vat(&args)?,
             (Some("ocapURLRedemptionService"), Some("redeem")) => self.redeem_for_vat(&args)?,
             (Some(service), Some(method)) => Err(format!(

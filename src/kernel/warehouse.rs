@@ -7,7 +7,7 @@
 
 use super::options::KernelOptions;
 use crate::vat::{
-    CreationOptions, Job, Overrun, Ran, Stuck, VatFactory, VatFault, VatThread, Wakeups,
+    CreationOptions, Job, Overrun, Ran, SetupError, Stuck, VatFactory, VatFault, VatThread, Wakeups,
 };
 use serde_json::Value;
 use std::collections::HashMap;
@@ -56,7 +56,7 @@ impl Warehouse {
     }
 
     /// Why a vat with `config` cannot run, found before anything starts (at launch).
-    pub fn check(&self, config: &Value) -> Result<(), String> {
+    pub fn check(&self, config: &Value) -> Result<(), SetupError> {
         self.factory.check(config)
     }
 
@@ -100,7 +100,7 @@ impl Warehouse {
             runtime.attach(waker);
             Ok(runtime)
         })
-        .map_err(VatFault::Crashed)?;
+        .map_err(|e| VatFault::Crashed(e.to_string()))?;
         let ran = thread
             .run(Job::Init(vatstore), budget, budget * 2 + START_GRACE)
             .map_err(|Overrun(_)| VatFault::Timeout(budget))?;

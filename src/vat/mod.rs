@@ -76,13 +76,29 @@ pub trait VatRuntime {
     }
 }
 
+/// Why a vat could not be made.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SetupError {
+    /// Its configuration asks for something not allowed or not valid (found at launch).
+    #[error("{0}")]
+    Refused(String),
+    /// Its code could not be had or is not a vat's code.
+    #[error("{0}")]
+    Code(String),
+    /// The system would not give it what it needs (a process, a pipe).
+    #[error("{0}")]
+    System(String),
+}
+
 /// Makes runtimes for vats from their configuration; shared with the vats' threads, where the
 /// runtimes are made.
 pub trait VatFactory: Send + Sync {
     /// Why a vat with `config` cannot run, found before anything starts (at launch): by
     /// default, bad `creationOptions`.
-    fn check(&self, config: &serde_json::Value) -> Result<(), String> {
-        CreationOptions::from_config(config).map(|_| ())
+    fn check(&self, config: &serde_json::Value) -> Result<(), SetupError> {
+        CreationOptions::from_config(config)
+            .map(|_| ())
+            .map_err(SetupError::Refused)
     }
 
     /// A runtime for `vat_id` running the code `config` names, or why there can be none.
@@ -90,7 +106,7 @@ pub trait VatFactory: Send + Sync {
         &self,
         vat_id: &str,
         config: &serde_json::Value,
-    ) -> Result<Box<dyn VatRuntime>, String>;
+    ) -> Result<Box<dyn VatRuntime>, SetupError>;
 }
 
 /// The daemon's factory: a vat whose config names a worker program
@@ -107,16 +123,16 @@ pub struct DefaultFactory {
 impl DefaultFactory {
     /// The first global `config` asks for that [`DefaultFactory::allowed_global_names`] leaves
     /// out, as the reference words its refusal (its supervisor's `initVat` fails with it).
-    fn refused_global(&self, vat_id: &str, config: &serde_json::Value) -> Result<(), String> {
+    fn refused_global(&self, vat_id: &str, config: &serde_json::Value) -> Result<(), SetupError> {
         let Some(allowed) = &self.allowed_global_names else {
             return Ok(());
         };
         let asked = config.get("globals").and_then(|g| g.as_array());
         for name in asked.into_iter().flatten().filter_map(|n| n.as_str()) {
             if !allowed.iter().any(|a| a == name) {
-                return Err(format!(
+                return Err(SetupError::Refused(format!(
                     "Vat \"{vat_id}\" requested unknown global \"{name}\""
-                ));
+                )));
             }
         }
         Ok(())
@@ -124,7 +140,7 @@ impl DefaultFactory {
 }
 
 impl VatFactory for DefaultFactory {
-    fn check(&self, config: &serde_json::Value) -> Result<(), String> {
+    fn check(&self, config: &serde_json::Value) -> Result<(), SetupError> {
         if process::worker_command(config).is_some() {
             process::ProcessFactory.check(config)
         } else {
@@ -136,7 +152,7 @@ impl VatFactory for DefaultFactory {
         &self,
         vat_id: &str,
         config: &serde_json::Value,
-    ) -> Result<Box<dyn VatRuntime>, String> {
+    ) -> Result<Box<dyn VatRuntime>, SetupError> {
         self.refused_global(vat_id, config)?;
         if process::worker_command(config).is_some() {
             process::ProcessFactory.create(vat_id, config)
@@ -160,12 +176,15 @@ mod tests {
         let config = json!({"bundleSpec": "file:///nowhere.bundle", "globals": ["Date", "Math"]});
         assert_eq!(
             factory.create("v3", &config).err().unwrap(),
-            "Vat \"v3\" requested unknown global \"Math\""
+            SetupError::Refused("Vat \"v3\" requested unknown global \"Math\"".into())
         );
         // Allowed ones pass on to loading the code (which fails here: there is none).
         let config = json!({"bundleSpec": "file:///nowhere.bundle", "globals": ["Date"]});
         let err = factory.create("v3", &config).err().unwrap();
-        assert!(err.starts_with("fetch of user code"), "{err}");
+        assert!(
+            matches!(&err, SetupError::Code(why) if why.starts_with("fetch of user code")),
+            "{err}"
+        );
         // Without a restriction, every name passes.
         let err = DefaultFactory::default()
             .create(
@@ -174,6 +193,6 @@ mod tests {
             )
             .err()
             .unwrap();
-        assert!(err.starts_with("fetch of user code"), "{err}");
+        assert!(err.to_string().starts_with("fetch of user code"), "{err}");
     }
 }

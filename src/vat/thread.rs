@@ -11,7 +11,7 @@
 //! job's syscalls and returns them with its result; the kernel applies them in order
 //! afterwards, exactly as if they had arrived one by one. What one job may collect is bounded.
 
-use super::{Delivery, DeliveryResult, Syscall, Syscalls, VatFault, VatRuntime};
+use super::{Delivery, DeliveryResult, SetupError, Syscall, Syscalls, VatFault, VatRuntime};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
 use std::sync::{Arc, Mutex};
@@ -77,8 +77,8 @@ impl VatThread {
     pub fn spawn(
         vat_id: &str,
         stuck: &Stuck,
-        make: impl FnOnce() -> Result<Box<dyn VatRuntime>, String> + Send + 'static,
-    ) -> Result<VatThread, String> {
+        make: impl FnOnce() -> Result<Box<dyn VatRuntime>, SetupError> + Send + 'static,
+    ) -> Result<VatThread, SetupError> {
         let (jobs, job_rx) = mpsc::channel::<(Job, Duration)>();
         let (ran_tx, ran) = mpsc::channel();
         let abandoned = Arc::new(AtomicBool::new(false));
@@ -91,7 +91,7 @@ impl VatThread {
         std::thread::Builder::new()
             .name(format!("vat-{vat_id}"))
             .spawn(move || thread.serve(make, job_rx, ran_tx))
-            .map_err(|e| format!("cannot start a thread for {vat_id}: {e}"))?;
+            .map_err(|e| SetupError::System(format!("cannot start a thread for {vat_id}: {e}")))?;
         Ok(VatThread {
             jobs,
             ran,
@@ -150,7 +150,7 @@ struct Worker {
 impl Worker {
     fn serve(
         self,
-        make: impl FnOnce() -> Result<Box<dyn VatRuntime>, String>,
+        make: impl FnOnce() -> Result<Box<dyn VatRuntime>, SetupError>,
         jobs: Receiver<(Job, Duration)>,
         ran: Sender<Ran>,
     ) {
@@ -169,7 +169,7 @@ impl Worker {
                 if jobs.recv().is_ok() {
                     let _ = ran.send(Ran {
                         syscalls: Vec::new(),
-                        result: Err(VatFault::Crashed(why)),
+                        result: Err(VatFault::Crashed(why.to_string())),
                     });
                 }
             }
@@ -334,7 +334,10 @@ mod tests {
 
     #[test]
     fn a_runtime_that_cannot_be_made_fails_its_first_job() {
-        let thread = VatThread::spawn("v1", &Stuck::default(), || Err("no code".into())).unwrap();
+        let thread = VatThread::spawn("v1", &Stuck::default(), || {
+            Err(SetupError::Code("no code".into()))
+        })
+        .unwrap();
         let ran = thread.run(Job::Init(vec![]), SECOND, SECOND).unwrap();
         assert_eq!(ran.result, Err(VatFault::Crashed("no code".into())));
     }

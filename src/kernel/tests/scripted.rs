@@ -30,10 +30,14 @@ use std::time::Duration;
 pub struct ScriptedFactory;
 
 impl VatFactory for ScriptedFactory {
-    fn create(&self, vat_id: &str, config: &Value) -> Result<Box<dyn VatRuntime>, String> {
+    fn create(
+        &self,
+        vat_id: &str,
+        config: &Value,
+    ) -> Result<Box<dyn VatRuntime>, crate::vat::SetupError> {
         let spec = config["bundleSpec"].as_str().unwrap_or_default();
         if spec.contains("broken") {
-            return Err(format!("cannot load {spec}"));
+            return Err(crate::vat::SetupError::Code(format!("cannot load {spec}")));
         }
         Ok(Box::new(ScriptedVat {
             id: vat_id.into(),

@@ -147,7 +147,11 @@ fn step() -> impl Strategy<Value = Step> {
 struct FuzzFactory(Script);
 
 impl VatFactory for FuzzFactory {
-    fn create(&self, _vat_id: &str, _config: &Value) -> Result<Box<dyn VatRuntime>, String> {
+    fn create(
+        &self,
+        _vat_id: &str,
+        _config: &Value,
+    ) -> Result<Box<dyn VatRuntime>, crate::vat::SetupError> {
         Ok(Box::new(FuzzVat {
             seen: Vec::new(),
             script: Arc::clone(&self.0),

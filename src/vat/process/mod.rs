@@ -11,22 +11,22 @@ mod worker;
 
 pub use worker::ProcessVat;
 
-use super::{VatFactory, VatRuntime};
+use super::{SetupError, VatFactory, VatRuntime};
 use serde_json::Value;
 
 /// Runs vats whose config names a worker program; refuses the others.
 pub struct ProcessFactory;
 
 impl VatFactory for ProcessFactory {
-    fn create(&self, vat_id: &str, config: &Value) -> Result<Box<dyn VatRuntime>, String> {
+    fn create(&self, vat_id: &str, config: &Value) -> Result<Box<dyn VatRuntime>, SetupError> {
         let Some(command) = worker_command(config) else {
-            return Err("no worker program: give one in creationOptions.worker".into());
+            return Err(SetupError::Refused(
+                "no worker program: give one in creationOptions.worker".into(),
+            ));
         };
-        Ok(Box::new(ProcessVat::spawn(
-            vat_id,
-            &command,
-            config.clone(),
-        )?))
+        let vat =
+            ProcessVat::spawn(vat_id, &command, config.clone()).map_err(SetupError::System)?;
+        Ok(Box::new(vat))
     }
 }
 

@@ -23,7 +23,8 @@ mod timers;
 use super::fs::FsConfig;
 use super::http::{Finished, Network};
 use super::{
-    CreationOptions, Delivery, DeliveryResult, Syscalls, VatFactory, VatFault, VatRuntime, Waker,
+    CreationOptions, Delivery, DeliveryResult, SetupError, Syscalls, VatFactory, VatFault,
+    VatRuntime, Waker,
 };
 use crate::vat::budget::Budget;
 use host::Host;
@@ -62,8 +63,8 @@ pub struct QuickJsFactory {
 
 impl QuickJsFactory {
     /// The limits of the vat `config` describes: ours, with its `creationOptions` applied.
-    fn limits_for(&self, config: &Json) -> Result<Limits, String> {
-        let options = CreationOptions::from_config(config)?;
+    fn limits_for(&self, config: &Json) -> Result<Limits, SetupError> {
+        let options = CreationOptions::from_config(config).map_err(SetupError::Refused)?;
         Ok(Limits {
             memory: options.memory_limit.unwrap_or(self.limits.memory),
             ..self.limits
@@ -72,15 +73,17 @@ impl QuickJsFactory {
 }
 
 impl VatFactory for QuickJsFactory {
-    fn check(&self, config: &Json) -> Result<(), String> {
+    fn check(&self, config: &Json) -> Result<(), SetupError> {
         self.limits_for(config)?;
-        Network::check(config)?;
-        FsConfig::from_config(config).map(drop)
+        Network::check(config).map_err(SetupError::Refused)?;
+        FsConfig::from_config(config)
+            .map(drop)
+            .map_err(SetupError::Refused)
     }
 
-    fn create(&self, vat_id: &str, config: &Json) -> Result<Box<dyn VatRuntime>, String> {
+    fn create(&self, vat_id: &str, config: &Json) -> Result<Box<dyn VatRuntime>, SetupError> {
         let limits = self.limits_for(config)?;
-        let code = bundle::load(config)?;
+        let code = bundle::load(config).map_err(SetupError::Code)?;
         Ok(Box::new(QuickJsVat {
             vat_id: vat_id.into(),
             config: config.clone(),

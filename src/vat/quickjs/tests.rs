@@ -927,7 +927,9 @@ fn fetch_without_allowed_hosts_is_refused_before_the_vat_starts() {
     let config = serde_json::json!({"bundleSpec": test_vat("fetcher"), "globals": ["fetch"]});
     assert_eq!(
         QuickJsFactory::default().check(&config),
-        Err(r#"requested "fetch" but no network.allowedHosts was specified"#.into())
+        Err(crate::vat::SetupError::Refused(
+            r#"requested "fetch" but no network.allowedHosts was specified"#.into()
+        ))
     );
 }
 
