@@ -201,7 +201,7 @@ impl Bench {
                 bootstrap: "a".into(),
                 vats,
                 services: vec![],
-                has_io: false,
+                io: Vec::new(),
             }))
             .unwrap();
         bench
