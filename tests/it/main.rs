@@ -12,6 +12,7 @@ mod crash;
 mod fuzz_requests;
 mod hostile;
 mod http_bundles;
+mod io_channels;
 mod isolation;
 mod kernel_rpc;
 mod ocapctl;

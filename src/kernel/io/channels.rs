@@ -19,7 +19,7 @@ use std::sync::Arc;
 use tokio::sync::mpsc;
 
 /// At most this many channels are open at once (each is a socket and a task).
-pub const MAX_CHANNELS: usize = 256;
+pub const MAX_CHANNELS: usize = 64;
 
 /// One open channel.
 struct Channel {

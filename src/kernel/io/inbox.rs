@@ -16,13 +16,13 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 /// The longest line a client may send, in bytes; a longer one drops the client.
 pub const MAX_LINE: usize = 1 << 20;
 /// How many bytes of input a channel holds before it stops reading its client.
-pub const MAX_QUEUED: usize = 4 << 20;
+pub const MAX_QUEUED: usize = 2 << 20;
 /// How many connects and disconnects may wait for the kernel before no more are accepted.
 pub const MAX_EVENTS: usize = 1024;
 /// What each queued item counts against the budget besides its text.
 pub const ITEM_COST: usize = 64;
 /// How many bytes written by vats may wait for a slow client before writes are refused.
-pub const MAX_OUTGOING: usize = 4 << 20;
+pub const MAX_OUTGOING: usize = 1 << 20;
 
 /// Something that happened on a channel's socket.
 #[derive(Debug, Clone, PartialEq, Eq)]

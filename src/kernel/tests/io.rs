@@ -574,3 +574,29 @@ fn an_endless_line_drops_its_client_and_a_flood_is_not_read_past_the_budget() {
     let read = h.io_send("ko4", "read", json!([]));
     assert_eq!(line_of(&h.wait(&read).unwrap()), "#\"0123456789abcdef\"");
 }
+
+#[test]
+fn a_lost_batch_reopens_the_channels_from_the_database_as_a_restart_does() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = socket_at(dir.path(), "io.sock");
+    let mut h = Harness::new();
+    h.launch_io(io(&path), &[]).unwrap();
+    let read = h.io_send("ko4", "read", json!([]));
+    assert!(h.still_waiting(&read));
+    let why = crate::kernel::KernelError::Refused("disk full".into());
+    h.kernel().lose_batch(&why);
+    assert!(!path.exists(), "shut with everything else in memory");
+    assert_eq!(h.kernel().io.len(), 0);
+    h.kernel().repair().unwrap();
+    assert!(path.exists(), "re-created from the committed state");
+    assert_eq!(
+        h.kv("ioReads.io:s1:repl"),
+        None,
+        "the read was answered with null"
+    );
+    h.assert_invariants();
+    let mut client = connect(&path);
+    client.write_all(b"still works\n").unwrap();
+    let read = h.io_send("ko4", "read", json!([]));
+    assert_eq!(line_of(&h.wait(&read).unwrap()), "#\"still works\"");
+}
