@@ -2,9 +2,8 @@
 //! discipline. Each piece of in-memory state has one owner type (DESIGN.md "Owners of the
 //! kernel's in-memory state"): the keepers ([`State`]) own every kv key, the [`Waiters`] the
 //! callers awaiting promises, the [`Outbox`] what may leave only after a commit, the
-//! [`IoChannels`] the open IO channels. The kernel's
-//! behaviour is spread over one file per concern (`crank`, `router`, `syscall`, …), which call
-//! these owners.
+//! [`IoChannels`] the open IO channels. The kernel's behaviour is spread over one file per
+//! concern (`crank`, `router`, `syscall`, …), which call these owners.
 
 use super::error::KernelError;
 use super::identity::Identity;
