@@ -205,7 +205,7 @@ impl Bench {
                 bootstrap: "a".into(),
                 vats,
                 services: vec![],
-                has_io: false,
+                io: Vec::new(),
             }))
             .unwrap();
         bench

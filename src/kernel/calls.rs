@@ -156,6 +156,7 @@ impl Kernel {
                 Ok(Value::Null)
             }
             Call::ClearState => {
+                self.io.close_all();
                 self.warehouse.clear();
                 self.drop_waiters("The kernel's state was cleared; this result will never come");
                 self.state.reset()?;

@@ -6,6 +6,7 @@
 //! `VAT_FATAL` reason, and the vat is terminated.
 
 use super::error::KernelError;
+use super::io::IoJob;
 use super::lifecycle::StartError;
 use super::machine::Kernel;
 use super::router::Route;
@@ -19,6 +20,8 @@ enum Work {
     Reap(String),
     /// Let this vat do what woke it (its timers, finished outside work).
     Wake(String),
+    /// Settle IO channel reads with input that arrived.
+    Io(IoJob),
     /// Process a run-queue item.
     Item(RunItem),
 }
@@ -57,6 +60,11 @@ impl Kernel {
                 self.conclude(delivered, None)?;
                 Ok(true)
             }
+            Ok(Some(Work::Io(job))) => {
+                let settled = self.run_io_job(&job).map(|()| Delivered::Ok);
+                self.conclude(settled, None)?;
+                Ok(true)
+            }
             Ok(Some(Work::Item(item))) => {
                 let delivered = self.perform(&item);
                 if let Err(e) = self.conclude(delivered, Some(&item)) {
@@ -78,7 +86,9 @@ impl Kernel {
     }
 
     /// The next thing to do: a vat due for `bringOutYourDead`, else a running vat that was
-    /// woken or the run queue's head, taking turns while both wait.
+    /// woken or the run queue's head, taking turns while both wait; input that an IO channel's
+    /// reads wait for goes before the run queue (a read is asked for through the queue, so it
+    /// cannot take every turn).
     fn take_work(&mut self) -> Result<Option<Work>, KernelError> {
         if let Some(vat) = self.state.next_reap()? {
             return Ok(Some(Work::Reap(vat)));
@@ -86,6 +96,9 @@ impl Kernel {
         let queue_waits = self.state.queue_length("run")? > 0;
         if let Some(vat) = self.warehouse.take_awake(queue_waits) {
             return Ok(Some(Work::Wake(vat)));
+        }
+        if let Some(job) = self.next_io_job()? {
+            return Ok(Some(Work::Io(job)));
         }
         Ok(self.state.dequeue("run")?.map(Work::Item))
     }
@@ -147,12 +160,12 @@ impl Kernel {
     fn finish_crank(&mut self) -> Result<(), KernelError> {
         self.collect_garbage()?;
         self.state.commit_crank()?;
-        self.fire_settled_waiters();
+        self.crank_committed();
         Ok(())
     }
 
     fn abandon_crank(&mut self) -> Result<(), KernelError> {
-        self.waiters.forget_crank();
+        self.crank_abandoned();
         self.state.abort_crank()
     }
 

@@ -11,7 +11,8 @@
 //!   slots, a `notify`'s promise), by every settled promise whose value names it, and by each
 //!   occurrence in `pinnedObjects`;
 //! * a promise likewise by c-list entries, queued items and values, plus the kernel's waiters
-//!   (RPC callers awaiting it), which `kernelWaiters` records.
+//!   (RPC callers awaiting it), which `kernelWaiters` records, and the IO channel reads it
+//!   answers, which `ioReads.<service>` records.
 //!
 //! The result is one line per violation, empty when the store is consistent.
 
@@ -502,6 +503,33 @@ impl Checker<'_> {
                 self.refer(&kpid, true, "kernelWaiters");
             }
         }
+        let reads: Vec<String> = self
+            .kv
+            .range("ioReads.".to_string()..)
+            .take_while(|(k, _)| k.starts_with("ioReads."))
+            .map(|(k, _)| k.clone())
+            .collect();
+        for key in reads {
+            let service = &key["ioReads.".len()..];
+            if !self.kv.contains_key(&format!("kernelService.{service}")) {
+                self.problem(format!(
+                    "{key} holds reads of a service that does not exist"
+                ));
+            }
+            for kpid in self.json::<Vec<String>>(&key).unwrap_or_default() {
+                let row = self.promises.get(&kpid);
+                let waiting = row.is_some_and(|p| {
+                    p.state.as_deref() == Some("unresolved")
+                        && p.decider.as_deref() == Some("kernel")
+                });
+                if !waiting {
+                    self.problem(format!(
+                        "{key} holds {kpid}, which is not unresolved and decided by the kernel"
+                    ));
+                }
+                self.refer(&kpid, true, &key);
+            }
+        }
         for (kref, n) in self.extra {
             for _ in 0..*n {
                 self.refer(kref, true, "extra");
@@ -966,6 +994,48 @@ mod tests {
         fires(
             |s| s.set("ko4.refCount", "-1,3").unwrap(),
             "is not \"reachable,recognizable\"",
+        );
+    }
+
+    #[test]
+    fn io_reads_count_and_must_wait_on_the_kernel() {
+        let io_read = |s: &Store| {
+            s.set("nextObjectId", "6").unwrap();
+            s.set("ko5.owner", "kernel").unwrap();
+            s.set("ko5.refCount", "2,2").unwrap();
+            s.set("pinnedObjects", "ko1,ko2,ko3,ko5").unwrap();
+            s.set("kernelService.io:s1:repl", "ko5").unwrap();
+            s.set("nextPromiseId", "4").unwrap();
+            s.set("kp3.state", "unresolved").unwrap();
+            s.set("kp3.decider", "kernel").unwrap();
+            s.set("kp3.subscribers", r#"["v1"]"#).unwrap();
+            s.set("kp3.refCount", "2").unwrap();
+            s.set("v1.c.p-2", "kp3").unwrap();
+            s.set("v1.c.kp3", "R p-2").unwrap();
+            s.set("e.nextPromiseId.v1", "3").unwrap();
+            s.set("ioReads.io:s1:repl", r#"["kp3"]"#).unwrap();
+        };
+        assert_eq!(problems_after(io_read), Vec::<String>::new());
+        fires(
+            |s| {
+                io_read(s);
+                s.set("kp3.refCount", "1").unwrap();
+            },
+            "kp3.refCount is 1 but its referrers add up to 2 (v1 c-list (R p-2), ioReads.io:s1:repl)",
+        );
+        fires(
+            |s| {
+                io_read(s);
+                s.set("kp3.decider", "v1").unwrap();
+            },
+            "ioReads.io:s1:repl holds kp3, which is not unresolved and decided by the kernel",
+        );
+        fires(
+            |s| {
+                io_read(s);
+                s.delete("kernelService.io:s1:repl").unwrap();
+            },
+            "ioReads.io:s1:repl holds reads of a service that does not exist",
         );
     }
 

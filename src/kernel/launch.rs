@@ -1,6 +1,6 @@
 //! `launchSubcluster` (spec §3.3), atomic: if any vat fails to start, or the bootstrap method
-//! fails, every vat it started is terminated and no record is left (the reference leaves
-//! orphan vats behind, spec §14.8).
+//! fails, every vat it started is terminated, every IO channel it opened closed, and no record
+//! is left (the reference leaves orphan vats behind, spec §14.8).
 
 use super::awaiting::reply_on_settlement;
 use super::error::KernelError;
@@ -23,10 +23,10 @@ pub struct LaunchPlan {
     pub bootstrap: String,
     /// Vat names and configs, in launch order.
     pub vats: Vec<(String, Value)>,
-    /// Kernel services handed to `bootstrap`.
+    /// Kernel services (and IO channels) handed to `bootstrap`.
     pub services: Vec<String>,
-    /// Whether the config asks for IO channels.
-    pub has_io: bool,
+    /// The IO channels (`io`): names and `IOConfig`s, in launch order.
+    pub io: Vec<(String, Value)>,
 }
 
 /// Why a launch failed before its bootstrap message was sent.
@@ -78,15 +78,16 @@ impl Kernel {
         if !plan.vats.iter().any(|(name, _)| *name == plan.bootstrap) {
             return Err(format!("invalid bootstrap vat name \"{}\"", plan.bootstrap));
         }
-        if plan.has_io {
-            return Err("IO channels are not supported by this kernel yet".into());
-        }
+        // The reference creates the channels before it looks at services or vats.
+        super::io::check_io(&plan.io)?;
         for (name, config) in &plan.vats {
             self.warehouse
                 .check(config)
                 .map_err(|why| format!("vat \"{name}\": {why}"))?;
         }
-        for name in &plan.services {
+        // IO channel names are services of this config (spec §3.3 step 5).
+        let io_names: Vec<&String> = plan.io.iter().map(|(name, _)| name).collect();
+        for name in plan.services.iter().filter(|n| !io_names.contains(n)) {
             let registered = self.state.service(name).ok().flatten();
             let usable = registered
                 .as_deref()
@@ -105,6 +106,16 @@ impl Kernel {
         started: &mut Vec<String>,
     ) -> Result<(String, String, String), LaunchError> {
         let id = self.state.allocate_subcluster_id()?;
+        // Step 4: the channels' services get their krefs before the vats' roots.
+        let mut granted = match self.open_io(&id, &plan.io)? {
+            Ok(channels) => channels,
+            Err(why) => return Err(LaunchError::Refused(why)),
+        };
+        for name in &plan.services {
+            if !granted.contains_key(name) {
+                granted.insert(name.clone(), self.state.service(name)?.unwrap_or_default());
+            }
+        }
         let mut record = Subcluster {
             id: id.clone(),
             config: plan.raw.clone(),
@@ -131,7 +142,7 @@ impl Kernel {
             roots.insert(name.clone(), self.export_root(&vat)?);
         }
         let root = roots[&plan.bootstrap].clone();
-        let methargs = self.bootstrap_args(&roots, &plan.services)?;
+        let methargs = bootstrap_args(&roots, &granted);
         let kpid = self.state.create_promise(None)?;
         let message = Message {
             methargs,
@@ -151,33 +162,6 @@ impl Kernel {
         let kref = self.state.create_object(vat)?;
         self.state.clist_add(vat, "o+0", &kref)?;
         Ok(kref)
-    }
-
-    /// `["bootstrap", [{name: root…}, {service: kref…}]]`, encoded as the reference kernel does
-    /// (spec §3.3 step 8): roots with interface `vatRoot`, services with `undefined`.
-    fn bootstrap_args(
-        &self,
-        roots: &BTreeMap<String, String>,
-        services: &[String],
-    ) -> Result<CapData, KernelError> {
-        let presence = |kref: &str, iface: &str| Passable::Remotable {
-            slot: kref.into(),
-            iface: Some(format!("Alleged: {iface}")),
-        };
-        let roots = roots
-            .iter()
-            .map(|(name, kref)| (name.clone(), presence(kref, "vatRoot")))
-            .collect();
-        let mut granted = BTreeMap::new();
-        for name in services {
-            let kref = self.state.service(name)?.unwrap_or_default();
-            granted.insert(name.clone(), presence(&kref, "undefined"));
-        }
-        let args = Passable::Array(vec![Passable::Record(roots), Passable::Record(granted)]);
-        Ok(encode(&Passable::Array(vec![
-            Passable::String("bootstrap".into()),
-            args,
-        ])))
     }
 
     /// `launchSubcluster`'s answer once the bootstrap result settled: the ids and that result,
@@ -228,8 +212,34 @@ impl Kernel {
         for vat in vats.iter().rev() {
             self.terminate_vat(vat, reason)?;
         }
+        self.close_io(id)?;
         self.state.remove_subcluster(id)
     }
+}
+
+/// `["bootstrap", [{name: root…}, {service: kref…}]]`, encoded as the reference kernel does
+/// (spec §3.3 step 8): roots with interface `vatRoot`, services with `undefined`.
+fn bootstrap_args(
+    roots: &BTreeMap<String, String>,
+    services: &BTreeMap<String, String>,
+) -> CapData {
+    let presence = |kref: &str, iface: &str| Passable::Remotable {
+        slot: kref.into(),
+        iface: Some(format!("Alleged: {iface}")),
+    };
+    let roots = roots
+        .iter()
+        .map(|(name, kref)| (name.clone(), presence(kref, "vatRoot")))
+        .collect();
+    let granted = services
+        .iter()
+        .map(|(name, kref)| (name.clone(), presence(kref, "undefined")))
+        .collect();
+    let args = Passable::Array(vec![Passable::Record(roots), Passable::Record(granted)]);
+    encode(&Passable::Array(vec![
+        Passable::String("bootstrap".into()),
+        args,
+    ]))
 }
 
 impl From<super::config::ClusterConfig> for LaunchPlan {
@@ -243,7 +253,7 @@ impl From<super::config::ClusterConfig> for LaunchPlan {
                 .map(|(name, vat)| (name, vat.raw))
                 .collect(),
             services: config.services,
-            has_io: !config.io.is_empty(),
+            io: config.io,
         }
     }
 }

@@ -86,7 +86,8 @@ impl Kernel {
         self.collect_garbage()
     }
 
-    /// Removes a vat from its subcluster, and the subcluster once it is empty.
+    /// Removes a vat from its subcluster, and the subcluster (and its IO channels) once it is
+    /// empty.
     fn leave_subcluster(&mut self, vat: &str) -> Result<(), KernelError> {
         let Some(id) = self.state.subcluster_of(vat)? else {
             return Ok(());
@@ -97,6 +98,7 @@ impl Kernel {
         };
         record.vats.retain(|_, v| v.as_str() != Some(vat));
         if record.vats.is_empty() {
+            self.close_io(&id)?;
             self.state.remove_subcluster(&id)
         } else {
             self.state.put_subcluster(&record)

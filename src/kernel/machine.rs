@@ -1,12 +1,13 @@
 //! The [`Kernel`] itself: the owners of its state put together, its start-up, and the commit
 //! discipline. Each piece of in-memory state has one owner type (DESIGN.md "Owners of the
 //! kernel's in-memory state"): the keepers ([`State`]) own every kv key, the [`Waiters`] the
-//! callers awaiting promises, the [`Outbox`] what may leave only after a commit. The kernel's
-//! behaviour is spread over one file per concern (`crank`, `router`, `syscall`, …), which call
-//! these owners.
+//! callers awaiting promises, the [`Outbox`] what may leave only after a commit, the
+//! [`IoChannels`] the open IO channels. The kernel's behaviour is spread over one file per
+//! concern (`crank`, `router`, `syscall`, …), which call these owners.
 
 use super::error::KernelError;
 use super::identity::Identity;
+use super::io::IoChannels;
 use super::options::KernelOptions;
 use super::outbox::Outbox;
 use super::state::State;
@@ -32,6 +33,8 @@ pub struct Kernel {
     pub(super) outbox: Outbox,
     /// The peer id and key OCAP URLs are issued under.
     pub(super) identity: Identity,
+    /// The open IO channels.
+    pub(super) io: IoChannels,
     /// Whether the store failed (a full disk, an I/O error) since the last commit: then the
     /// whole batch must be given up, as SQLite may already have rolled it back.
     store_failed: Option<String>,
@@ -59,27 +62,34 @@ impl Kernel {
             waiters: Waiters::default(),
             outbox: Outbox::default(),
             identity,
+            io: IoChannels::default(),
             store_failed: None,
             needs_repair: false,
         };
         kernel.release_dead_waiters()?;
         kernel.forget_every_heap()?;
+        kernel.restore_io()?;
         Ok(kernel)
     }
 
-    /// Sets what tells the kernel loop that a vat was woken (it may be called from any thread).
+    /// Sets what tells the kernel loop that a vat was woken or an IO channel has input (it
+    /// may be called from any thread).
     pub fn on_wake(&self, poke: impl Fn() + Send + Sync + 'static) {
-        self.warehouse.on_wake(poke);
+        let poke = std::sync::Arc::new(poke);
+        let again = std::sync::Arc::clone(&poke);
+        self.warehouse.on_wake(move || poke());
+        self.io.on_wake(move || again());
     }
 
-    /// Whether a vat was woken and has not had its crank yet.
+    /// Whether a vat was woken, or an IO channel has input, that has not had its crank yet.
     pub fn is_woken(&self) -> bool {
-        self.warehouse.is_woken()
+        self.warehouse.is_woken() || self.io_ready()
     }
 
-    /// Whether no vat waits for a timer or for work started outside the kernel.
+    /// Whether no vat waits for a timer or for work started outside the kernel, and no IO
+    /// channel is open (it waits for clients).
     pub fn is_quiet(&self) -> bool {
-        self.warehouse.is_quiet()
+        self.warehouse.is_quiet() && self.io.is_empty()
     }
 
     /// The identity OCAP URLs are issued under.
@@ -139,6 +149,8 @@ impl Kernel {
             "The kernel could not write its database ({why}); this result will never come"
         ));
         self.warehouse.clear();
+        // Re-created from the database by the repair, as at a restart.
+        self.io.shut_all_now();
         self.store_failed = None;
         self.needs_repair = true;
     }
@@ -150,10 +162,12 @@ impl Kernel {
 
     /// Brings a kernel that lost a batch back in line with its database, as a restart would:
     /// the references of the waiters it dropped are released, and what the vats' dropped heaps
-    /// held is forgotten. Fails while the store still fails (then try again later).
+    /// held is forgotten, and the IO channels are re-created. Fails while the store still fails
+    /// (then try again later).
     pub fn repair(&mut self) -> Result<(), KernelError> {
         self.release_dead_waiters()?;
         self.forget_every_heap()?;
+        self.restore_io()?;
         self.needs_repair = false;
         tracing::info!("the kernel is back in line with its database");
         Ok(())
@@ -173,16 +187,32 @@ impl Kernel {
         match work(self) {
             Ok(value) => {
                 self.state.commit_crank()?;
-                self.fire_settled_waiters();
+                self.crank_committed();
                 Ok(value)
             }
             Err(e) => {
                 self.note_failure(&e);
-                self.waiters.forget_crank();
+                self.crank_abandoned();
                 self.state.abort_crank()?;
                 Err(e)
             }
         }
+    }
+
+    /// The current crank committed: its IO output joins the outbox and the waiters of the
+    /// promises it settled fire.
+    pub(super) fn crank_committed(&mut self) {
+        for output in self.io.commit_crank() {
+            self.outbox.send(output);
+        }
+        self.fire_settled_waiters();
+    }
+
+    /// The current crank is being rolled back: what it settled is unsettled again, and what it
+    /// did to IO channels is undone.
+    pub(super) fn crank_abandoned(&mut self) {
+        self.waiters.forget_crank();
+        self.io.forget_crank();
     }
 
     /// Gives the store back (to close it).

@@ -10,7 +10,7 @@
 //! applies a vat's syscalls; `promises` settles promises; `lifecycle` starts, restarts and
 //! terminates vats; `heap_loss` forgets what a restarted vat lost; `launch` launches
 //! subclusters; `calls` implements the RPC operations;
-//! `services` the kernel's own objects; `identity`, `ocap_url`, `capabilities` and `invoke`
+//! `services` the kernel's own objects; `io` the IO channels (spec §3.4); `identity`, `ocap_url`, `capabilities` and `invoke`
 //! the kernel's keys, OCAP URLs, their records and invocation by URL; `gc` collection and reaping; `waiters` the RPC callers
 //! awaiting promises; `state` the persistent tables; `store` the database.
 
@@ -27,6 +27,7 @@ mod identity;
 pub mod ids;
 pub mod invariants;
 mod invoke;
+mod io;
 mod launch;
 mod lifecycle;
 mod machine;

@@ -1,6 +1,6 @@
-//! The output-commit rule (DESIGN.md principle 3): nothing that leaves the kernel — an RPC reply
-//! today, a frame to a remote peer later — is released before the transaction that produced it
-//! has committed. Everything bound for outside goes into the [`Outbox`]; the kernel loop releases
+//! The output-commit rule (DESIGN.md principle 3): nothing that leaves the kernel — an RPC reply,
+//! a line written to an IO channel's client, a frame to a remote peer later — is released before
+//! the transaction that produced it has committed. Everything bound for outside goes into the [`Outbox`]; the kernel loop releases
 //! it after each commit, or, when a commit fails, answers every held reply with that failure
 //! instead (its effects were not kept).
 
@@ -10,10 +10,16 @@ use serde_json::Value;
 /// Where a call's answer goes: the RPC result, or why there is none.
 pub type Reply = Box<dyn FnOnce(Result<Value, KernelError>) + Send>;
 
+/// Something else that leaves the kernel (an IO channel's write): run once committed, dropped
+/// unrun if the commit fails.
+pub type Output = Box<dyn FnOnce() + Send>;
+
 /// One thing held until the next commit.
 enum Held {
     /// A reply and its answer.
     Reply(Reply, Result<Value, KernelError>),
+    /// Any other output.
+    Output(Output),
 }
 
 /// What waits for the batch transaction to commit.
@@ -28,6 +34,11 @@ impl Outbox {
         self.held.push(Held::Reply(reply, answer));
     }
 
+    /// Lets `output` out once the current transaction has committed.
+    pub fn send(&mut self, output: Output) {
+        self.held.push(Held::Output(output));
+    }
+
     /// Whether anything waits for the commit (the kernel then commits sooner).
     pub fn is_empty(&self) -> bool {
         self.held.is_empty()
@@ -38,18 +49,20 @@ impl Outbox {
         for held in std::mem::take(&mut self.held) {
             match held {
                 Held::Reply(reply, answer) => reply(answer),
+                Held::Output(output) => output(),
             }
         }
     }
 
     /// The transaction did not commit (`why`): nothing it produced may leave, so every held
-    /// reply is answered with the failure instead.
+    /// reply is answered with the failure instead, and other output is dropped.
     pub fn fail(&mut self, why: &KernelError) {
         for held in std::mem::take(&mut self.held) {
             match held {
                 Held::Reply(reply, _) => reply(Err(KernelError::Refused(format!(
                     "the kernel could not commit this request's effects, so they were undone: {why}"
                 )))),
+                Held::Output(_) => {}
             }
         }
     }

@@ -1,5 +1,6 @@
 //! Kernel services (spec §2.5): objects owned by the kernel itself. A message to one is handled
-//! inside the crank and its result settled with the kernel as decider.
+//! inside the crank and its result settled with the kernel as decider (an IO channel's `read()`
+//! is settled by a later crank, see `io/service.rs`).
 
 use super::capabilities::IssueOptions;
 use super::error::KernelError;
@@ -16,6 +17,9 @@ impl Kernel {
         kref: &str,
         message: &Message,
     ) -> Result<(), KernelError> {
+        if self.invoke_io(kref, message)? {
+            return Ok(());
+        }
         let name = self.service_name(kref)?;
         let (method, args) = match decode_methargs(&message.methargs) {
             Some((method, args)) => (Some(method), args),

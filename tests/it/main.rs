@@ -13,6 +13,7 @@ mod fuzz_requests;
 mod home_safety;
 mod hostile;
 mod http_bundles;
+mod io_channels;
 mod isolation;
 mod kernel_rpc;
 mod ocapctl;

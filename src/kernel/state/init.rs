@@ -85,15 +85,30 @@ impl State {
     }
 
     /// Pins an object so it is never collected (`pinnedObjects`, +1,+1).
-    fn pin(&self, kref: &str) -> Result<()> {
+    pub(super) fn pin(&self, kref: &str) -> Result<()> {
         self.incref(kref, true)?;
-        let mut pinned: Vec<String> = match self.store.get("pinnedObjects")? {
-            Some(list) if !list.is_empty() => list.split(',').map(String::from).collect(),
-            _ => Vec::new(),
-        };
+        let mut pinned = self.pinned()?;
         pinned.push(kref.to_string());
         pinned.sort();
         Ok(self.store.set("pinnedObjects", &pinned.join(","))?)
+    }
+
+    /// Removes one pin of [`State::pin`], if the object has one.
+    pub(super) fn unpin(&mut self, kref: &str) -> Result<()> {
+        let mut pinned = self.pinned()?;
+        let Some(at) = pinned.iter().position(|p| p == kref) else {
+            return Ok(());
+        };
+        pinned.remove(at);
+        self.store.set("pinnedObjects", &pinned.join(","))?;
+        self.decref(kref, true)
+    }
+
+    fn pinned(&self) -> Result<Vec<String>> {
+        Ok(match self.store.get("pinnedObjects")? {
+            Some(list) if !list.is_empty() => list.split(',').map(String::from).collect(),
+            _ => Vec::new(),
+        })
     }
 }
 

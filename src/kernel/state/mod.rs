@@ -18,6 +18,8 @@
 //! | `vatConfig.<vat>`, `vatToSubclusterMap` | live vats' configs, their subclusters | `vats.rs` |
 //! | `subclusters` | `[{id, config, vats}]` | `subclusters.rs` |
 //! | `kernelService.<name>`, `pinnedObjects` | the kernel services (`ko1`–`ko3`) | `init.rs` |
+//! | `kernelService.io:<sN>:<name>` | an IO channel's service (spec §3.4) | `io.rs` |
+//! | `ioReads.<service>` | JSON array of the kpids of `read()`s an IO service owes (an ocap key) | `io.rs` |
 //! | `keySeed`, `peerId`, `ocapURLKey` | the identity, kept by `clearState` | `identity.rs` |
 //! | `incarnationId` | this kernel's incarnation (UUID), new after `clearState` | `init.rs` |
 //! | `kernelWaiters` | references held by RPC callers awaiting promises | `refcount.rs` |
@@ -33,6 +35,7 @@ mod clist;
 mod counters;
 mod identity;
 pub(crate) mod init;
+mod io;
 mod objects;
 mod promises;
 mod queue;

@@ -275,7 +275,7 @@ fn run_seed(seed: u64, steps: usize, log: &mut Vec<String>) {
             bootstrap,
             vats,
             services: vec![],
-            has_io: false,
+            io: Vec::new(),
         }));
         log.push(format!("launch {names:?} -> {launched:?}"));
         launched.unwrap();

@@ -4,6 +4,7 @@
 mod capabilities;
 mod gc_random;
 mod heap_loss;
+mod io;
 mod quickjs;
 mod scripted;
 mod store_failure;
@@ -118,7 +119,7 @@ impl Harness {
             bootstrap: bootstrap.into(),
             vats,
             services,
-            has_io: false,
+            io: Vec::new(),
         }))
     }
 

@@ -27,7 +27,7 @@ fn counter_plan() -> Call {
         bootstrap: "c".into(),
         vats: vec![("c".into(), vat)],
         services: vec![],
-        has_io: false,
+        io: Vec::new(),
     })
 }
 
