@@ -1,7 +1,7 @@
 //! `backupDatabase {"path"}` (an ocap extension, behind `ocapctl backup`): a consistent copy of
 //! the database to a new file, while the daemon runs.
 
-use super::params::{self, Kind};
+use super::superstruct::{self, Kind};
 use crate::daemon::shared::Shared;
 use crate::kernel::store::backup;
 use crate::protocol::RpcError;
@@ -11,7 +11,7 @@ use std::path::PathBuf;
 /// Copies the database on a blocking thread; the path must be absolute (it is the daemon's, not
 /// the client's, working directory that would resolve a relative one).
 pub async fn call(shared: &Shared, params: Value) -> Result<Value, RpcError> {
-    let fields = params::object(&params, &[("path", Kind::String)])?;
+    let fields = superstruct::object(&params, &[("path", Kind::String)])?;
     let target = PathBuf::from(fields["path"].as_str().unwrap_or_default());
     if !target.is_absolute() {
         return Err(RpcError::internal("backup path must be absolute"));

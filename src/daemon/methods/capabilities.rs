@@ -2,7 +2,7 @@
 //! `redeemOcapURL`): issue with a label and expiry, list, revoke one URL, and invoke by URL.
 //! `invokeCapability` is also what the least-authority socket serves.
 
-use super::params::{self, Field, Kind};
+use super::superstruct::{self, Field, Kind};
 use crate::daemon::shared::Shared;
 use crate::kernel::{Call, IssueOptions, Redeemable, now_ms};
 use crate::protocol::RpcError;
@@ -12,7 +12,7 @@ use serde_json::{Map, Value};
 pub fn parse(method: &str, params: &Value) -> Option<Result<Call, RpcError>> {
     Some(match method {
         "issueCapability" => issue(params),
-        "listCapabilities" => params::empty_array(params).map(|()| Call::ListCapabilities),
+        "listCapabilities" => superstruct::empty_array(params).map(|()| Call::ListCapabilities),
         "revokeCapability" => revoke(params),
         "invokeCapability" => invoke(params),
         _ => return None,
@@ -41,7 +41,7 @@ fn issue(params: &Value) -> Result<Call, RpcError> {
         ("label", Kind::Optional(&Kind::String)),
         ("expiresIn", Kind::Optional(&Kind::IntegerAtLeast(1))),
     ];
-    let fields = params::object(params, SCHEMA)?;
+    let fields = superstruct::object(params, SCHEMA)?;
     let expires = fields.get("expiresIn").and_then(Value::as_f64).map(|secs| {
         let ms = now_ms() as f64 + secs * 1000.0;
         ms.min(u64::MAX as f64) as u64
@@ -57,7 +57,7 @@ fn issue(params: &Value) -> Result<Call, RpcError> {
 
 /// `{id: string}`.
 fn revoke(params: &Value) -> Result<Call, RpcError> {
-    let fields = params::object(params, &[("id", Kind::String)])?;
+    let fields = superstruct::object(params, &[("id", Kind::String)])?;
     Ok(Call::RevokeCapability(text(&fields, "id")))
 }
 
@@ -68,7 +68,7 @@ fn invoke(params: &Value) -> Result<Call, RpcError> {
         ("method", Kind::String),
         ("args", Kind::Optional(&Kind::ArrayOf(&Kind::JSON))),
     ];
-    let fields = params::object(params, SCHEMA)?;
+    let fields = superstruct::object(params, SCHEMA)?;
     let args = fields.get("args").and_then(Value::as_array);
     Ok(Call::InvokeCapability {
         url: Redeemable::Unopened(text(&fields, "url")),

@@ -1,7 +1,7 @@
 //! `checkIntegrity []` (an ocap extension, behind `ocapctl fsck`): SQLite's integrity check and
 //! the kernel's invariants over the committed state, on a blocking thread.
 
-use super::params;
+use super::superstruct;
 use crate::daemon::shared::Shared;
 use crate::kernel::fsck::fsck;
 use crate::protocol::RpcError;
@@ -9,7 +9,7 @@ use serde_json::Value;
 
 /// Runs the check on its own read-only connection, off the kernel thread.
 pub async fn call(shared: &Shared, params: Value) -> Result<Value, RpcError> {
-    params::empty_array(&params)?;
+    superstruct::empty_array(&params)?;
     let database = shared.kernel.database().to_path_buf();
     let report = tokio::task::spawn_blocking(move || fsck(&database))
         .await

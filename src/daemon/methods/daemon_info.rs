@@ -1,13 +1,13 @@
 //! `daemonInfo []` (an ocap extension): who and where this daemon is, for `ocapctl` to stop
 //! it safely (by pid and lock rather than a pid file) and to say how it was started.
 
-use super::params;
+use super::superstruct;
 use crate::daemon::shared::Shared;
 use crate::protocol::RpcError;
 use serde_json::Value;
 
 /// Returns the daemon's fixed facts, gathered at start-up.
 pub fn call(shared: &Shared, params: Value) -> Result<Value, RpcError> {
-    params::empty_array(&params)?;
+    superstruct::empty_array(&params)?;
     Ok(shared.info.clone())
 }

@@ -1,13 +1,13 @@
 //! `getStatus []` → `{vats, subclusters, remoteComms}` (spec §2.1).
 
-use super::params;
+use super::superstruct;
 use crate::daemon::shared::Shared;
 use crate::protocol::RpcError;
 use serde_json::Value;
 
 /// Validates `[]` and returns the status the kernel published with its last commit.
 pub fn call(shared: &Shared, params: Value) -> Result<Value, RpcError> {
-    params::empty_array(&params)?;
+    superstruct::empty_array(&params)?;
     let status = shared.kernel.status().map_err(RpcError::internal)?;
     serde_json::to_value(&*status).map_err(|e| RpcError::internal(e.to_string()))
 }

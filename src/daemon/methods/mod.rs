@@ -10,10 +10,10 @@ mod daemon_info;
 mod execute_db_query;
 mod get_status;
 mod kernel_control;
-pub mod params;
 #[cfg(test)]
 mod proptests;
 pub mod schemas;
+pub mod superstruct;
 
 use super::shared::Shared;
 use crate::protocol::RpcError;

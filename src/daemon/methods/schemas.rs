@@ -14,7 +14,7 @@
 //! | `initRemoteComms` | `{relays?, directListenAddresses?, maxRetryAttempts?, …}` | [`remote_comms_options`] |
 //! | `registerLocationHints` | `{peerId: string, hints: string[]}` | [`location_hints`] |
 
-use super::params::{self, Field, Kind};
+use super::superstruct::{self, Field, Kind};
 use crate::kernel::config::{ALLOWED_GLOBAL_NAMES, ClusterConfig};
 use crate::protocol::RpcError;
 use serde_json::{Map, Value};
@@ -22,7 +22,7 @@ use serde_json::{Map, Value};
 /// `EmptyJsonArray`: the params of `getStatus`, `terminateAllVats`, `collectGarbage` and
 /// `clearState` must be exactly `[]`.
 pub fn no_params(params: &Value) -> Result<(), RpcError> {
-    params::empty_array(params)
+    superstruct::empty_array(params)
 }
 
 /// `{id: VatId}`: the vat of `pingVat`, `restartVat` and `terminateVat`.
@@ -52,7 +52,7 @@ pub fn sql(params: &Value) -> Result<String, RpcError> {
 
 /// A one-field object schema whose field is a string; returns that string.
 fn only_string(params: &Value, schema: &'static [Field; 1]) -> Result<String, RpcError> {
-    let fields = params::object(params, schema)?;
+    let fields = superstruct::object(params, schema)?;
     Ok(string(&fields, schema[0].0))
 }
 
@@ -70,7 +70,7 @@ pub struct QueueMessage {
 /// `tuple([KRefStruct, string(), array(UnsafeJsonStruct)])`.
 pub fn queue_message(params: &Value) -> Result<QueueMessage, RpcError> {
     const SCHEMA: Kind = Kind::Tuple(&[Kind::KREF, Kind::String, Kind::ArrayOf(&Kind::JSON)]);
-    params::validate(params, SCHEMA)?;
+    superstruct::validate(params, SCHEMA)?;
     let text = |i: usize| params.get(i).and_then(Value::as_str).unwrap_or_default();
     let args = params.get(2).and_then(Value::as_array);
     Ok(QueueMessage {
@@ -83,7 +83,7 @@ pub fn queue_message(params: &Value) -> Result<QueueMessage, RpcError> {
 /// `{config: ClusterConfigStruct}`. The kernel's own check that the bootstrap vat exists comes
 /// later ([`ClusterConfig::bootstrap_vat`]), as in the reference.
 pub fn launch_subcluster(params: &Value) -> Result<ClusterConfig, RpcError> {
-    let mut fields = params::object(params, &[("config", CLUSTER_CONFIG)])?;
+    let mut fields = superstruct::object(params, &[("config", CLUSTER_CONFIG)])?;
     let config = fields.remove("config").unwrap_or_default();
     Ok(ClusterConfig::from_validated(config))
 }
@@ -128,7 +128,7 @@ pub fn remote_comms_options(params: &Value) -> Result<RemoteCommsOptions, RpcErr
         ("maxKnownRelays", Kind::Optional(&Kind::IntegerAtLeast(1))),
         ("allowedWsHosts", STRINGS),
     ];
-    let fields = params::object(params, SCHEMA)?;
+    let fields = superstruct::object(params, SCHEMA)?;
     let count = |name: &str| fields.get(name).and_then(Value::as_f64).map(|x| x as u64);
     let list = |name: &str| fields.get(name).map(|_| strings(&fields, name));
     Ok(RemoteCommsOptions {
@@ -165,7 +165,7 @@ pub fn location_hints(params: &Value) -> Result<LocationHints, RpcError> {
         ("peerId", Kind::String),
         ("hints", Kind::ArrayOf(&Kind::String)),
     ];
-    let fields = params::object(params, SCHEMA)?;
+    let fields = superstruct::object(params, SCHEMA)?;
     Ok(LocationHints {
         peer_id: string(&fields, "peerId"),
         hints: strings(&fields, "hints"),
@@ -276,10 +276,10 @@ fn is_vat_config(value: &Value) -> bool {
         config
             .get(key)
             .filter(|item| truthy(item))
-            .is_none_or(|item| params::is(item, kind))
+            .is_none_or(|item| superstruct::is(item, kind))
     };
     // `creationOptions` and `parameters` must be `UnsafeJsonStruct`s, which any JSON value is.
-    params::is(&Value::Object(spec_only), USER_CODE_SPEC)
+    superstruct::is(&Value::Object(spec_only), USER_CODE_SPEC)
         && passes("platformConfig", PLATFORM_CONFIG)
         && passes(
             "globals",
