@@ -90,7 +90,7 @@ pub struct Options {
 #[derive(Debug, Clone, clap::Subcommand)]
 pub enum Subcommand {
     /// Run a libp2p circuit-relay v2 server for ocapd-to-ocapd federation (docs/remote.md);
-    /// prints each listen address (ending in /p2p/<relay id>) on a line, runs until SIGTERM
+    /// prints each listen address (ending in `/p2p/<relay id>`) on a line, runs until SIGTERM
     Relay(RelayArgs),
 }
 

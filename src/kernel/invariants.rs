@@ -1,5 +1,5 @@
 //! A consistency check of the raw `kv` table: every invariant the kernel keeps, recomputed
-//! from scratch (for tests now, `ocapctl fsck` later).
+//! from scratch (for the tests, `ocapctl fsck` and `checkIntegrity`).
 //!
 //! It reads the store only, never the kernel's in-memory state, so it can judge a database on
 //! its own; references held from outside the store, if any, can be passed to [`check_with`] as

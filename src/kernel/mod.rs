@@ -1,18 +1,23 @@
 //! The kernel: one thread that owns the database, the run queue and every vat.
 //!
-//! Everything else talks to it through [`KernelHandle`], which sends [`Command`]s over a channel
+//! Everything else talks to it through [`KernelHandle`], which sends `Command`s over a channel
 //! (DESIGN.md principle 2: no locks around kernel state). Commands run between cranks. Cranks
 //! are grouped into one transaction until the queue is empty or a small bound is hit; replies
 //! and the published status are released only after that transaction commits (principle 3).
 //!
-//! Map of the parts: [`core`](self::core) holds the [`Kernel`] struct; `crank` runs one delivery;
-//! `router` decides where a message goes; `translate` maps refs through c-lists; `syscall`
-//! applies a vat's syscalls; `promises` settles promises; `lifecycle` starts, restarts and
-//! terminates vats; `heap_loss` forgets what a restarted vat lost; `launch` launches
-//! subclusters; `calls` implements the RPC operations;
-//! `services` the kernel's own objects; `io` the IO channels (spec §3.4); `identity`, `ocap_url`, `capabilities` and `invoke`
-//! the kernel's keys, OCAP URLs, their records and invocation by URL; `gc` collection and reaping; `waiters` the RPC callers
-//! awaiting promises; `state` the persistent tables; `store` the database.
+//! Map of the parts. The owners of the in-memory state (DESIGN.md): `machine` puts the
+//! [`Kernel`] together; `state` (the keepers: every kv key) and `store` (the database);
+//! `warehouse` (the running vats, each on a thread of its own); `waiters` (callers awaiting
+//! promises); `outbox` (what leaves only after a commit); `io` (IO channels, spec §3.4);
+//! `identity` (the kernel's keys). The logic, one concern per file: `crank` runs one unit of
+//! work; `router` decides where a message goes; `translate` maps refs through c-lists;
+//! `syscall` applies a vat's syscalls; `promises` settles promises; `lifecycle` starts,
+//! restarts and terminates vats; `heap_loss` forgets what a restarted vat lost; `launch`
+//! launches subclusters; `calls` implements the RPC operations; `awaiting` registers, fires and
+//! releases the waiters; `services` the kernel's own objects; `ocap_url`, `capabilities` and
+//! `invoke` OCAP URLs, their records and invocation by URL; `gc` collection and reaping.
+//! Beside them: `error` (why an operation failed), `options` (tunables), `config` (cluster
+//! configs), `ids`, and the independent checkers `invariants` and `fsck`.
 
 mod awaiting;
 mod calls;

@@ -9,7 +9,7 @@
 //! | `initialized` | `true` once the fresh keys are written | `init.rs` |
 //! | `nextObjectId`, `nextPromiseId`, `nextVatId`, `nextRemoteId`, `nextSubclusterId` | next id to allocate, from 1 | `counters.rs` |
 //! | `e.nextObjectId.<endpoint>`, `e.nextPromiseId.<endpoint>` | next import number | `counters.rs`, `vats.rs` (`init_endpoint`) |
-//! | `<endpoint>.c.<eref>` / `<endpoint>.c.<kref>` | kref / `"R|_ <eref>"` | `clist.rs` |
+//! | `<endpoint>.c.<eref>` / `<endpoint>.c.<kref>` | kref / `"R <eref>"` or `"_ <eref>"` | `clist.rs` |
 //! | `koN.owner`, `koN.refCount` (`reachable,recognizable`), `koN.revoked` | | `objects.rs`, `refcount.rs` |
 //! | `kpN.state`, `.decider`, `.subscribers`, `.value`, `.refCount` | | `promises.rs`, `refcount.rs` |
 //! | `queue.run.head/tail/<i>`, `queue.kpN.head/tail/<i>`, `queue.run.unprocessable.<i>` | run queue and promise queues | `queue.rs` |

@@ -13,8 +13,8 @@ pub struct RefCount {
 
 impl State {
     /// A new object owned by `owner` (a vat id or `kernel`), with no references yet: the
-    /// owner's own reference is added with its c-list entry (or, for the kernel, by
-    /// [`State::create_kernel_object`]).
+    /// owner's own reference is added with its c-list entry (or, for the kernel's own objects,
+    /// by pinning them).
     pub fn create_object(&self, owner: &str) -> Result<String> {
         let kref = self.allocate_object_id()?;
         self.store.set(&format!("{kref}.owner"), owner)?;
