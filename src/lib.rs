@@ -19,6 +19,8 @@
 //! `ocapctl` uses only `paths`, `protocol`, `peer`, `lockfile`, `ownership`, `random`, `capdata`, `vatsource` and `client`, so it carries no
 //! async runtime, no SQLite and no JavaScript engine.
 
+#![warn(missing_docs)]
+
 pub mod capdata;
 pub mod client;
 pub mod daemon;

@@ -32,9 +32,13 @@ pub const MAX_READ: u64 = 16 << 20;
 /// What a vat's `platformConfig.fs` turns on.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FsConfig {
+    /// `rootDir`: every path is resolved beneath it.
     pub root: PathBuf,
+    /// Whether `fs.existsSync` is given.
     pub exists_sync: bool,
+    /// Whether `fs.promises.readFile` is given.
     pub read_file: bool,
+    /// Whether `fs.promises.access` is given.
     pub access: bool,
 }
 

@@ -32,9 +32,13 @@ pub const MAX_REDIRECTS: usize = 20;
 /// What a vat asks for.
 #[derive(Debug, Clone, Deserialize)]
 pub struct Request {
+    /// The HTTP method.
     pub method: String,
+    /// The absolute URL.
     pub url: String,
+    /// Header names and values, as the vat gave them.
     pub headers: Vec<(String, String)>,
+    /// The body, if any (handed over apart from the JSON of the rest).
     #[serde(skip)]
     pub body: Option<Vec<u8>>,
     /// `follow`, `error` or `manual`, as in `RequestInit.redirect`.
@@ -44,12 +48,17 @@ pub struct Request {
 /// What came back.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Response {
+    /// The status code.
     pub status: u16,
+    /// The status code's reason phrase.
     pub status_text: String,
+    /// Header names and values (values as Latin-1, a char per byte).
     pub headers: Vec<(String, String)>,
+    /// The whole body.
     pub body: Vec<u8>,
     /// The URL of the last request (after redirects).
     pub url: String,
+    /// Whether a redirect was followed.
     pub redirected: bool,
 }
 
