@@ -449,3 +449,36 @@ fn durable_state_survives_restart_vat_and_a_daemon_restart() {
     );
     assert_eq!(tallies["slots"], json!([tally]));
 }
+
+#[test]
+fn results_naming_each_other_resolved_in_one_batch_settle_and_both_vats_live() {
+    // bob resolves two results it decides in one delivery; liveslots sends both in one
+    // `resolve`, each value naming the other promise. Before, the kernel retired the first
+    // before translating the second's value and killed bob: "v2 used import p-1 that the
+    // kernel never gave it".
+    let home = started();
+    let _stop = Cleanup(&home);
+    for test in ["oneBatch", "apart"] {
+        let parameters = json!({"test": test});
+        let launched = launch(
+            &home,
+            "alice",
+            &[
+                ("alice", "promise-cycle-vat", parameters.clone()),
+                ("bob", "promise-cycle-vat", parameters),
+            ],
+        );
+        assert_eq!(
+            launched["bootstrapResult"]["body"], "#[true,true]",
+            "{test}: {launched}"
+        );
+    }
+    assert_eq!(
+        call(&home.socket(), "getStatus", "[]")["vats"]
+            .as_array()
+            .unwrap()
+            .len(),
+        4,
+        "every vat lives"
+    );
+}

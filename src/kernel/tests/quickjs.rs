@@ -205,29 +205,3 @@ fn ping_pong_vat_to_vat_sends_and_pipelining() {
         "nothing left behind"
     );
 }
-
-#[test]
-fn results_naming_each_other_resolved_in_one_batch_by_a_real_liveslots_vat() {
-    // bob resolves two results it decides (its p-1, p-2) in one delivery; liveslots sends both
-    // in one `resolve`, each value naming the other promise. Before, the kernel retired p-1
-    // before translating p-2's value and killed bob: "v2 used import p-1 that the kernel never
-    // gave it".
-    for test in ["oneBatch", "apart"] {
-        let mut h = harness();
-        let vat = |name: &str| {
-            (
-                name.to_string(),
-                json!({"bundleSpec": test_vat("promise-cycle"), "parameters": {"test": test}}),
-            )
-        };
-        let launched = h
-            .launch_configs("alice", vec![vat("alice"), vat("bob")], &[])
-            .unwrap();
-        assert_eq!(
-            launched["bootstrapResult"]["body"], "#[true,true]",
-            "{test}: {launched}"
-        );
-        assert_eq!(h.kernel().state().live_vats().unwrap(), ["v1", "v2"]);
-        h.assert_invariants();
-    }
-}
