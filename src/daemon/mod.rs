@@ -4,6 +4,7 @@
 //! the database, start the kernel thread, announce readiness, serve until a signal, `shutdown`
 //! or idle timeout, drain in-flight requests, close the database, exit 0.
 
+mod budget;
 mod cap_socket;
 mod check_config;
 mod config;
@@ -22,6 +23,7 @@ mod server;
 mod settings;
 mod shared;
 mod signals;
+mod slots;
 
 pub use listen::Activation;
 use listen::Inherited;

@@ -7,6 +7,7 @@ mod allowed_globals;
 mod cap_socket;
 mod capabilities;
 mod client_boundary;
+mod connections;
 mod console;
 mod crash;
 mod fuzz_requests;

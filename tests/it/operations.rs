@@ -33,7 +33,11 @@ fn check_config_prints_the_effective_configuration_or_exits_78() {
         "read-timeout = 3.0  # command line or environment",
         "log-level = \"debug\"  # config file",
         "max-connections = 256  # default",
+        "max-cap-connections = 256  # default",
+        "max-cap-connections-per-uid = 64  # default",
+        "max-buffered-bytes = 67108864  # default",
         "# log-file is not set",
+        "max-log-bytes = 16777216  # default",
     ] {
         assert!(
             text.lines().any(|l| l == line || l.starts_with(line)),
