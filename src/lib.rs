@@ -6,6 +6,7 @@
 //! - [`peer`]: who is at the other end of a Unix socket (peer credentials).
 //! - [`random`]: OS randomness and UUIDs.
 //! - [`lockfile`]: the one-daemon-per-database lock, and a probe for it.
+//! - [`log_file`]: the detached daemon's log file, rotated at a size; shared by both binaries.
 //! - [`capdata`]: the smallcaps CapData encoding (spec §8).
 //! - [`client`]: the blocking client behind `ocapctl`: connect, call, start, stop, purge.
 //! - [`daemon`]: `ocapd`'s service shell: activation, locking, serving, signals, readiness.
@@ -14,7 +15,7 @@
 //! - [`vat`]: the `VatRuntime` seam: deliveries, syscalls and results (spec §7).
 //! - [`vatsource`]: plain ES-module vat sources turned into reference bundles (no JavaScript engine).
 //!
-//! `ocapctl` uses only `paths`, `protocol`, `peer`, `lockfile`, `random`, `capdata`, `vatsource` and `client`, so it carries no
+//! `ocapctl` uses only `paths`, `protocol`, `peer`, `lockfile`, `log_file`, `random`, `capdata`, `vatsource` and `client`, so it carries no
 //! async runtime, no SQLite and no JavaScript engine.
 
 pub mod capdata;
@@ -22,6 +23,7 @@ pub mod client;
 pub mod daemon;
 pub mod kernel;
 pub mod lockfile;
+pub mod log_file;
 pub mod manpage;
 pub mod paths;
 pub mod peer;

@@ -2,14 +2,24 @@
 //! hangs up while its call is pending takes the call with it (see [`hung_up`]).
 
 use super::budget::{Budget, Exhausted};
+use super::logging::fragment;
 use super::methods;
 use super::shared::Shared;
+use super::throttle::Throttle;
 use crate::peer::{self, Peer};
 use crate::protocol::{Frame, LineBuffer, Request, Response, RpcError, codes};
 use serde_json::{Value, json};
 use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::UnixStream;
+use tracing::Level;
+
+/// Failed requests on the control socket, logged with what failed.
+static FAILED: Throttle = Throttle::new("failed request", Level::WARN, 10);
+/// Failed requests on the capability socket.
+static FAILED_CAPS: Throttle = Throttle::new("failed capability socket request", Level::INFO, 10);
+/// Other users refused on the control socket.
+static FOREIGN: Throttle = Throttle::new("refused user", Level::WARN, 10);
 
 /// The most read from the socket at once. It lives on the stack only while reading, so an idle
 /// connection holds no buffer at all.
@@ -114,8 +124,14 @@ async fn answer(
     };
     if surface == Surface::Capabilities {
         let outcome = methods::cap_socket::call(shared, &request.method, request.params).await;
-        if let Err(error) = &outcome {
-            tracing::info!(method = %request.method, "capability socket request failed: {}", error.message);
+        if let Err(error) = &outcome
+            && FAILED_CAPS.admit()
+        {
+            tracing::info!(
+                method = %fragment(&request.method),
+                "capability socket request failed: {}",
+                fragment(&error.message)
+            );
         }
         let response = Response {
             id: request.id,
@@ -131,8 +147,14 @@ async fn answer(
         );
     }
     let outcome = methods::call(shared, &request.method, request.params).await;
-    if let Err(error) = &outcome {
-        tracing::warn!(method = %request.method, "request failed: {}", error.message);
+    if let Err(error) = &outcome
+        && FAILED.admit()
+    {
+        tracing::warn!(
+            method = %fragment(&request.method),
+            "request failed: {}",
+            fragment(&error.message)
+        );
     }
     (
         Response {
@@ -215,11 +237,13 @@ fn timeout_error(limit: Duration) -> Response {
 /// Answers that the daemon does not serve this user (a connection to the control socket from
 /// another uid), and closes.
 pub(super) async fn refuse_peer(mut stream: UnixStream, peer: Peer, own_uid: u32) {
-    tracing::warn!(
-        uid = peer.uid,
-        pid = peer.pid,
-        "refused a connection from another user"
-    );
+    if FOREIGN.admit() {
+        tracing::warn!(
+            uid = peer.uid,
+            pid = peer.pid,
+            "refused a connection from another user"
+        );
+    }
     let message = format!("Permission denied: this daemon serves uid {own_uid} only");
     let response = Response::error(Value::Null, RpcError::new(codes::ACCESS_DENIED, message));
     reply(&mut stream, &response, Duration::from_secs(1), true).await;

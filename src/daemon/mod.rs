@@ -24,6 +24,7 @@ mod settings;
 mod shared;
 mod signals;
 mod slots;
+mod throttle;
 
 pub use listen::Activation;
 use listen::Inherited;
@@ -109,7 +110,11 @@ fn start(
     ready: &mut ReadyPipe,
     started: Instant,
 ) -> Result<(), String> {
-    let log = logging::init(&settings.log_level, settings.log_file.as_deref())?;
+    let log = logging::init(
+        &settings.log_level,
+        settings.log_file.as_deref(),
+        settings.max_log_bytes,
+    )?;
     let paths = settings.paths.clone();
     let lock = DatabaseLock::acquire(&paths.lock(), &paths.database).map_err(|e| e.to_string())?;
     // A daemon that binds its own socket writes daemon.pid before the socket listens; the

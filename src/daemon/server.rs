@@ -3,6 +3,7 @@
 use super::connection::{self, Surface};
 use super::shared::Shared;
 use super::slots::Refusal;
+use super::throttle::Throttle;
 use crate::peer;
 use crate::protocol::{Response, RpcError, codes};
 use serde_json::Value;
@@ -11,6 +12,12 @@ use std::time::Duration;
 use tokio::net::UnixListener;
 use tokio::time::Instant;
 use tokio_util::task::TaskTracker;
+use tracing::Level;
+
+/// Connections refused for a limit.
+static REFUSED: Throttle = Throttle::new("refused connection", Level::WARN, 10);
+/// Failed accepts (descriptors exhausted).
+static ACCEPT_FAILED: Throttle = Throttle::new("failed accept", Level::WARN, 10);
 
 /// Why the accept loop ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -117,6 +124,9 @@ fn start_connection(
 /// left unread, so it is drained after the reply: closing with unread input would reset the
 /// connection, and the client would lose the error.
 async fn refuse(mut stream: tokio::net::UnixStream, refusal: &Refusal) {
+    if REFUSED.admit() {
+        tracing::warn!("refused a connection: {refusal}");
+    }
     let error = RpcError::new(codes::UNAVAILABLE, refusal.to_string());
     let response = Response::error(Value::Null, error);
     connection::reply(&mut stream, &response, Duration::from_secs(1), true).await;
@@ -124,6 +134,8 @@ async fn refuse(mut stream: tokio::net::UnixStream, refusal: &Refusal) {
 
 /// `accept` fails on fd exhaustion (EMFILE) among others; back off instead of spinning.
 async fn accept_failed(e: std::io::Error) {
-    tracing::warn!("accept failed: {e}");
+    if ACCEPT_FAILED.admit() {
+        tracing::warn!("accept failed: {e}");
+    }
     tokio::time::sleep(Duration::from_millis(50)).await;
 }

@@ -12,6 +12,7 @@ const CLIENT_SOURCES: &[&str] = &[
     "src/paths.rs",
     "src/peer.rs",
     "src/lockfile.rs",
+    "src/log_file.rs",
     "src/random.rs",
     "src/vatsource",
 ];

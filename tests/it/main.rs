@@ -10,6 +10,7 @@ mod client_boundary;
 mod connections;
 mod console;
 mod crash;
+mod daemon_logs;
 mod fuzz_requests;
 mod hostile;
 mod http_bundles;
