@@ -3,11 +3,9 @@
 //! daemon's `daemon.log` is rotated at its cap (and `ocapctl logs` reads across the rotation),
 //! and a log that is not a terminal carries no colour codes.
 
-use crate::common::{Cleanup, Home, OCAPCTL, call, stdout, try_request};
+use crate::common::{Cleanup, Home, LogFollower, call, stdout, try_request};
 use serde_json::json;
-use std::io::{BufRead, BufReader, Read};
-use std::process::Stdio;
-use std::sync::mpsc;
+use std::io::Read;
 use std::time::{Duration, Instant};
 
 /// Reads a daemon's stderr to its end on a thread: (bytes in all, the first MiB of them).
@@ -120,21 +118,7 @@ fn the_detached_daemons_log_is_rotated_at_its_cap_and_ocapctl_logs_reads_across(
     assert!(home.ocapctl(&["start"]).status.success());
     let log = home.path().join("daemon.log");
     let old = home.path().join("daemon.log.1");
-    let mut follow = home
-        .command(OCAPCTL)
-        .args(["logs", "--follow"])
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let (lines, seen) = mpsc::channel();
-    let reader = BufReader::new(follow.stdout.take().unwrap());
-    std::thread::spawn(move || {
-        for line in reader.lines().map_while(Result::ok) {
-            if lines.send(line).is_err() {
-                break;
-            }
-        }
-    });
+    let follow = LogFollower::start(&home);
     // Each connection is a debug line: a few hundred of them rotate the log several times.
     let socket = home.socket();
     for round in 0..3 {
@@ -143,19 +127,9 @@ fn the_detached_daemons_log_is_rotated_at_its_cap_and_ocapctl_logs_reads_across(
         }
         let marker = format!("marker-{round}");
         try_request(&socket, &line(&marker, &json!([]))).unwrap();
-        let deadline = Instant::now() + Duration::from_secs(30);
-        loop {
-            let left = deadline.saturating_duration_since(Instant::now());
-            let line = seen
-                .recv_timeout(left)
-                .unwrap_or_else(|_| panic!("ocapctl logs -f never showed {marker}"));
-            if line.contains(&marker) {
-                break;
-            }
-        }
+        follow.wait_for(&marker);
     }
-    follow.kill().unwrap();
-    follow.wait().unwrap();
+    drop(follow);
     // (`ocapctl logs` asks the daemon how it runs, which is logged before it reads the files.)
     let shown = stdout(&home.ocapctl(&["logs"]));
     let current = std::fs::read_to_string(&log).unwrap();
