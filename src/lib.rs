@@ -7,6 +7,7 @@
 //! - [`random`]: OS randomness and UUIDs.
 //! - [`lockfile`]: the one-daemon-per-database lock, and a probe for it.
 //! - [`ownership`]: whether another user could change the daemon's folders; the real paths to use.
+//! - [`log_file`]: the detached daemon's log file, rotated at a size; shared by both binaries.
 //! - [`capdata`]: the smallcaps CapData encoding (spec §8).
 //! - [`client`]: the blocking client behind `ocapctl`: connect, call, start, stop, purge.
 //! - [`daemon`]: `ocapd`'s service shell: activation, locking, serving, signals, readiness.
@@ -16,7 +17,8 @@
 //! - [`remote`]: kernel-to-kernel federation over libp2p (feature `remote`).
 //! - [`vatsource`]: plain ES-module vat sources turned into reference bundles (no JavaScript engine).
 //!
-//! `ocapctl` uses only `paths`, `protocol`, `peer`, `lockfile`, `ownership`, `random`, `capdata`, `vatsource` and `client`, so it carries no
+//! `ocapctl` uses only `paths`, `protocol`, `peer`, `lockfile`, `ownership`, `log_file`, `random`,
+//! `capdata`, `vatsource` and `client`, so it carries no
 //! async runtime, no SQLite and no JavaScript engine.
 
 #![warn(missing_docs)]
@@ -26,6 +28,7 @@ pub mod client;
 pub mod daemon;
 pub mod kernel;
 pub mod lockfile;
+pub mod log_file;
 pub mod manpage;
 pub mod ownership;
 pub mod paths;

@@ -55,6 +55,20 @@ pub fn pid_of(socket: &impl AsRawFd) -> Option<i32> {
     peer_of(socket).ok().and_then(|p| p.pid)
 }
 
+/// Whether the other end has closed the connection entirely (not only its writing side, after
+/// which it may still be waiting for an answer): poll(2) reports `POLLHUP` once both
+/// directions are shut. Does not wait.
+pub fn hung_up(socket: &impl AsRawFd) -> bool {
+    let mut fd = libc::pollfd {
+        fd: socket.as_raw_fd(),
+        events: 0,
+        revents: 0,
+    };
+    // SAFETY: one valid pollfd, and a zero timeout.
+    let ready = unsafe { libc::poll(&mut fd, 1, 0) };
+    ready > 0 && fd.revents & (libc::POLLHUP | libc::POLLERR | libc::POLLNVAL) != 0
+}
+
 /// Whether `peer` may use a daemon running as `own_uid`: the same user, or root.
 pub fn allowed(peer: Peer, own_uid: u32) -> bool {
     peer.uid == own_uid || peer.uid == 0
@@ -71,6 +85,16 @@ mod tests {
         assert_eq!(peer.uid, unsafe { libc::geteuid() });
         #[cfg(target_os = "linux")]
         assert_eq!(peer.pid, Some(std::process::id() as i32));
+    }
+
+    #[test]
+    fn a_half_close_is_not_a_hang_up_but_a_close_is() {
+        let (a, b) = std::os::unix::net::UnixStream::pair().unwrap();
+        assert!(!hung_up(&a));
+        b.shutdown(std::net::Shutdown::Write).unwrap();
+        assert!(!hung_up(&a), "the peer may still be reading");
+        drop(b);
+        assert!(hung_up(&a));
     }
 
     #[test]

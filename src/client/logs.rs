@@ -1,10 +1,14 @@
 //! `ocapctl logs [-f] [-n N]`: the daemon's log, wherever it goes. Under systemd that is the
 //! journal of `ocap.service`; a launchd agent writes the file its plist names; a daemon that
-//! `ocapctl` started detached appends to `daemon.log` beside the database.
+//! `ocapctl` started detached appends to `daemon.log` beside the database, which it rotates to
+//! `daemon.log.1` at a size ([`crate::log_file`]).
 
 use super::activation::{Unit, unit_for};
 use super::{ClientError, Target, call};
+use crate::log_file::rotated;
+use std::fs::File;
 use std::io::{Read, Seek, SeekFrom, Write};
+use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -91,8 +95,9 @@ fn journal(user: bool, options: LogOptions) -> Result<(), ClientError> {
     )))
 }
 
+/// The file, after the rotated one before it (when it exists).
 fn file(path: &Path, options: LogOptions) -> Result<(), ClientError> {
-    let mut log = std::fs::File::open(path).map_err(|e| {
+    let mut log = File::open(path).map_err(|e| {
         if e.kind() == std::io::ErrorKind::NotFound {
             ClientError::Failed(format!(
                 "no log at {}: no daemon has run detached with this database",
@@ -102,41 +107,65 @@ fn file(path: &Path, options: LogOptions) -> Result<(), ClientError> {
             io_failed(path, e)
         }
     })?;
-    let mut text = Vec::new();
+    let old = rotated(path);
+    let mut text = match std::fs::read(&old) {
+        Ok(text) => text,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
+        Err(e) => return Err(io_failed(&old, e)),
+    };
+    let before = text.len();
     log.read_to_end(&mut text).map_err(|e| io_failed(path, e))?;
     let mut out = std::io::stdout().lock();
     write_out(&mut out, last_lines(&text, options.lines))?;
     if options.follow {
-        follow(path, log, text.len() as u64, &mut out)?;
+        follow(path, log, (text.len() - before) as u64, &mut out)?;
     }
     Ok(())
 }
 
-/// Prints what is appended to `path` after `offset`, every 200 ms, until interrupted.
+/// Prints what is appended to `path` after `offset`, every 200 ms, until interrupted. When the
+/// daemon rotates the file, the rest of the old one is printed, then the new one from its start.
 fn follow(
     path: &Path,
-    mut log: std::fs::File,
+    mut log: File,
     mut offset: u64,
     out: &mut impl Write,
 ) -> Result<(), ClientError> {
     loop {
         std::thread::sleep(Duration::from_millis(200));
-        let len = std::fs::metadata(path).map_or(0, |m| m.len());
-        if len < offset {
-            // Truncated or replaced (ocapctl purge): start again from its beginning.
-            let Ok(fresh) = std::fs::File::open(path) else {
+        print_from(path, &mut log, &mut offset, out)?;
+        let Ok(now) = std::fs::metadata(path) else {
+            continue;
+        };
+        let open = log.metadata().map_err(|e| io_failed(path, e))?;
+        if (now.dev(), now.ino()) != (open.dev(), open.ino()) {
+            // Rotated, or replaced (ocapctl purge): the new file from its beginning.
+            let Ok(fresh) = File::open(path) else {
                 continue;
             };
             (log, offset) = (fresh, 0);
+            print_from(path, &mut log, &mut offset, out)?;
+        } else if now.len() < offset {
+            // Truncated in place: start again from its beginning.
+            offset = 0;
         }
-        log.seek(SeekFrom::Start(offset))
-            .map_err(|e| io_failed(path, e))?;
-        let mut fresh = Vec::new();
-        log.read_to_end(&mut fresh)
-            .map_err(|e| io_failed(path, e))?;
-        offset += fresh.len() as u64;
-        write_out(out, &fresh)?;
     }
+}
+
+/// Prints what `log` holds past `offset`, and moves `offset` past it.
+fn print_from(
+    path: &Path,
+    log: &mut File,
+    offset: &mut u64,
+    out: &mut impl Write,
+) -> Result<(), ClientError> {
+    log.seek(SeekFrom::Start(*offset))
+        .map_err(|e| io_failed(path, e))?;
+    let mut fresh = Vec::new();
+    log.read_to_end(&mut fresh)
+        .map_err(|e| io_failed(path, e))?;
+    *offset += fresh.len() as u64;
+    write_out(out, &fresh)
 }
 
 fn io_failed(path: &Path, e: std::io::Error) -> ClientError {

@@ -57,7 +57,7 @@ pub const MANUAL: &[Section<'static>] = &[
             ),
             (
                 "$XDG_STATE_HOME/ocap/daemon.log",
-                "The log of a daemon that ocapctl started (ocapctl logs shows it, or the journal under systemd).",
+                "The log of a daemon that ocapctl started, daemon.log.1 the one before it (ocapctl logs shows both, or the journal under systemd).",
             ),
             (
                 "~/.config/systemd/user/ocap.socket, /usr/lib/systemd/user/ocap.socket",

@@ -1,5 +1,6 @@
-//! The blocking client behind `ocapctl`: connect and call, start, stop and purge a daemon, and
-//! the kernel commands' arguments and output ([`commands`]).
+//! The blocking client behind `ocapctl`: its command line ([`options`]) and what each command
+//! does ([`run()`]); connect and call, start, stop and purge a daemon, and the kernel commands'
+//! arguments and output ([`commands`]).
 //!
 //! Plain `std` I/O only: `ocapctl` must start in a few milliseconds and stay small, so nothing
 //! here may use the async runtime, SQLite or the JavaScript engine.
@@ -17,9 +18,11 @@ pub mod ids;
 pub mod launch;
 pub mod logs;
 pub mod manual;
+pub mod options;
 pub mod output;
 pub mod params;
 mod purge;
+mod run;
 pub mod send;
 mod start;
 mod stop;
@@ -27,6 +30,7 @@ mod stop;
 pub use call::{Connection, call};
 pub use error::{ClientError, exit_codes};
 pub use purge::purge;
+pub use run::run;
 pub use start::{ensure_daemon, is_serving};
 pub use stop::{StopOutcome, stop};
 

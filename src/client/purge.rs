@@ -5,7 +5,8 @@ use crate::paths::sibling;
 use std::path::PathBuf;
 use std::time::Duration;
 
-/// Stops the daemon and deletes its database (with WAL files), lock, log, pid file and socket
+/// Stops the daemon and deletes its database (with WAL files), lock, log (and the rotated one),
+/// pid file and socket
 /// (the pid file a killed daemon may have left, as the reference's purge does). Refuses
 /// while a daemon still runs, and refuses for a socket-activated daemon: any connection,
 /// including our own, would start it again while its files are being deleted.
@@ -48,6 +49,7 @@ pub fn purge(target: &Target) -> Result<Vec<PathBuf>, ClientError> {
         sibling(db, ".new"),
         paths.lock(),
         paths.log.clone(),
+        crate::log_file::rotated(&paths.log),
         paths.pid_file(),
         paths.socket.clone(),
     ];

@@ -45,7 +45,7 @@ fn render(options: &Options, file: &ConfigFile, s: &Settings, path: Option<&Path
     let names = |names: &Vec<String>| {
         Value::Array(names.iter().map(|n| Value::String(n.clone())).collect())
     };
-    let rows: [(&str, Option<Value>, bool, bool, &str); 12] = [
+    let rows: [(&str, Option<Value>, bool, bool, &str); 16] = [
         (
             "socket",
             Some(text(&s.paths.socket)),
@@ -110,6 +110,27 @@ fn render(options: &Options, file: &ConfigFile, s: &Settings, path: Option<&Path
             "",
         ),
         (
+            "max-cap-connections",
+            Some(int(s.limits.max_cap_connections)),
+            options.max_cap_connections.is_some(),
+            file.max_cap_connections.is_some(),
+            "",
+        ),
+        (
+            "max-cap-connections-per-uid",
+            Some(int(s.limits.max_cap_connections_per_uid)),
+            options.max_cap_connections_per_uid.is_some(),
+            file.max_cap_connections_per_uid.is_some(),
+            "",
+        ),
+        (
+            "max-buffered-bytes",
+            Some(int(s.limits.max_buffered_bytes)),
+            options.max_buffered_bytes.is_some(),
+            file.max_buffered_bytes.is_some(),
+            "",
+        ),
+        (
             "allowed-global-names",
             s.allowed_global_names.as_ref().map(names),
             options.allowed_global_names.is_some(),
@@ -129,6 +150,15 @@ fn render(options: &Options, file: &ConfigFile, s: &Settings, path: Option<&Path
             options.log_file.is_some(),
             file.log_file.is_some(),
             "stderr, or the journal under systemd; daemon.log when detached",
+        ),
+        (
+            "max-log-bytes",
+            Some(Value::Integer(
+                i64::try_from(s.max_log_bytes).unwrap_or(i64::MAX),
+            )),
+            options.max_log_bytes.is_some(),
+            file.max_log_bytes.is_some(),
+            "",
         ),
     ];
     let mut out = format!(
@@ -169,8 +199,10 @@ mod tests {
     fn every_key_is_printed_and_reads_back_as_the_same_configuration() {
         let text = "socket = \"/tmp/s.sock\"\ndb = \"/tmp/k.sqlite\"\nidle-timeout = 300\n\
                     drain-timeout = 2.5\nread-timeout = 4\ndelivery-timeout = 6\nreap-interval = 7\n\
-                    max-request-bytes = 4096\nmax-connections = 9\nlog-level = \"ocap=debug\"\n\
-                    log-file = \"/tmp/o.log\"\nallowed-global-names = [\"Date\", \"Math\"]\n";
+                    max-request-bytes = 4096\nmax-connections = 9\nmax-cap-connections = 10\n\
+                    max-cap-connections-per-uid = 3\nmax-buffered-bytes = 65536\n\
+                    log-level = \"ocap=debug\"\nlog-file = \"/tmp/o.log\"\nmax-log-bytes = 4096\n\
+                    allowed-global-names = [\"Date\", \"Math\"]\n";
         let (_dir, options) = config_file(text);
         let printed = check(&options).unwrap();
         assert_eq!(
@@ -178,7 +210,7 @@ mod tests {
             ConfigFile::parse(text).unwrap(),
             "{printed}"
         );
-        assert_eq!(printed.matches("# config file").count(), 12, "{printed}");
+        assert_eq!(printed.matches("# config file").count(), 16, "{printed}");
     }
 
     #[test]

@@ -31,12 +31,20 @@ pub struct ConfigFile {
     pub max_request_bytes: Option<usize>,
     /// As `--max-connections`.
     pub max_connections: Option<usize>,
+    /// As `--max-cap-connections`.
+    pub max_cap_connections: Option<usize>,
+    /// As `--max-cap-connections-per-uid`.
+    pub max_cap_connections_per_uid: Option<usize>,
+    /// As `--max-buffered-bytes`.
+    pub max_buffered_bytes: Option<usize>,
     /// As `--allowed-global-names`, as a list.
     pub allowed_global_names: Option<Vec<String>>,
     /// As `--log-level`.
     pub log_level: Option<String>,
     /// As `--log-file`.
     pub log_file: Option<PathBuf>,
+    /// As `--max-log-bytes`.
+    pub max_log_bytes: Option<u64>,
 }
 
 /// Why the configuration file could not be used.
@@ -94,6 +102,28 @@ impl ConfigFile {
             if let Some(secs) = secs {
                 super::options::parse_seconds(&secs.to_string())
                     .map_err(|e| format!("{key}: {e}"))?;
+            }
+        }
+        for (key, count) in [
+            ("max-connections", config.max_connections.map(|n| n as u64)),
+            (
+                "max-cap-connections",
+                config.max_cap_connections.map(|n| n as u64),
+            ),
+            (
+                "max-cap-connections-per-uid",
+                config.max_cap_connections_per_uid.map(|n| n as u64),
+            ),
+            (
+                "max-buffered-bytes",
+                config.max_buffered_bytes.map(|n| n as u64),
+            ),
+            ("max-log-bytes", config.max_log_bytes),
+        ] {
+            if count == Some(0) {
+                return Err(format!(
+                    "{key}: expected a whole number of at least 1, got 0"
+                ));
             }
         }
         if let Some(names) = &config.allowed_global_names {
@@ -168,6 +198,13 @@ mod tests {
             "{err}"
         );
         assert!(ConfigFile::parse("allowed-global-names = \"Date\"").is_err());
+    }
+
+    #[test]
+    fn a_zero_limit_is_refused() {
+        let err = ConfigFile::parse("max-cap-connections-per-uid = 0").unwrap_err();
+        assert!(err.starts_with("max-cap-connections-per-uid: "), "{err}");
+        assert!(ConfigFile::parse("max-log-bytes = 1").is_ok());
     }
 
     #[test]

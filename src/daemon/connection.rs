@@ -1,13 +1,33 @@
-//! One connection: check the peer, read one request line within the limits, answer, close.
+//! One connection: read one request line within the limits, answer, close. A client that
+//! hangs up while its call is pending takes the call with it (see [`hung_up`]).
 
+use super::budget::{Budget, Exhausted};
+use super::logging::fragment;
 use super::methods;
 use super::shared::Shared;
-use crate::peer;
-use crate::protocol::{Frame, LineBuffer, Request, Response, RpcError, codes};
+use super::throttle::Throttle;
+use crate::peer::{self, Peer};
+use crate::protocol::{Frame, LineBuffer, Request, RequestId, Response, RpcError, codes};
 use serde_json::{Value, json};
 use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::UnixStream;
+use tracing::Level;
+
+/// Failed requests on the control socket, logged with what failed.
+static FAILED: Throttle = Throttle::new("failed request", Level::WARN, 10);
+/// Failed requests on the capability socket.
+static FAILED_CAPS: Throttle = Throttle::new("failed capability socket request", Level::INFO, 10);
+/// Other users refused on the control socket.
+static FOREIGN: Throttle = Throttle::new("refused user", Level::WARN, 10);
+
+/// The most read from the socket at once. It lives on the stack only while reading, so an idle
+/// connection holds no buffer at all.
+const CHUNK: usize = 8 * 1024;
+
+/// How often a pending call looks whether a client that closed only its writing side has gone
+/// entirely (a client that closes at once is noticed at once).
+const HANG_UP_POLL: Duration = Duration::from_secs(1);
 
 /// How reading the request ended.
 enum Received {
@@ -17,6 +37,8 @@ enum Received {
     Nothing,
     /// The client closed the connection halfway through a line.
     Unfinished,
+    /// The line would take the daemon's buffered bytes past their budget.
+    OverBudget(Exhausted),
 }
 
 /// Which socket a connection came in on; it decides what the client may do.
@@ -28,30 +50,13 @@ pub enum Surface {
     Capabilities,
 }
 
-/// Serves one connection to completion.
-pub async fn serve(mut stream: UnixStream, shared: &Shared, surface: Surface) {
-    let peer = match peer::peer_of(&stream) {
-        Ok(peer) => peer,
-        Err(e) => return tracing::warn!("cannot read peer credentials: {e}"),
-    };
+/// Serves one connection to completion. The peer was checked by the accept loop.
+pub async fn serve(mut stream: UnixStream, shared: &Shared, surface: Surface, peer: Peer) {
     tracing::debug!(uid = peer.uid, pid = peer.pid, ?surface, "connection");
-    if surface == Surface::Control && !peer::allowed(peer, shared.own_uid) {
-        tracing::warn!(
-            uid = peer.uid,
-            pid = peer.pid,
-            "refused a connection from another user"
-        );
-        let message = format!(
-            "Permission denied: this daemon serves uid {} only",
-            shared.own_uid
-        );
-        let response = Response::error(Value::Null, RpcError::new(codes::ACCESS_DENIED, message));
-        return reply(&mut stream, &response, Duration::from_secs(1), true).await;
-    }
     let limits = *shared.limits.borrow();
     let received = tokio::time::timeout(
         limits.read_timeout,
-        receive(&mut stream, limits.max_request_bytes),
+        receive(&stream, &limits, shared.buffered(surface)),
     )
     .await;
     let (response, shutdown, unread) = match received {
@@ -71,12 +76,33 @@ pub async fn serve(mut stream: UnixStream, shared: &Shared, surface: Surface) {
             );
             (protocol_error(&message), false, true)
         }
+        Ok(Ok(Received::OverBudget(exhausted))) => (
+            Response::error(
+                Value::Null,
+                RpcError::new(codes::UNAVAILABLE, exhausted.to_string()),
+            ),
+            false,
+            true,
+        ),
         Ok(Ok(Received::Frame(Frame::LineWithExtra))) => (
             Response::error(Value::Null, RpcError::one_request_only()),
             false,
             true,
         ),
-        Ok(Ok(Received::Frame(Frame::Line(line)))) => answer(&line, shared, surface).await,
+        Ok(Ok(Received::Frame(Frame::Line(line)))) => {
+            // Parsed at once, so the line's bytes are gone before the call waits.
+            let request = Request::parse(&line);
+            drop(line);
+            // The call goes first, so whatever it asks of the kernel is asked even of a client
+            // that has already left; only the waiting for the answer is dropped.
+            tokio::select! {
+                biased;
+                answered = answer(request, shared, surface) => answered,
+                () = hung_up(&stream) => {
+                    return tracing::debug!(uid = peer.uid, "the client left before its answer");
+                }
+            }
+        }
         Ok(Ok(Received::Frame(Frame::Incomplete))) => return,
     };
     reply(&mut stream, &response, limits.read_timeout, unread).await;
@@ -87,15 +113,25 @@ pub async fn serve(mut stream: UnixStream, shared: &Shared, surface: Surface) {
 }
 
 /// Runs the request; the second value says whether the daemon should stop after replying.
-async fn answer(line: &[u8], shared: &Shared, surface: Surface) -> (Response, bool, bool) {
-    let request = match Request::parse(line) {
+async fn answer(
+    request: Result<Request, (RequestId, RpcError)>,
+    shared: &Shared,
+    surface: Surface,
+) -> (Response, bool, bool) {
+    let request = match request {
         Ok(request) => request,
         Err((id, error)) => return (Response::error(id, error), false, false),
     };
     if surface == Surface::Capabilities {
         let outcome = methods::cap_socket::call(shared, &request.method, request.params).await;
-        if let Err(error) = &outcome {
-            tracing::info!(method = %request.method, "capability socket request failed: {}", error.message);
+        if let Err(error) = &outcome
+            && FAILED_CAPS.admit()
+        {
+            tracing::info!(
+                method = %fragment(&request.method),
+                "capability socket request failed: {}",
+                fragment(&error.message)
+            );
         }
         let response = Response {
             id: request.id,
@@ -111,8 +147,14 @@ async fn answer(line: &[u8], shared: &Shared, surface: Surface) -> (Response, bo
         );
     }
     let outcome = methods::call(shared, &request.method, request.params).await;
-    if let Err(error) = &outcome {
-        tracing::warn!(method = %request.method, "request failed: {}", error.message);
+    if let Err(error) = &outcome
+        && FAILED.admit()
+    {
+        tracing::warn!(
+            method = %fragment(&request.method),
+            "request failed: {}",
+            fragment(&error.message)
+        );
     }
     (
         Response {
@@ -124,11 +166,23 @@ async fn answer(line: &[u8], shared: &Shared, surface: Surface) -> (Response, bo
     )
 }
 
-async fn receive(stream: &mut UnixStream, max: usize) -> std::io::Result<Received> {
-    let mut buffer = LineBuffer::new(max);
-    let mut chunk = vec![0u8; 16 * 1024];
+/// Reads the request line, reserving from the daemon's budget what its buffer will hold before
+/// it grows.
+async fn receive(
+    stream: &UnixStream,
+    limits: &super::settings::Limits,
+    budget: &Budget,
+) -> std::io::Result<Received> {
+    let mut buffer = LineBuffer::new(limits.max_request_bytes);
+    let mut reserved = budget.reserve();
     loop {
-        let n = stream.read(&mut chunk).await?;
+        stream.readable().await?;
+        let mut chunk = [0u8; CHUNK];
+        let n = match stream.try_read(&mut chunk) {
+            Ok(n) => n,
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => continue,
+            Err(e) => return Err(e),
+        };
         if n == 0 {
             return Ok(if buffer.is_empty() {
                 Received::Nothing
@@ -136,10 +190,36 @@ async fn receive(stream: &mut UnixStream, max: usize) -> std::io::Result<Receive
                 Received::Unfinished
             });
         }
+        let capacity = buffer.capacity_after(n);
+        if let Err(exhausted) = reserved.grow_to(capacity, limits.max_buffered_bytes) {
+            return Ok(Received::OverBudget(exhausted));
+        }
         match buffer.push(&chunk[..n]) {
             Frame::Incomplete => continue,
             frame => return Ok(Received::Frame(frame)),
         }
+    }
+}
+
+/// Resolves once the client has closed the connection entirely, so that a call it no longer
+/// waits for gives its slot back. Bytes sent after the request are read and dropped. A client
+/// that closed only its writing side is still waiting for the answer; the socket stays readable
+/// (at its end) from then on, so it is looked at every [`HANG_UP_POLL`] instead.
+async fn hung_up(stream: &UnixStream) {
+    let mut sink = [0u8; 256];
+    loop {
+        if stream.readable().await.is_err() || peer::hung_up(stream) {
+            return;
+        }
+        match stream.try_read(&mut sink) {
+            Ok(0) => break,
+            Ok(_) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
+            Err(_) => return,
+        }
+    }
+    while !peer::hung_up(stream) {
+        tokio::time::sleep(HANG_UP_POLL).await;
     }
 }
 
@@ -152,6 +232,21 @@ fn timeout_error(limit: Duration) -> Response {
         "No complete request line within {} s",
         limit.as_secs_f64()
     ))
+}
+
+/// Answers that the daemon does not serve this user (a connection to the control socket from
+/// another uid), and closes.
+pub(super) async fn refuse_peer(mut stream: UnixStream, peer: Peer, own_uid: u32) {
+    if FOREIGN.admit() {
+        tracing::warn!(
+            uid = peer.uid,
+            pid = peer.pid,
+            "refused a connection from another user"
+        );
+    }
+    let message = format!("Permission denied: this daemon serves uid {own_uid} only");
+    let response = Response::error(Value::Null, RpcError::new(codes::ACCESS_DENIED, message));
+    reply(&mut stream, &response, Duration::from_secs(1), true).await;
 }
 
 /// Writes the response and closes. When the client's bytes were left unread, they are drained

@@ -76,7 +76,7 @@ pub const MANUAL: &[Section<'static>] = &[
             ),
             (
                 "$XDG_STATE_HOME/ocap/kernel.sqlite",
-                "The kernel database, with kernel.sqlite.lock held by the running daemon, daemon.log when detached, and daemon.pid (its decimal pid, as the reference daemon writes it) while a daemon that bound its own socket runs.",
+                "The kernel database, with kernel.sqlite.lock held by the running daemon, daemon.log when detached (moved to daemon.log.1 at --max-log-bytes, one old file kept), and daemon.pid (its decimal pid, as the reference daemon writes it) while a daemon that bound its own socket runs.",
             ),
         ],
     },

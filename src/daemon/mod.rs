@@ -4,6 +4,7 @@
 //! the database, start the kernel thread, announce readiness, serve until a signal, `shutdown`
 //! or idle timeout, drain in-flight requests, close the database, exit 0.
 
+mod budget;
 mod cap_socket;
 mod check_config;
 mod config;
@@ -23,6 +24,8 @@ mod server;
 mod settings;
 mod shared;
 mod signals;
+mod slots;
+mod throttle;
 
 pub use listen::Activation;
 use listen::Inherited;
@@ -110,7 +113,11 @@ fn start(
 ) -> Result<(), String> {
     folders::no_stranded_kernel(&settings.paths)?;
     folders::secure(&mut settings, inherited.is_none())?;
-    let log = logging::init(&settings.log_level, settings.log_file.as_deref())?;
+    let log = logging::init(
+        &settings.log_level,
+        settings.log_file.as_deref(),
+        settings.max_log_bytes,
+    )?;
     let paths = settings.paths.clone();
     let mut lock =
         DatabaseLock::acquire(&paths.lock(), &paths.database).map_err(|e| e.to_string())?;

@@ -50,9 +50,26 @@ pub struct Options {
     #[arg(long, value_name = "BYTES")]
     pub max_request_bytes: Option<usize>,
 
-    /// Connections served at once; more are answered with an error [default: 256]
-    #[arg(long, value_name = "N")]
+    /// Connections served at once on the control socket; more are answered with an error
+    /// [default: 256]
+    #[arg(long, value_name = "N", value_parser = parse_count::<usize>)]
     pub max_connections: Option<usize>,
+
+    /// Connections served at once on the capability socket, a limit of its own so that others
+    /// there cannot lock the owner out [default: 256]
+    #[arg(long, value_name = "N", value_parser = parse_count::<usize>)]
+    pub max_cap_connections: Option<usize>,
+
+    /// Of the capability socket's connections, how many one uid may hold at once
+    /// [default: 64]
+    #[arg(long, value_name = "N", value_parser = parse_count::<usize>)]
+    pub max_cap_connections_per_uid: Option<usize>,
+
+    /// Bytes of unfinished request lines held at once on each socket (past the first 16 KiB of
+    /// each); a connection that would pass it is answered with an error and closed
+    /// [default: 67108864]
+    #[arg(long, value_name = "BYTES", value_parser = parse_count::<usize>)]
+    pub max_buffered_bytes: Option<usize>,
 
     /// The only globals (spec §3.2) vats may ask for, comma-separated (the reference kernel's
     /// `allowedGlobalNames`); a vat asking for another fails to start [default: all of them]
@@ -66,6 +83,10 @@ pub struct Options {
     /// Append logs to this file instead of stderr (used when detached)
     #[arg(long, value_name = "PATH")]
     pub log_file: Option<PathBuf>,
+
+    /// Rotate the log file at this size, keeping one old file (PATH.1) [default: 16777216]
+    #[arg(long, value_name = "BYTES", value_parser = parse_count::<u64>)]
+    pub max_log_bytes: Option<u64>,
 
     /// Configuration file [default: $XDG_CONFIG_HOME/ocap/ocapd.toml, else /etc/ocap/ocapd.toml,
     /// if it exists]
@@ -144,6 +165,16 @@ pub fn check_global_names(names: &[String]) -> Result<(), String> {
     }
 }
 
+/// Parses a count of at least 1 (connections, bytes).
+pub fn parse_count<T: std::str::FromStr + PartialOrd + From<u8>>(text: &str) -> Result<T, String> {
+    match text.parse::<T>() {
+        Ok(n) if n >= T::from(1) => Ok(n),
+        _ => Err(format!(
+            "expected a whole number of at least 1, got {text:?}"
+        )),
+    }
+}
+
 /// Parses a positive number of seconds (fractions allowed).
 pub fn parse_seconds(text: &str) -> Result<f64, String> {
     match text.parse::<f64>() {
@@ -170,6 +201,14 @@ mod tests {
             err.starts_with("unknown global \"eval\": expected some of setTimeout, "),
             "{err}"
         );
+    }
+
+    #[test]
+    fn counts_are_whole_and_at_least_one() {
+        assert_eq!(parse_count::<usize>("64"), Ok(64));
+        for bad in ["0", "-1", "1.5", "x", ""] {
+            assert!(parse_count::<usize>(bad).is_err(), "{bad}");
+        }
     }
 
     #[test]

@@ -1,7 +1,10 @@
-//! The accept loop: connection limit and idle exit.
+//! The accept loop: who gets a connection slot (see [`super::slots`]) and idle exit.
 
 use super::connection::{self, Surface};
 use super::shared::Shared;
+use super::slots::Refusal;
+use super::throttle::Throttle;
+use crate::peer;
 use crate::protocol::{Response, RpcError, codes};
 use serde_json::Value;
 use std::sync::Arc;
@@ -9,6 +12,12 @@ use std::time::Duration;
 use tokio::net::UnixListener;
 use tokio::time::Instant;
 use tokio_util::task::TaskTracker;
+use tracing::Level;
+
+/// Connections refused for a limit.
+static REFUSED: Throttle = Throttle::new("refused connection", Level::WARN, 10);
+/// Failed accepts (descriptors exhausted).
+static ACCEPT_FAILED: Throttle = Throttle::new("failed accept", Level::WARN, 10);
 
 /// Why the accept loop ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -74,32 +83,59 @@ fn start_connection(
     tracker: &TaskTracker,
     surface: Surface,
 ) {
-    let max = shared.limits.borrow().max_connections;
-    if tracker.len() >= max {
-        tracker.spawn(refuse(stream, max));
-        return;
+    let peer = match peer::peer_of(&stream) {
+        Ok(peer) => peer,
+        Err(e) => return tracing::warn!("cannot read peer credentials: {e}"),
+    };
+    // Another user on the control socket never takes one of its slots: it is only refused.
+    let taken = if surface == Surface::Control && !peer::allowed(peer, shared.own_uid) {
+        None
+    } else {
+        let limits = *shared.limits.borrow();
+        Some(shared.slots.take(surface, peer.uid, &limits))
+    };
+    match taken {
+        Some(Ok(slot)) => {
+            let shared = Arc::clone(shared);
+            tracker.spawn(async move {
+                connection::serve(stream, &shared, surface, peer).await;
+                drop(slot);
+                shared.activity.touch();
+            });
+        }
+        refused => {
+            // Refusals take a moment to write; past a few at once, close without a word.
+            let Some(slot) = shared.slots.take_refusing() else {
+                return tracing::debug!(uid = peer.uid, "closed a connection: too many refusals");
+            };
+            let own_uid = shared.own_uid;
+            tracker.spawn(async move {
+                match refused {
+                    Some(Err(refusal)) => refuse(stream, &refusal).await,
+                    _ => connection::refuse_peer(stream, peer, own_uid).await,
+                }
+                drop(slot);
+            });
+        }
     }
-    let shared = Arc::clone(shared);
-    tracker.spawn(async move {
-        connection::serve(stream, &shared, surface).await;
-        shared.activity.touch();
-    });
 }
 
-/// Past the connection limit: a clear error instead of a silent queue. The client's request is
+/// Past a connection limit: a clear error instead of a silent queue. The client's request is
 /// left unread, so it is drained after the reply: closing with unread input would reset the
 /// connection, and the client would lose the error.
-async fn refuse(mut stream: tokio::net::UnixStream, max: usize) {
-    let error = RpcError::new(
-        codes::UNAVAILABLE,
-        format!("Too many connections (limit {max}); try again"),
-    );
+async fn refuse(mut stream: tokio::net::UnixStream, refusal: &Refusal) {
+    if REFUSED.admit() {
+        tracing::warn!("refused a connection: {refusal}");
+    }
+    let error = RpcError::new(codes::UNAVAILABLE, refusal.to_string());
     let response = Response::error(Value::Null, error);
     connection::reply(&mut stream, &response, Duration::from_secs(1), true).await;
 }
 
 /// `accept` fails on fd exhaustion (EMFILE) among others; back off instead of spinning.
 async fn accept_failed(e: std::io::Error) {
-    tracing::warn!("accept failed: {e}");
+    if ACCEPT_FAILED.admit() {
+        tracing::warn!("accept failed: {e}");
+    }
     tokio::time::sleep(Duration::from_millis(50)).await;
 }

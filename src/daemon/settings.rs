@@ -6,16 +6,39 @@ use crate::paths::Paths;
 use std::path::PathBuf;
 use std::time::Duration;
 
-/// Per-connection limits; SIGHUP can change them while the daemon runs.
+/// Connection limits; SIGHUP can change them while the daemon runs.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Limits {
     /// Largest request line, in bytes.
     pub max_request_bytes: usize,
     /// Time a client has to send its request line.
     pub read_timeout: Duration,
-    /// Connections served at once.
+    /// Connections served at once on the control socket.
     pub max_connections: usize,
+    /// Connections served at once on the capability socket.
+    pub max_cap_connections: usize,
+    /// Of those, how many one uid may hold.
+    pub max_cap_connections_per_uid: usize,
+    /// Bytes of unfinished request lines held across each socket's connections.
+    pub max_buffered_bytes: usize,
 }
+
+impl Default for Limits {
+    fn default() -> Limits {
+        Limits {
+            max_request_bytes: 1 << 20,
+            read_timeout: Duration::from_secs(30),
+            max_connections: 256,
+            max_cap_connections: 256,
+            max_cap_connections_per_uid: 64,
+            max_buffered_bytes: 64 << 20,
+        }
+    }
+}
+
+/// The log file's size at rotation, unless configured: with the one old file kept, the log
+/// takes at most twice this.
+pub const DEFAULT_MAX_LOG_BYTES: u64 = 16 << 20;
 
 /// Everything the daemon needs to know to run.
 #[derive(Debug, Clone)]
@@ -40,6 +63,8 @@ pub struct Settings {
     pub log_level: String,
     /// Where logs go instead of stderr, if set.
     pub log_file: Option<PathBuf>,
+    /// The size at which the log file is rotated.
+    pub max_log_bytes: u64,
     /// The config file these settings were read from, if any (re-read on SIGHUP).
     pub config_path: Option<PathBuf>,
 }
@@ -69,6 +94,7 @@ impl Settings {
             |flag: Option<f64>, file: Option<f64>| flag.or(file).map(Duration::from_secs_f64);
         let socket = options.socket.as_ref().or(config.socket.as_ref());
         let db = options.db.as_ref().or(config.db.as_ref());
+        let defaults = Limits::default();
         Settings {
             paths: Paths::from_env()
                 .with_overrides(socket.map(|p| p.as_path()), db.map(|p| p.as_path())),
@@ -81,13 +107,25 @@ impl Settings {
                 max_request_bytes: options
                     .max_request_bytes
                     .or(config.max_request_bytes)
-                    .unwrap_or(1 << 20),
+                    .unwrap_or(defaults.max_request_bytes),
                 read_timeout: secs(options.read_timeout, config.read_timeout)
-                    .unwrap_or(Duration::from_secs(30)),
+                    .unwrap_or(defaults.read_timeout),
                 max_connections: options
                     .max_connections
                     .or(config.max_connections)
-                    .unwrap_or(256),
+                    .unwrap_or(defaults.max_connections),
+                max_cap_connections: options
+                    .max_cap_connections
+                    .or(config.max_cap_connections)
+                    .unwrap_or(defaults.max_cap_connections),
+                max_cap_connections_per_uid: options
+                    .max_cap_connections_per_uid
+                    .or(config.max_cap_connections_per_uid)
+                    .unwrap_or(defaults.max_cap_connections_per_uid),
+                max_buffered_bytes: options
+                    .max_buffered_bytes
+                    .or(config.max_buffered_bytes)
+                    .unwrap_or(defaults.max_buffered_bytes),
             },
             kernel: crate::kernel::KernelOptions {
                 delivery_budget: secs(options.delivery_timeout, config.delivery_timeout)
@@ -108,6 +146,10 @@ impl Settings {
                 .or(config.log_level.clone())
                 .unwrap_or_else(|| "info".into()),
             log_file: options.log_file.clone().or(config.log_file.clone()),
+            max_log_bytes: options
+                .max_log_bytes
+                .or(config.max_log_bytes)
+                .unwrap_or(DEFAULT_MAX_LOG_BYTES),
             config_path,
         }
     }
@@ -146,6 +188,10 @@ mod tests {
         assert_eq!(s.limits.read_timeout, Duration::from_secs(2));
         assert_eq!(s.limits.max_request_bytes, 64);
         assert_eq!(s.limits.max_connections, 256);
+        assert_eq!(s.limits.max_cap_connections, 256);
+        assert_eq!(s.limits.max_cap_connections_per_uid, 64);
+        assert_eq!(s.limits.max_buffered_bytes, 64 << 20);
+        assert_eq!(s.max_log_bytes, 16 << 20);
         assert_eq!(s.drain_timeout, Duration::from_secs(10));
         assert_eq!(s.idle_timeout, None);
         assert_eq!(s.log_level, "info");

@@ -1,10 +1,14 @@
 //! The state every connection shares: the kernel's handle, the limits, the daemon's identity
-//! and stop signal, and when the last connection ended (for idle exit).
+//! and stop signal, the connection slots and buffer budget, and when the last connection ended
+//! (for idle exit).
 
+use super::budget::Budget;
+use super::connection::Surface;
 use super::settings::Limits;
+use super::slots::Slots;
 use crate::kernel::KernelHandle;
 use serde_json::Value;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use tokio::sync::{Notify, watch};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
@@ -23,6 +27,12 @@ pub struct Shared {
     pub own_uid: u32,
     /// When the last connection ended.
     pub(super) activity: Activity,
+    /// Who holds the connection slots.
+    pub(super) slots: Arc<Slots>,
+    /// The bytes of unfinished request lines held on the control socket.
+    control_buffered: Budget,
+    /// The same on the capability socket, so that strangers cannot spend the owner's.
+    caps_buffered: Budget,
 }
 
 impl Shared {
@@ -42,6 +52,17 @@ impl Shared {
             shutdown,
             own_uid,
             activity: Activity::new(),
+            slots: Arc::default(),
+            control_buffered: Budget::default(),
+            caps_buffered: Budget::default(),
+        }
+    }
+
+    /// The buffer budget of the connections on `surface`.
+    pub(super) fn buffered(&self, surface: Surface) -> &Budget {
+        match surface {
+            Surface::Control => &self.control_buffered,
+            Surface::Capabilities => &self.caps_buffered,
         }
     }
 }

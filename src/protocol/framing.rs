@@ -37,9 +37,24 @@ impl LineBuffer {
         self.bytes.is_empty()
     }
 
+    /// The bytes the buffer will have allocated once `more` bytes are pushed: what a
+    /// connection reserves from the daemon's budget before pushing them. It grows by doubling,
+    /// but never past what the size cap can need.
+    pub fn capacity_after(&self, more: usize) -> usize {
+        let (len, capacity) = (self.bytes.len(), self.bytes.capacity());
+        let needed = len + more;
+        if needed <= capacity {
+            capacity
+        } else {
+            (2 * capacity).clamp(needed, needed.max(self.max + 1))
+        }
+    }
+
     /// Appends `chunk` and reports whether a line is complete.
     pub fn push(&mut self, chunk: &[u8]) -> Frame {
         let searched = self.bytes.len();
+        let capacity = self.capacity_after(chunk.len());
+        self.bytes.reserve_exact(capacity - searched);
         self.bytes.extend_from_slice(chunk);
         match self.bytes[searched..].iter().position(|&b| b == b'\n') {
             Some(offset) => self.split_at(searched + offset),
@@ -80,6 +95,18 @@ mod tests {
             panic!("no line")
         };
         assert_eq!(String::from_utf8(line).unwrap(), "{\"x\":\"\u{1F600}\"}");
+    }
+
+    #[test]
+    fn the_allocation_is_what_capacity_after_says_and_stays_near_the_cap() {
+        let mut buf = LineBuffer::new(1000);
+        assert_eq!(buf.capacity_after(0), 0, "nothing allocated before data");
+        for chunk in [10, 10, 100, 300, 500, 50] {
+            let expected = buf.capacity_after(chunk);
+            assert_eq!(buf.push(&vec![b'x'; chunk]), Frame::Incomplete);
+            assert_eq!(buf.bytes.capacity(), expected);
+        }
+        assert_eq!(buf.bytes.capacity(), 1001, "doubling stops at the cap");
     }
 
     #[test]

@@ -13,6 +13,7 @@ const CLIENT_SOURCES: &[&str] = &[
     "src/peer.rs",
     "src/lockfile.rs",
     "src/ownership.rs",
+    "src/log_file.rs",
     "src/random.rs",
     "src/vatsource",
 ];

@@ -273,6 +273,57 @@ pub fn stderr(out: &Output) -> String {
     String::from_utf8_lossy(&out.stderr).into_owned()
 }
 
+/// `ocapctl logs --follow` running, its lines read on a thread; killed on drop.
+pub struct LogFollower {
+    child: Child,
+    lines: std::sync::mpsc::Receiver<String>,
+}
+
+impl LogFollower {
+    /// Starts following `home`'s daemon log.
+    pub fn start(home: &Home) -> LogFollower {
+        use std::io::BufRead;
+        let mut child = home
+            .command(OCAPCTL)
+            .args(["logs", "--follow"])
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let (sender, lines) = std::sync::mpsc::channel();
+        let reader = std::io::BufReader::new(child.stdout.take().unwrap());
+        std::thread::spawn(move || {
+            for line in reader.lines().map_while(Result::ok) {
+                if sender.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        LogFollower { child, lines }
+    }
+
+    /// Waits up to 30 s for a line containing `wanted`, skipping the lines before it.
+    pub fn wait_for(&self, wanted: &str) {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            let line = self
+                .lines
+                .recv_timeout(left)
+                .unwrap_or_else(|_| panic!("ocapctl logs -f never showed {wanted:?}"));
+            if line.contains(wanted) {
+                return;
+            }
+        }
+    }
+}
+
+impl Drop for LogFollower {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
 /// Stops whatever daemon `home` has, so no test leaves one behind.
 pub struct Cleanup<'a>(pub &'a Home);
 

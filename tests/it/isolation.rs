@@ -160,7 +160,7 @@ fn the_kernel_facet_is_unreachable_from_the_socket_and_from_vats() {
 
 /// Launches the misbehaving test vat beside a counter (its bootstrap vat) in a subcluster of
 /// its own; returns the misbehaving vat's root kref and id.
-fn launch_misbehaving(socket: &std::path::Path) -> (String, String) {
+pub fn launch_misbehaving(socket: &std::path::Path) -> (String, String) {
     let config = json!({"config": {"bootstrap": "boot", "vats": {
         "boot": {"bundleSpec": bundle("counter")},
         "bad": {

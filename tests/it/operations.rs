@@ -1,13 +1,9 @@
 //! What an operator reaches for: `ocapd --check-config`, `ocapctl logs [-f]` and `ocapctl doctor`,
 //! end to end against real daemons in private homes.
 
-use crate::common::{Cleanup, Home, OCAPCTL, OCAPD, stderr, stdout};
+use crate::common::{Cleanup, Home, LogFollower, OCAPCTL, OCAPD, stderr, stdout};
 use serde_json::Value;
-use std::io::{BufRead, BufReader};
 use std::os::unix::fs::PermissionsExt;
-use std::process::Stdio;
-use std::sync::mpsc;
-use std::time::Duration;
 
 fn write_config(home: &Home, text: &str) {
     let dir = home.path().join("config/ocap");
@@ -33,7 +29,11 @@ fn check_config_prints_the_effective_configuration_or_exits_78() {
         "read-timeout = 3.0  # command line or environment",
         "log-level = \"debug\"  # config file",
         "max-connections = 256  # default",
+        "max-cap-connections = 256  # default",
+        "max-cap-connections-per-uid = 64  # default",
+        "max-buffered-bytes = 67108864  # default",
         "# log-file is not set",
+        "max-log-bytes = 16777216  # default",
     ] {
         assert!(
             text.lines().any(|l| l == line || l.starts_with(line)),
@@ -74,35 +74,11 @@ fn logs_print_the_detached_daemons_log_and_follow_it() {
     assert_eq!(last.lines().count(), 1, "{last}");
     assert!(log.ends_with(&last));
 
-    let mut follow = home
-        .command(OCAPCTL)
-        .args(["logs", "--follow"])
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let (lines, seen) = mpsc::channel();
-    let reader = BufReader::new(follow.stdout.take().unwrap());
-    std::thread::spawn(move || {
-        for line in reader.lines().map_while(Result::ok) {
-            if lines.send(line).is_err() {
-                break;
-            }
-        }
-    });
-    let wait_for = |wanted: &str| loop {
-        let line = seen
-            .recv_timeout(Duration::from_secs(30))
-            .unwrap_or_else(|_| panic!("no log line with {wanted:?}"));
-        if line.contains(wanted) {
-            break;
-        }
-    };
-    wait_for("ready in");
+    let follow = LogFollower::start(&home);
+    follow.wait_for("ready in");
     // Stopping the daemon appends to the file; the follower prints it.
     drop(cleanup);
-    wait_for("stopped");
-    follow.kill().unwrap();
-    follow.wait().unwrap();
+    follow.wait_for("stopped");
 }
 
 fn doctor(home: &Home, configure: impl FnOnce(&mut std::process::Command)) -> (Option<i32>, Value) {
