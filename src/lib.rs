@@ -2,7 +2,7 @@
 //!
 //! A map of the crate:
 //! - [`paths`]: where the socket, database, lock and log live; shared by both binaries.
-//! - [`protocol`]: the control socket's JSON-RPC framing, requests, responses and error codes.
+//! - [`jsonrpc`]: the control socket's JSON-RPC framing, requests, responses and error codes.
 //! - [`peer`]: who is at the other end of a Unix socket (peer credentials).
 //! - [`random`]: OS randomness and UUIDs.
 //! - [`lockfile`]: the one-daemon-per-database lock, and a probe for it.
@@ -17,7 +17,7 @@
 //! - [`remote`]: kernel-to-kernel federation over libp2p (feature `remote`).
 //! - [`vatsource`]: plain ES-module vat sources turned into reference bundles (no JavaScript engine).
 //!
-//! `ocapctl` uses only `paths`, `protocol`, `peer`, `lockfile`, `ownership`, `log_file`, `random`,
+//! `ocapctl` uses only `paths`, `jsonrpc`, `peer`, `lockfile`, `ownership`, `log_file`, `random`,
 //! `capdata`, `vatsource` and `client`, so it carries no
 //! async runtime, no SQLite and no JavaScript engine.
 
@@ -26,6 +26,7 @@
 pub mod capdata;
 pub mod client;
 pub mod daemon;
+pub mod jsonrpc;
 pub mod kernel;
 pub mod lockfile;
 pub mod log_file;
@@ -33,7 +34,6 @@ pub mod manpage;
 pub mod ownership;
 pub mod paths;
 pub mod peer;
-pub mod protocol;
 pub mod random;
 #[cfg(feature = "remote")]
 pub mod remote;

@@ -1,7 +1,7 @@
 //! One request over the control socket: connect, write the line, read the reply line.
 
 use super::{ClientError, Target};
-use crate::protocol::{Response, client_request_line};
+use crate::jsonrpc::{Response, client_request_line};
 use serde_json::Value;
 use std::io::{self, BufRead, BufReader, Write};
 use std::os::unix::net::UnixStream;

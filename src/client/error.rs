@@ -1,6 +1,6 @@
 //! Client errors and the exit codes `ocapctl` maps them to (documented in its `--help`).
 
-use crate::protocol::{RpcError, codes};
+use crate::jsonrpc::{RpcError, codes};
 use std::path::PathBuf;
 
 /// `ocapctl`'s exit codes.

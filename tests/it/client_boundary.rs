@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 const CLIENT_SOURCES: &[&str] = &[
     "src/bin/ocapctl.rs",
     "src/client",
-    "src/protocol",
+    "src/jsonrpc",
     "src/capdata",
     "src/paths.rs",
     "src/peer.rs",

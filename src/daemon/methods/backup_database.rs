@@ -3,8 +3,8 @@
 
 use super::superstruct::{self, Kind};
 use crate::daemon::shared::Shared;
+use crate::jsonrpc::RpcError;
 use crate::kernel::store::backup;
-use crate::protocol::RpcError;
 use serde_json::Value;
 use std::path::PathBuf;
 

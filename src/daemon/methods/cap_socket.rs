@@ -4,7 +4,7 @@
 
 use super::capabilities;
 use crate::daemon::shared::Shared;
-use crate::protocol::{RpcError, codes};
+use crate::jsonrpc::{RpcError, codes};
 use serde_json::{Value, json};
 
 /// The methods served here, with what they do.

@@ -4,8 +4,8 @@
 
 use super::superstruct::{self, Field, Kind};
 use crate::daemon::shared::Shared;
+use crate::jsonrpc::RpcError;
 use crate::kernel::{Call, IssueOptions, Redeemable, now_ms};
-use crate::protocol::RpcError;
 use serde_json::{Map, Value};
 
 /// The kernel call for a capability `method`, or `None` if it is not one.

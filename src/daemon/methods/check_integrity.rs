@@ -3,8 +3,8 @@
 
 use super::superstruct;
 use crate::daemon::shared::Shared;
+use crate::jsonrpc::RpcError;
 use crate::kernel::fsck::fsck;
-use crate::protocol::RpcError;
 use serde_json::Value;
 
 /// Runs the check on its own read-only connection, off the kernel thread.

@@ -3,7 +3,7 @@
 
 use super::superstruct;
 use crate::daemon::shared::Shared;
-use crate::protocol::RpcError;
+use crate::jsonrpc::RpcError;
 use serde_json::Value;
 
 /// Returns the daemon's fixed facts, gathered at start-up.

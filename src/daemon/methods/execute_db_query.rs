@@ -2,8 +2,8 @@
 
 use super::schemas;
 use crate::daemon::shared::Shared;
+use crate::jsonrpc::RpcError;
 use crate::kernel::store::{QueryLimits, read_only_query};
-use crate::protocol::RpcError;
 use serde_json::Value;
 
 /// Runs the query on a blocking thread with its own read-only connection, so a slow query never

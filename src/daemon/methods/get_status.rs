@@ -2,7 +2,7 @@
 
 use super::superstruct;
 use crate::daemon::shared::Shared;
-use crate::protocol::RpcError;
+use crate::jsonrpc::RpcError;
 use serde_json::Value;
 
 /// Validates `[]` and returns the status the kernel published with its last commit.

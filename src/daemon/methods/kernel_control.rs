@@ -3,8 +3,8 @@
 
 use super::schemas;
 use crate::daemon::shared::Shared;
+use crate::jsonrpc::RpcError;
 use crate::kernel::{Call, KernelError, LaunchPlan, Redeemable};
-use crate::protocol::RpcError;
 use serde_json::Value;
 
 /// The kernel call for `method`, or `None` if `method` is not a kernel-control method.

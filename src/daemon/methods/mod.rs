@@ -16,7 +16,7 @@ pub mod schemas;
 pub mod superstruct;
 
 use super::shared::Shared;
-use crate::protocol::RpcError;
+use crate::jsonrpc::RpcError;
 use serde_json::Value;
 
 /// Runs `method` with `params`. (`shutdown` never gets here: the connection handles it, since

@@ -6,8 +6,8 @@
 //! `PROPTEST_CASES` sets the number of cases (default 512 here).
 
 use super::{kernel_control, schemas};
+use crate::jsonrpc::codes;
 use crate::kernel::LaunchPlan;
-use crate::protocol::codes;
 use proptest::collection::vec;
 use proptest::prelude::*;
 use serde_json::{Map, Value, json};

@@ -15,8 +15,8 @@
 //! | `registerLocationHints` | `{peerId: string, hints: string[]}` | [`location_hints`] |
 
 use super::superstruct::{self, Field, Kind};
+use crate::jsonrpc::RpcError;
 use crate::kernel::config::{ALLOWED_GLOBAL_NAMES, ClusterConfig};
-use crate::protocol::RpcError;
 use serde_json::{Map, Value};
 
 /// `EmptyJsonArray`: the params of `getStatus`, `terminateAllVats`, `collectGarbage` and

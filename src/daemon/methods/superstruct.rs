@@ -10,7 +10,7 @@
 //! refinement (`min`, `empty`), which runs only if nothing else failed.
 
 use crate::capdata::{js_entries, js_number_to_string};
-use crate::protocol::RpcError;
+use crate::jsonrpc::RpcError;
 use serde_json::{Map, Value};
 
 /// A field of an object schema: its name and what it must hold.

@@ -67,7 +67,7 @@ pub fn client_request_line(id: &str, method: &str, params: Option<&Value>) -> St
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::protocol::codes;
+    use crate::jsonrpc::codes;
 
     fn parse(text: &str) -> Result<Request, (RequestId, RpcError)> {
         Request::parse(text.as_bytes())
