@@ -52,6 +52,7 @@ pub fn run(options: Options) -> u8 {
     if options.check_config {
         return check_config::run(&options);
     }
+    share_malloc_arenas();
     let started = Instant::now();
     let mut settings = match Settings::load(&options) {
         Ok(settings) => settings,
@@ -330,5 +331,16 @@ impl Daemon {
             Err(e) => tracing::warn!("reload failed, keeping the current configuration: {e}"),
         }
         notify::ready("reloaded");
+    }
+}
+
+/// Each vat's runtime allocates on a thread of its own, and glibc would give each such thread a
+/// malloc arena of its own (about 1 MiB more per started vat). Vats run one at a time, so two
+/// arenas shared by every thread cost no contention and keep a vat at about 5 MiB.
+fn share_malloc_arenas() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: mallopt only sets an allocator parameter; called before any other thread exists.
+    unsafe {
+        libc::mallopt(libc::M_ARENA_MAX, 2);
     }
 }
