@@ -2,8 +2,9 @@
 
 use super::{Result, State};
 
-/// Keys that survive `clearState`: the kernel's identity (spec §2.6).
-const IDENTITY: [&str; 3] = ["keySeed", "peerId", "ocapURLKey"];
+/// Keys that survive `clearState`: the kernel's identity (spec §2.6), and the options remote
+/// comms run with (they go on, as a new incarnation).
+const IDENTITY: [&str; 4] = ["keySeed", "peerId", "ocapURLKey", "remoteCommsOptions"];
 
 /// The kernel services every kernel registers, in allocation order: `ko1`, `ko2`, `ko3`.
 pub const SERVICES: [&str; 3] = [
@@ -56,7 +57,8 @@ impl State {
         Ok(self.store.set("initialized", "true")?)
     }
 
-    /// Wipes both tables and starts afresh, keeping only the identity keys (`clearState`).
+    /// Wipes both tables and starts afresh, keeping only the identity keys and the remote-comms
+    /// options (`clearState`).
     pub fn reset(&mut self) -> Result<()> {
         let mut identity = Vec::new();
         for key in IDENTITY {

@@ -22,6 +22,11 @@
 //! | `incarnationId` | this kernel's incarnation (UUID), new after `clearState` | `init.rs` |
 //! | `kernelWaiters` | references held by RPC callers awaiting promises | `refcount.rs` |
 //! | `capability.<id>` | one record per issued OCAP URL (an ocap extension) | `capabilities.rs` |
+//! | `remote.<rN>` | `{peerId, hints}`: the peer a remote endpoint stands for | `remotes.rs` |
+//! | `peerIncarnation.<peerId>` | the incarnation the peer last announced | `remotes.rs` |
+//! | `remoteSeq.<rN>.nextSendSeq/startSeq/highestReceivedSeq`, `remotePending.<rN>.<seq>` | reliable delivery to and from a remote (the exact frame text pending) | `remotes.rs` |
+//! | `knownRelays`, `lastActiveTime` | `[{addr, lastSeen, isBootstrap}]`; when remote comms were last active | `remotes.rs` |
+//! | `remoteCommsOptions` | the `initRemoteComms` options (an ocap extension), kept by `clearState` | `remotes.rs` |
 //!
 //! `kv_vatstore` (liveslots' own keys, opaque to the kernel) is `vats.rs`'s too.
 //!
@@ -38,6 +43,8 @@ mod promises;
 mod queue;
 mod reap;
 mod refcount;
+#[cfg(feature = "remote")]
+mod remotes;
 mod subclusters;
 mod vats;
 
@@ -47,6 +54,8 @@ pub use init::SERVICES;
 pub use objects::RefCount;
 pub use promises::PromiseState;
 pub use queue::RunItem;
+#[cfg(feature = "remote")]
+pub use remotes::{KnownRelay, RemoteRecord};
 pub use subclusters::Subcluster;
 
 use super::error::KernelError;
