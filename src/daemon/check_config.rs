@@ -45,7 +45,8 @@ fn render(options: &Options, file: &ConfigFile, s: &Settings, path: Option<&Path
     let names = |names: &Vec<String>| {
         Value::Array(names.iter().map(|n| Value::String(n.clone())).collect())
     };
-    let rows: [(&str, Option<Value>, bool, bool, &str); 12] = [
+    let r = &s.remote;
+    let rows: [(&str, Option<Value>, bool, bool, &str); 19] = [
         (
             "socket",
             Some(text(&s.paths.socket)),
@@ -130,6 +131,55 @@ fn render(options: &Options, file: &ConfigFile, s: &Settings, path: Option<&Path
             file.log_file.is_some(),
             "stderr, or the journal under systemd; daemon.log when detached",
         ),
+        (
+            "remote-start",
+            Some(Value::Boolean(r.start)),
+            options.remote_start,
+            file.remote_start.is_some(),
+            "",
+        ),
+        (
+            "remote-listen",
+            Some(names(&r.listen)),
+            !options.remote_listen.is_empty(),
+            file.remote_listen.is_some(),
+            "",
+        ),
+        (
+            "remote-relays",
+            Some(names(&r.relays)),
+            !options.remote_relays.is_empty(),
+            file.remote_relays.is_some(),
+            "",
+        ),
+        (
+            "remote-max-frames-per-sec",
+            Some(Value::Integer(r.max_frames_per_sec.into())),
+            options.remote_max_frames_per_sec.is_some(),
+            file.remote_max_frames_per_sec.is_some(),
+            "",
+        ),
+        (
+            "remote-max-connections",
+            Some(Value::Integer(r.max_connections.into())),
+            false,
+            file.remote_max_connections.is_some(),
+            "",
+        ),
+        (
+            "remote-ack-timeout",
+            Some(secs(r.ack_timeout)),
+            options.remote_ack_timeout.is_some(),
+            file.remote_ack_timeout.is_some(),
+            "",
+        ),
+        (
+            "remote-max-remotes",
+            Some(int(r.max_remotes)),
+            false,
+            file.remote_max_remotes.is_some(),
+            "",
+        ),
     ];
     let mut out = format!(
         "# ocapd {}: effective configuration (flags over {} over built-in defaults)\n",
@@ -170,7 +220,10 @@ mod tests {
         let text = "socket = \"/tmp/s.sock\"\ndb = \"/tmp/k.sqlite\"\nidle-timeout = 300\n\
                     drain-timeout = 2.5\nread-timeout = 4\ndelivery-timeout = 6\nreap-interval = 7\n\
                     max-request-bytes = 4096\nmax-connections = 9\nlog-level = \"ocap=debug\"\n\
-                    log-file = \"/tmp/o.log\"\nallowed-global-names = [\"Date\", \"Math\"]\n";
+                    log-file = \"/tmp/o.log\"\nallowed-global-names = [\"Date\", \"Math\"]\n\
+                    remote-start = true\nremote-listen = [\"/ip4/127.0.0.1/tcp/4001\"]\n\
+                    remote-relays = []\nremote-max-frames-per-sec = 5000\n\
+                    remote-max-connections = 50\nremote-ack-timeout = 2.5\nremote-max-remotes = 10\n";
         let (_dir, options) = config_file(text);
         let printed = check(&options).unwrap();
         assert_eq!(
@@ -178,7 +231,7 @@ mod tests {
             ConfigFile::parse(text).unwrap(),
             "{printed}"
         );
-        assert_eq!(printed.matches("# config file").count(), 12, "{printed}");
+        assert_eq!(printed.matches("# config file").count(), 19, "{printed}");
     }
 
     #[test]

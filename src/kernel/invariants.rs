@@ -511,6 +511,27 @@ impl Checker<'_> {
                 self.refer(kref, true, "extra");
             }
         }
+        for (key, kpid, text) in self.with_prefix("remoteRedemption.") {
+            if !is_promise(&kpid) || !is_kref(&kpid) {
+                self.problem(format!("{key}: {kpid:?} is not a promise"));
+                continue;
+            }
+            self.refer(&kpid, true, &key);
+            let row = self.promises.get(&kpid).cloned().unwrap_or_default();
+            if row.state.as_deref() != Some("unresolved")
+                || row.decider.as_deref() != Some("kernel")
+            {
+                self.problem(format!(
+                    "{key} awaits an answer for {kpid}, which is not an unresolved promise the kernel decides"
+                ));
+            }
+            let remote = serde_json::from_str::<Value>(&text)
+                .ok()
+                .and_then(|r| r["remote"].as_str().map(String::from));
+            if !remote.is_some_and(|r| self.kv.contains_key(&format!("remote.{r}"))) {
+                self.problem(format!("{key} names no known remote: {text}"));
+            }
+        }
     }
 
     /// Queues are well formed, and their items count.

@@ -68,6 +68,11 @@ impl Warehouse {
         vats
     }
 
+    /// Deliveries between `bringOutYourDead`s (also the pace of those sent to remotes).
+    pub fn reap_interval(&self) -> u32 {
+        self.options.reap_interval
+    }
+
     /// Whether `vat` is loaded.
     pub fn is_loaded(&self, vat: &str) -> bool {
         self.loaded.contains_key(vat)

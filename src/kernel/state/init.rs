@@ -86,6 +86,15 @@ impl State {
         Ok(self.service("kernelFacet")?.as_deref() == Some(kref))
     }
 
+    /// Pins an object unless it is pinned already.
+    pub fn pin_once(&self, kref: &str) -> Result<()> {
+        let pinned = self.store.get("pinnedObjects")?.unwrap_or_default();
+        if pinned.split(',').any(|k| k == kref) {
+            return Ok(());
+        }
+        self.pin(kref)
+    }
+
     /// Pins an object so it is never collected (`pinnedObjects`, +1,+1).
     fn pin(&self, kref: &str) -> Result<()> {
         self.incref(kref, true)?;

@@ -27,6 +27,7 @@
 //! | `remoteSeq.<rN>.nextSendSeq/startSeq/highestReceivedSeq`, `remotePending.<rN>.<seq>` | reliable delivery to and from a remote (the exact frame text pending) | `remotes.rs` |
 //! | `knownRelays`, `lastActiveTime` | `[{addr, lastSeen, isBootstrap}]`; when remote comms were last active | `remotes.rs` |
 //! | `remoteCommsOptions` | the `initRemoteComms` options (an ocap extension), kept by `clearState` | `remotes.rs` |
+//! | `remoteRedemption.<kpid>` | `{remote, deadline, pin}`: another kernel's URL being redeemed (an ocap extension) | `remotes.rs` |
 //!
 //! `kv_vatstore` (liveslots' own keys, opaque to the kernel) is `vats.rs`'s too.
 //!
@@ -55,7 +56,7 @@ pub use objects::RefCount;
 pub use promises::PromiseState;
 pub use queue::RunItem;
 #[cfg(feature = "remote")]
-pub use remotes::{KnownRelay, RemoteRecord};
+pub use remotes::{KnownRelay, Redemption, RemoteRecord};
 pub use subclusters::Subcluster;
 
 use super::error::KernelError;
@@ -71,7 +72,8 @@ pub type Result<T> = std::result::Result<T, KernelError>;
 pub struct State {
     store: Store,
     maybe_free: BTreeSet<String>,
-    saved_maybe_free: Option<BTreeSet<String>>,
+    /// The bookkeeping as each open savepoint began (savepoints nest).
+    saved_maybe_free: Vec<BTreeSet<String>>,
 }
 
 impl State {
@@ -80,7 +82,7 @@ impl State {
         State {
             store,
             maybe_free: BTreeSet::new(),
-            saved_maybe_free: None,
+            saved_maybe_free: Vec::new(),
         }
     }
 
@@ -96,21 +98,22 @@ impl State {
     }
 
     /// Starts a crank: a savepoint, and a copy of the in-memory bookkeeping to restore on abort.
+    /// Savepoints nest (a piece of a crank that may be undone on its own is one).
     pub fn begin_crank(&mut self) -> Result<()> {
         self.store.savepoint()?;
-        self.saved_maybe_free = Some(self.maybe_free.clone());
+        self.saved_maybe_free.push(self.maybe_free.clone());
         Ok(())
     }
 
     /// Keeps the crank's effects.
     pub fn commit_crank(&mut self) -> Result<()> {
-        self.saved_maybe_free = None;
+        self.saved_maybe_free.pop();
         Ok(self.store.release()?)
     }
 
     /// Undoes the crank's effects, in the database and in memory.
     pub fn abort_crank(&mut self) -> Result<()> {
-        if let Some(saved) = self.saved_maybe_free.take() {
+        if let Some(saved) = self.saved_maybe_free.pop() {
             self.maybe_free = saved;
         }
         Ok(self.store.rollback()?)
@@ -120,7 +123,7 @@ impl State {
     /// in-memory bookkeeping that went with it.
     pub fn forget_uncommitted(&mut self) -> Result<()> {
         self.maybe_free.clear();
-        self.saved_maybe_free = None;
+        self.saved_maybe_free.clear();
         Ok(self.store.abandon()?)
     }
 

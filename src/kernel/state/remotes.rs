@@ -33,6 +33,21 @@ pub struct KnownRelay {
     pub is_bootstrap: bool,
 }
 
+/// A redemption of another kernel's OCAP URL awaiting its answer (`remoteRedemption.<kpid>`,
+/// an ocap extension): the promise it settles is the reply key, and the record holds a
+/// reference on it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Redemption {
+    /// The remote asked.
+    pub remote: String,
+    /// When it fails for want of an answer, in milliseconds since the epoch.
+    pub deadline: u64,
+    /// Whether the object is pinned once it arrives (a kref handed to an RPC caller, which
+    /// holds no reference).
+    pub pin: bool,
+}
+
 const KNOWN_RELAYS: &str = "knownRelays";
 const OPTIONS: &str = "remoteCommsOptions";
 const LAST_ACTIVE: &str = "lastActiveTime";
@@ -145,6 +160,39 @@ impl State {
             }
         }
         Ok(())
+    }
+
+    /// Records a redemption awaiting its answer; the record holds a reference on `kpid`.
+    pub fn put_redemption(&self, kpid: &str, redemption: &Redemption) -> Result<()> {
+        self.set_json(&format!("remoteRedemption.{kpid}"), redemption)?;
+        self.incref(kpid, true)
+    }
+
+    /// The redemption settling `kpid`, if one awaits its answer.
+    pub fn redemption(&self, kpid: &str) -> Result<Option<Redemption>> {
+        let key = format!("remoteRedemption.{kpid}");
+        match self.store.get(&key)? {
+            None => Ok(None),
+            Some(text) => serde_json::from_str(&text)
+                .map(Some)
+                .map_err(|e| corrupt(&key, e.to_string())),
+        }
+    }
+
+    /// Forgets a redemption (answered, failed or timed out), releasing its reference.
+    pub fn delete_redemption(&mut self, kpid: &str) -> Result<()> {
+        self.store.delete(&format!("remoteRedemption.{kpid}"))?;
+        self.decref(kpid, true)
+    }
+
+    /// Every redemption awaiting its answer, by promise.
+    pub fn redemptions(&self) -> Result<Vec<(String, Redemption)>> {
+        let mut found = Vec::new();
+        for (key, text) in self.store.scan("remoteRedemption.")? {
+            let record = serde_json::from_str(&text).map_err(|e| corrupt(&key, e.to_string()))?;
+            found.push((key["remoteRedemption.".len()..].to_string(), record));
+        }
+        Ok(found)
     }
 
     /// The relays this kernel knows (`knownRelays`).

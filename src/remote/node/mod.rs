@@ -354,6 +354,13 @@ fn parse_peer(text: &str) -> Option<PeerId> {
     text.parse().ok()
 }
 
+/// Checks a peer id text (`12D3KooW…`).
+pub fn parse_peer_id(text: &str) -> Result<(), String> {
+    parse_peer(text)
+        .map(drop)
+        .ok_or_else(|| format!("invalid peer id {text:?}"))
+}
+
 /// Checks a location hint or relay address the way the node will use it (for the RPC layer to
 /// refuse bad ones up front).
 pub fn parse_addr(text: &str) -> Result<Multiaddr, String> {
