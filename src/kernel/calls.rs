@@ -263,8 +263,13 @@ impl Kernel {
     pub(super) fn send_from_kernel(&mut self, target: String, methargs: CapData, reply: Reply) {
         match self.send_held(target, methargs) {
             Ok(kpid) => {
-                let waiter = reply_on_settlement(reply, |_, settlement| match settlement {
-                    Ok(value) => Ok(serde_json::to_value(value).expect("serializes")),
+                let waiter = reply_on_settlement(reply, |_kernel, settlement| match settlement {
+                    Ok(value) => {
+                        // The caller may use the krefs of the result at any time.
+                        #[cfg(feature = "remote")]
+                        _kernel.atomically(|k| k.keep_for_outside(&value.slots))?;
+                        Ok(serde_json::to_value(value).expect("serializes"))
+                    }
                     Err(reason) => Err(KernelError::Refused(
                         error_message(&reason).unwrap_or(reason.body),
                     )),

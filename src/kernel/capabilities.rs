@@ -76,6 +76,8 @@ impl Kernel {
         };
         self.state.put_capability(&capability)?;
         #[cfg(feature = "remote")]
+        self.keep_for_outside(&[kref.to_string()])?;
+        #[cfg(feature = "remote")]
         let hints = self.url_hints()?;
         #[cfg(not(feature = "remote"))]
         let hints = Vec::new();

@@ -153,6 +153,12 @@ impl Remotes {
         self.sink = Some(sink);
     }
 
+    /// Replaces how nodes are started (tests put a simulated network here).
+    #[cfg(test)]
+    pub fn set_starter(&mut self, starter: Starter) {
+        self.starter = starter;
+    }
+
     /// Whether `generation` is the running node's (older nodes' events are dropped).
     pub fn is_current(&self, generation: u64) -> bool {
         self.running.is_some() && generation == self.generation

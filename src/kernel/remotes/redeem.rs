@@ -242,7 +242,7 @@ impl Kernel {
             Passable::Promise { slot: kref }
         } else {
             if record.pin {
-                self.state.pin_once(&kref)?;
+                self.keep_for_outside(std::slice::from_ref(&kref))?;
             }
             Passable::Remotable {
                 slot: kref,
@@ -250,6 +250,27 @@ impl Kernel {
             }
         };
         self.settle(key, false, &encode(&value))?;
+        Ok(())
+    }
+
+    /// Pins the remotes' objects among `krefs`, which are handed outside the kernel (an RPC
+    /// result, an issued URL): nothing here holds them for the caller, so without a pin they
+    /// would be dropped at once and the kref would be dead when used. (A vat's objects need
+    /// no pin: their owner keeps them.)
+    pub(in crate::kernel) fn keep_for_outside(
+        &mut self,
+        krefs: &[String],
+    ) -> Result<(), KernelError> {
+        for kref in krefs {
+            let remote_owned = !is_promise(kref)
+                && self
+                    .state
+                    .owner(kref)?
+                    .is_some_and(|o| super::super::ids::is_remote_id(&o));
+            if remote_owned {
+                self.state.pin_once(kref)?;
+            }
+        }
         Ok(())
     }
 

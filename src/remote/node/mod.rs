@@ -133,6 +133,13 @@ pub enum Verdict {
 pub struct VerdictReply(oneshot::Sender<Verdict>);
 
 impl VerdictReply {
+    /// A reply and where its verdict arrives (for hosts that stand in for the node, as tests
+    /// of the kernel do).
+    pub fn channel() -> (VerdictReply, oneshot::Receiver<Verdict>) {
+        let (tx, rx) = oneshot::channel();
+        (VerdictReply(tx), rx)
+    }
+
     /// Answers the handshake (after the kernel committed what the verdict implies).
     pub fn send(self, verdict: Verdict) {
         let _ = self.0.send(verdict);
