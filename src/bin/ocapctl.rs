@@ -143,6 +143,9 @@ enum Command {
     /// Check the database: SQLite's integrity check and the kernel's invariants (exit 1 if
     /// anything is wrong)
     Fsck,
+    /// Show the kernels this daemon federates with: state, pending frames, last errors
+    /// (listPeers)
+    Peers,
     /// Print shell completions for ocapctl (install them where your shell looks)
     Completions {
         /// The shell
@@ -354,6 +357,7 @@ fn run(cli: &Cli, mut target: Target) -> Result<(), ClientError> {
         }
         Command::Stop => stop(&target),
         Command::Fsck => fsck(&target, cli.json),
+        Command::Peers => client::peers::show(&target, cli.json),
         Command::Backup { file } => {
             let file = std::path::absolute(file)
                 .map_err(|e| ClientError::Usage(format!("{}: {e}", file.display())))?;

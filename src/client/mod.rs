@@ -19,6 +19,7 @@ pub mod logs;
 pub mod manual;
 pub mod output;
 pub mod params;
+pub mod peers;
 mod purge;
 pub mod send;
 mod start;

@@ -9,6 +9,8 @@ mod capabilities;
 mod client_boundary;
 mod console;
 mod crash;
+#[cfg(feature = "remote")]
+mod federation;
 mod fuzz_requests;
 mod home_safety;
 mod hostile;
