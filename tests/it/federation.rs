@@ -7,7 +7,7 @@
 //! activation; no idle exit while up). Everything binds 127.0.0.1.
 
 use crate::common::{
-    Daemon, Home, OCAPCTL, OCAPD, eventually, request_line, stderr, stdout, try_request,
+    Daemon, Home, Notify, OCAPCTL, OCAPD, eventually, request_line, stderr, stdout, try_request,
 };
 use serde_json::{Value, json};
 use std::process::{Child, Command, Stdio};
@@ -33,6 +33,8 @@ pub struct Side {
     pub daemon: Option<Daemon>,
     args: Vec<String>,
     pub port: u16,
+    /// The network namespace the daemon runs in, if not the test's.
+    ns: Option<String>,
 }
 
 /// The flags every side starts with: frames unthrottled (the reference's 100/s would make the
@@ -47,6 +49,15 @@ const FLAGS: [&str; 4] = [
 impl Side {
     /// A daemon with `extra` flags (its home fresh).
     pub fn start(extra: &[&str]) -> Side {
+        Side::start_with(None, extra)
+    }
+
+    /// A daemon in network namespace `ns` (`ip netns exec`).
+    pub fn start_in(ns: &str, extra: &[&str]) -> Side {
+        Side::start_with(Some(ns.to_string()), extra)
+    }
+
+    fn start_with(ns: Option<String>, extra: &[&str]) -> Side {
         let mut args: Vec<String> = FLAGS.iter().map(|s| s.to_string()).collect();
         args.extend(extra.iter().map(|s| s.to_string()));
         let mut side = Side {
@@ -54,6 +65,7 @@ impl Side {
             daemon: None,
             args,
             port: free_port(),
+            ns,
         };
         side.up();
         side
@@ -61,7 +73,24 @@ impl Side {
 
     fn up(&mut self) {
         let args: Vec<&str> = self.args.iter().map(String::as_str).collect();
-        self.daemon = Some(self.home.daemon(&args));
+        self.daemon = Some(match &self.ns {
+            None => self.home.daemon(&args),
+            Some(ns) => {
+                // `ip netns exec` runs ocapd in the namespace (it execs: the pid is ocapd's).
+                let mut notify = Notify::new(self.home.path());
+                let child = self
+                    .home
+                    .command("ip")
+                    .args(["netns", "exec", ns, OCAPD, "--foreground"])
+                    .args(&args)
+                    .env("NOTIFY_SOCKET", &notify.path)
+                    .stderr(Stdio::null())
+                    .spawn()
+                    .unwrap();
+                notify.expect("READY=1", Duration::from_secs(20));
+                Daemon { child, notify }
+            }
+        });
     }
 
     /// Stops the daemon cleanly and starts it again over the same home.

@@ -17,6 +17,8 @@ mod hostile;
 mod http_bundles;
 mod isolation;
 mod kernel_rpc;
+#[cfg(feature = "remote")]
+mod netns;
 mod ocapctl;
 mod operations;
 mod packaging;
