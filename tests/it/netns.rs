@@ -227,3 +227,117 @@ fn link_cuts_short_and_long_across_namespaces() {
     a.assert_consistent();
     b.assert_consistent();
 }
+
+/// Runs `command` in network namespace `ns` (entered between fork and exec, as `ip netns exec`
+/// does, which itself needs netlink) and, unless `netlink`, unable to open netlink sockets, as
+/// `RestrictAddressFamilies=` without `AF_NETLINK` makes it: a seccomp filter failing
+/// `socket(AF_NETLINK, …)` with `EAFNOSUPPORT`.
+fn in_namespace(command: &mut Command, ns: &str, netlink: bool) {
+    use std::os::fd::{AsRawFd, OwnedFd};
+    use std::os::unix::process::CommandExt;
+    let handle: OwnedFd = std::fs::File::open(format!("/var/run/netns/{ns}"))
+        .unwrap()
+        .into();
+    const LD_ABS_W: u16 = 0x20;
+    const JEQ_K: u16 = 0x15;
+    const RET_K: u16 = 0x06;
+    const RET_ALLOW: u32 = 0x7fff_0000;
+    const RET_ERRNO: u32 = 0x0005_0000;
+    let filter = [
+        // seccomp_data: nr at 0, args[0] (low half, little-endian) at 16.
+        libc::sock_filter {
+            code: LD_ABS_W,
+            jt: 0,
+            jf: 0,
+            k: 0,
+        },
+        libc::sock_filter {
+            code: JEQ_K,
+            jt: 0,
+            jf: 3,
+            k: libc::SYS_socket as u32,
+        },
+        libc::sock_filter {
+            code: LD_ABS_W,
+            jt: 0,
+            jf: 0,
+            k: 16,
+        },
+        libc::sock_filter {
+            code: JEQ_K,
+            jt: 0,
+            jf: 1,
+            k: libc::AF_NETLINK as u32,
+        },
+        libc::sock_filter {
+            code: RET_K,
+            jt: 0,
+            jf: 0,
+            k: RET_ERRNO | libc::EAFNOSUPPORT as u32,
+        },
+        libc::sock_filter {
+            code: RET_K,
+            jt: 0,
+            jf: 0,
+            k: RET_ALLOW,
+        },
+    ];
+    // SAFETY: only async-signal-safe calls between fork and exec; the filter and the
+    // namespace's handle outlive them.
+    unsafe {
+        command.pre_exec(move || {
+            if libc::setns(handle.as_raw_fd(), libc::CLONE_NEWNET) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            if netlink {
+                return Ok(());
+            }
+            let program = libc::sock_fprog {
+                len: filter.len() as u16,
+                filter: filter.as_ptr() as *mut libc::sock_filter,
+            };
+            if libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0
+                || libc::prctl(
+                    libc::PR_SET_SECCOMP,
+                    libc::SECCOMP_MODE_FILTER,
+                    &program as *const libc::sock_fprog,
+                ) != 0
+            {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+}
+
+/// The state remote comms reach in a daemon that listens on every interface of a fresh
+/// namespace (only its loopback and test link), with or without netlink.
+fn listening_on_all_interfaces(ns: &str, netlink: bool) -> String {
+    let home = Home::new();
+    let mut notify = crate::common::Notify::new(home.path());
+    let mut command = home.command(OCAPD);
+    command
+        .args(["--foreground", "--remote-start"])
+        .args(["--remote-listen", "/ip4/0.0.0.0/tcp/4001"])
+        .env("NOTIFY_SOCKET", &notify.path)
+        .stderr(Stdio::null());
+    in_namespace(&mut command, ns, netlink);
+    let mut child = command.spawn().unwrap();
+    notify.expect("READY=1", Duration::from_secs(20));
+    let status = crate::common::call(&home.socket(), "getStatus", "[]");
+    let _ = child.kill();
+    let _ = child.wait();
+    status["remoteComms"]["state"].as_str().unwrap().to_string()
+}
+
+#[test]
+fn listening_on_all_interfaces_needs_netlink() {
+    let Some(ns) = namespaces() else { return };
+    // libp2p's TCP transport lists the interfaces of an unspecified listen address through
+    // rtnetlink: the units must allow AF_NETLINK for `remote-listen = ["/ip4/0.0.0.0/…"]`.
+    assert_eq!(listening_on_all_interfaces(&ns.names[1], true), "connected");
+    assert_eq!(
+        listening_on_all_interfaces(&ns.names[1], false),
+        "identity-only"
+    );
+}
