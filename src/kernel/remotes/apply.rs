@@ -33,6 +33,7 @@ impl Kernel {
         body: Body,
     ) -> Result<Option<Body>, KernelError> {
         let remote = self.remote_for_peer(peer, &[])?;
+        self.remotes.made_in_frame = 0;
         if let Body::RedeemUrl { url, reply_key } = body {
             return self.answer_redemption(&remote, &url, reply_key).map(Some);
         }

@@ -118,6 +118,8 @@ pub struct Remotes {
     last_active: Option<Instant>,
     /// The alarm last set on the node (a redemption's deadline).
     alarm: Option<u64>,
+    /// New objects and promises the frame being applied made so far (bounded per frame).
+    made_in_frame: usize,
 }
 
 impl Remotes {
@@ -140,6 +142,7 @@ impl Remotes {
             openings: (OPENINGS_BURST, Instant::now()),
             last_active: None,
             alarm: None,
+            made_in_frame: 0,
         }
     }
 
@@ -288,6 +291,10 @@ fn note_error(status: &mut PeerStatus, error: &str) {
         status.errors.remove(0);
     }
 }
+
+/// New objects and promises one frame from a peer may make here at most: each costs rows and
+/// c-list entries until the vats drop them, so a peer must not make them without bound.
+const MADE_PER_FRAME: usize = 1024;
 
 /// URL openings for remote peers allowed at once, and per second after that: each costs
 /// PBKDF2 (milliseconds of the kernel thread) unless the same URL was opened before.

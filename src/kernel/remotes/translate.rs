@@ -98,6 +98,13 @@ impl Kernel {
                 "{remote} used {eref}, which this kernel never gave it"
             )));
         }
+        self.remotes.made_in_frame += 1;
+        if self.remotes.made_in_frame > super::MADE_PER_FRAME {
+            return Err(Untranslatable::Illegal(format!(
+                "a frame may introduce at most {} new references",
+                super::MADE_PER_FRAME
+            )));
+        }
         let kref = match rref.kind {
             Kind::Promise => self.state.create_promise(Some(remote))?,
             Kind::Object => self.state.create_object(remote)?,

@@ -653,12 +653,27 @@ fn a_frame_that_cannot_be_applied_is_refused_acknowledged_and_noted() {
         "refused, and acknowledged all the same"
     );
     assert_eq!(net.nodes[0].kv("r1.c.ro+5"), None, "nothing of it was kept");
+    // A frame may not make more than 1024 new objects here.
+    let slots: Vec<String> = (1..=1025).map(|n| format!("\"ro+{n}\"")).collect();
+    let flood = format!(
+        r##""method":"deliver","params":["message","ro-1",{{"methargs":{{"body":"#[\"resume\",[]]","slots":[{}]}},"result":null}}]"##,
+        slots.join(",")
+    );
+    inject_frame(&mut net, 1, 0, &flood);
+    assert_eq!(net.nodes[0].kv("r1.c.ro+1"), None);
     let peers = net.nodes[0].call(Call::ListPeers).unwrap();
     assert!(
         peers[0]["errors"][0]
             .as_str()
             .unwrap()
             .contains("which this kernel never gave r1"),
+        "{peers}"
+    );
+    assert!(
+        peers[0]["errors"][1]
+            .as_str()
+            .unwrap()
+            .contains("at most 1024 new references"),
         "{peers}"
     );
     net.assert_invariants();
