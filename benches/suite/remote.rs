@@ -1,8 +1,9 @@
 //! Remote comms: two `ocapd` on loopback, a client of B sending `queueMessage` to the counter
 //! vat in A through B's kref for it (B → A over libp2p, A's vat, the notify back): round trip
 //! p50/p99 and messages per second, sequential and from many clients at once (pipelined on one
-//! channel); and how much A's memory grows per connected, idle peer (each an `ocapd` that
-//! redeemed a URL of A and called it once).
+//! channel); the same to a kernel service of A (no vat: what federation itself costs); and how
+//! much A's memory grows per connected, idle peer (each an `ocapd` that redeemed a URL of A and
+//! called it once).
 
 use crate::Scale;
 use crate::daemon::{Daemon, Home, cluster, launch, millis, rpc, rss_mib, send, throughput};
@@ -16,10 +17,35 @@ const FLAGS: [&str; 2] = ["--remote-max-frames-per-sec", "100000"];
 const CLIENTS: usize = 32;
 
 pub fn cases(scale: &Scale, out: &mut dyn FnMut(Figure)) {
-    for figure in round_trips(scale) {
+    for figure in round_trips(scale, Target::CounterVat) {
+        out(figure);
+    }
+    for figure in round_trips(scale, Target::KernelService) {
         out(figure);
     }
     out(memory_per_peer(scale));
+}
+
+/// What B's client calls in A.
+#[derive(Clone, Copy, PartialEq)]
+enum Target {
+    /// The counter vat's `resume` (a JavaScript delivery in A, its count in baggage).
+    CounterVat,
+    /// A kernel service (`ocapURLIssuerService.issue("x")`, answered by the kernel with an
+    /// error, no vat involved): what federation itself costs.
+    KernelService,
+}
+
+/// One `queueMessage` on a fresh connection; its reply, result or error.
+fn call(socket: &std::path::Path, target: &str, method: &str) -> serde_json::Value {
+    use std::io::{Read, Write};
+    let mut stream = std::os::unix::net::UnixStream::connect(socket).unwrap();
+    let line = json!({"jsonrpc": "2.0", "id": 1, "method": "queueMessage",
+        "params": [target, method, ["x"]]});
+    stream.write_all(format!("{line}\n").as_bytes()).unwrap();
+    let mut reply = Vec::new();
+    stream.read_to_end(&mut reply).unwrap();
+    serde_json::from_slice(&reply).unwrap()
 }
 
 /// A listening daemon with remote comms up.
@@ -64,11 +90,19 @@ fn dialler(peer: &str, addr: &str, url: &str) -> (Home, Daemon, String) {
 
 /// A's peer id and a URL for its counter vat.
 fn counter_url(home: &Home) -> (String, String) {
+    target_url(home, Target::CounterVat)
+}
+
+/// A's peer id and a URL for what the client calls.
+fn target_url(home: &Home, target: Target) -> (String, String) {
     let socket = home.socket();
-    let counter = launch(
-        &socket,
-        cluster("counter", &[("counter".into(), "counter")]),
-    );
+    let counter = match target {
+        Target::CounterVat => launch(
+            &socket,
+            cluster("counter", &[("counter".into(), "counter")]),
+        ),
+        Target::KernelService => "ko1".to_string(),
+    };
     let peer = rpc(&socket, "getStatus", json!([]))["remoteComms"]["peerId"]
         .as_str()
         .unwrap()
@@ -77,17 +111,24 @@ fn counter_url(home: &Home) -> (String, String) {
     (peer, url.as_str().unwrap().to_string())
 }
 
-fn round_trips(scale: &Scale) -> [Figure; 4] {
+fn round_trips(scale: &Scale, target: Target) -> [Figure; 4] {
     let (mut p50s, mut p99s, mut sequential, mut pipelined) =
         (Vec::new(), Vec::new(), Vec::new(), Vec::new());
     for _ in 0..scale.heavy_runs {
         let (a, _a_daemon, addr) = listener();
-        let (peer, url) = counter_url(&a);
+        let (peer, url) = target_url(&a, target);
         let (b, _b_daemon, counter) = dialler(&peer, &addr, &url);
         let socket = b.socket();
-        let resume = || {
-            let body = send(&socket, &counter, "resume", json!([]));
-            assert!(body.starts_with("#\"Counter incremented"), "{body}");
+        let resume = || match target {
+            Target::CounterVat => {
+                let body = send(&socket, &counter, "resume", json!([]));
+                assert!(body.starts_with("#\"Counter incremented"), "{body}");
+            }
+            Target::KernelService => {
+                let reply = call(&socket, &counter, "issue");
+                let error = reply["error"]["message"].as_str().unwrap_or_default();
+                assert!(error.ends_with("Argument must be a remotable"), "{reply}");
+            }
         };
         for _ in 0..10 {
             resume();
@@ -106,16 +147,33 @@ fn round_trips(scale: &Scale) -> [Figure; 4] {
         p99s.push(p99);
         pipelined.push(throughput(CLIENTS, scale.period, resume));
     }
+    let (what, p50_target, rate_target) = match target {
+        Target::CounterVat => ("to a JS vat", "< 2", "> 2,000"),
+        Target::KernelService => ("to a kernel service", "-", "-"),
+    };
     [
-        Figure::of("remote queueMessage round trip, p50 sequential", "ms", p50s).target("< 2"),
-        Figure::of("remote queueMessage round trip, p99 sequential", "ms", p99s),
-        Figure::of("remote queueMessage, sequential", "msg/s", sequential),
         Figure::of(
-            format!("remote queueMessage, pipelined ({CLIENTS} clients)"),
+            format!("remote queueMessage {what}, p50 sequential"),
+            "ms",
+            p50s,
+        )
+        .target(p50_target),
+        Figure::of(
+            format!("remote queueMessage {what}, p99 sequential"),
+            "ms",
+            p99s,
+        ),
+        Figure::of(
+            format!("remote queueMessage {what}, sequential"),
+            "msg/s",
+            sequential,
+        ),
+        Figure::of(
+            format!("remote queueMessage {what}, {CLIENTS} clients"),
             "msg/s",
             pipelined,
         )
-        .target("> 2,000"),
+        .target(rate_target),
     ]
 }
 
