@@ -69,6 +69,7 @@ impl Warehouse {
     }
 
     /// Deliveries between `bringOutYourDead`s (also the pace of those sent to remotes).
+    #[cfg_attr(not(feature = "remote"), allow(dead_code))]
     pub fn reap_interval(&self) -> u32 {
         self.options.reap_interval
     }

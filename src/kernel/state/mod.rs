@@ -149,6 +149,17 @@ impl State {
         }
     }
 
+    /// The JSON value at `key`, `None` if absent.
+    #[cfg_attr(not(feature = "remote"), allow(dead_code))]
+    fn get_json_option<T: DeserializeOwned>(&self, key: &str) -> Result<Option<T>> {
+        match self.store.get(key)? {
+            None => Ok(None),
+            Some(text) => serde_json::from_str(&text)
+                .map(Some)
+                .map_err(|e| corrupt(key, e.to_string())),
+        }
+    }
+
     fn set_json<T: Serialize>(&self, key: &str, value: &T) -> Result<()> {
         let text = serde_json::to_string(value).expect("kernel state always serializes");
         Ok(self.store.set(key, &text)?)

@@ -55,13 +55,7 @@ const LAST_ACTIVE: &str = "lastActiveTime";
 impl State {
     /// The record of remote `remote`.
     pub fn remote(&self, remote: &str) -> Result<Option<RemoteRecord>> {
-        let key = format!("remote.{remote}");
-        match self.store.get(&key)? {
-            None => Ok(None),
-            Some(text) => serde_json::from_str(&text)
-                .map(Some)
-                .map_err(|e| corrupt(&key, e.to_string())),
-        }
+        self.get_json_option(&format!("remote.{remote}"))
     }
 
     /// Writes remote `remote`'s record.
@@ -170,13 +164,7 @@ impl State {
 
     /// The redemption settling `kpid`, if one awaits its answer.
     pub fn redemption(&self, kpid: &str) -> Result<Option<Redemption>> {
-        let key = format!("remoteRedemption.{kpid}");
-        match self.store.get(&key)? {
-            None => Ok(None),
-            Some(text) => serde_json::from_str(&text)
-                .map(Some)
-                .map_err(|e| corrupt(&key, e.to_string())),
-        }
+        self.get_json_option(&format!("remoteRedemption.{kpid}"))
     }
 
     /// Forgets a redemption (answered, failed or timed out), releasing its reference.
@@ -207,12 +195,7 @@ impl State {
 
     /// The persisted `initRemoteComms` options, if remote comms were ever initialized.
     pub fn remote_comms_options(&self) -> Result<Option<Value>> {
-        match self.store.get(OPTIONS)? {
-            None => Ok(None),
-            Some(text) => serde_json::from_str(&text)
-                .map(Some)
-                .map_err(|e| corrupt(OPTIONS, e.to_string())),
-        }
+        self.get_json_option(OPTIONS)
     }
 
     /// Persists the `initRemoteComms` options.
