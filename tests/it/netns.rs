@@ -15,18 +15,25 @@ use std::time::{Duration, Instant};
 /// The namespaces and links of one test, deleted on drop.
 struct Namespaces {
     names: [String; 3],
+    /// What the names and links of this set share (the tests run side by side).
+    tag: String,
 }
 
 impl Namespaces {
     /// `relay`, `a`, `b`: relay 10.231.1.1 ↔ a 10.231.1.2, relay 10.231.2.1 ↔ b 10.231.2.2.
     fn make() -> Result<Namespaces, String> {
-        let tag = std::process::id() % 100_000;
+        static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        let tag = format!("{}{n}", std::process::id() % 10_000);
         let names = [
             format!("ocap{tag}r"),
             format!("ocap{tag}a"),
             format!("ocap{tag}b"),
         ];
-        let made = Namespaces { names };
+        let made = Namespaces {
+            names,
+            tag: tag.clone(),
+        };
         for name in &made.names {
             ip(&["netns", "add", name])?;
             ip(&["-n", name, "link", "set", "lo", "up"])?;
@@ -64,7 +71,7 @@ impl Namespaces {
 
     /// Takes A's end of its link down (`up == false`) or back up.
     fn link_a(&self, up: bool) {
-        let tag = std::process::id() % 100_000;
+        let tag = &self.tag;
         let state = if up { "up" } else { "down" };
         ip(&[
             "-n",

@@ -180,6 +180,8 @@ impl Kernel {
         self.remotes.by_peer.clear();
         self.remotes.deliveries.clear();
         self.remotes.peers.clear();
+        // The old node's events are dropped from now on; the restart makes a new generation.
+        self.remotes.generation += 1;
         self.remotes.restart = true;
     }
 

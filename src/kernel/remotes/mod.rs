@@ -215,13 +215,13 @@ impl Remotes {
     }
 
     /// The batch was lost: everything it held is dropped and the sessions it touched are
-    /// rebuilt from the store.
+    /// rebuilt from the store. A restart asked for stays asked for: the old node no longer
+    /// hears from the kernel, and a new one starts from what the store holds.
     pub fn rolled_back(&mut self) {
         if let Some(driver) = &mut self.driver {
             driver.rolled_back();
         }
         self.marks.clear();
-        self.restart = false;
     }
 
     /// Sends a command that carries nothing uncommitted (hints, a connect, a timer).
