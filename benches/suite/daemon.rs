@@ -50,9 +50,15 @@ impl Home {
 
     /// A foreground daemon, ready when its socket answers.
     pub fn daemon(&self) -> Daemon {
+        self.daemon_with(&[])
+    }
+
+    /// A foreground daemon with extra flags.
+    pub fn daemon_with(&self, args: &[&str]) -> Daemon {
         let child = self
             .command(OCAPD)
             .arg("--foreground")
+            .args(args)
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()

@@ -10,6 +10,8 @@
 
 mod daemon;
 mod kernel;
+#[cfg(feature = "remote")]
+mod remote;
 mod report;
 mod runtime;
 mod service;
@@ -64,12 +66,14 @@ impl Scale {
 
 type Section = (&'static str, fn(&Scale, &mut dyn FnMut(Figure)));
 
-const SECTIONS: [Section; 5] = [
+const SECTIONS: &[Section] = &[
     ("service", service::cases),
     ("vats", vats::cases),
     ("store", store::cases),
     ("kernel", kernel::cases),
     ("runtime", runtime::cases),
+    #[cfg(feature = "remote")]
+    ("remote", remote::cases),
 ];
 
 fn main() {
@@ -77,7 +81,7 @@ fn main() {
     let only = std::env::var("OCAP_BENCH_ONLY").ok();
     report::print_header(scale.smoke);
     let mut figures = Vec::new();
-    for (name, cases) in SECTIONS {
+    for (name, cases) in SECTIONS.iter().copied() {
         if only.as_deref().is_some_and(|o| o != name) {
             continue;
         }

@@ -21,6 +21,7 @@ pub mod manual;
 pub mod options;
 pub mod output;
 pub mod params;
+pub mod peers;
 mod purge;
 mod run;
 pub mod send;

@@ -152,6 +152,9 @@ pub enum Command {
     /// Check the database: SQLite's integrity check and the kernel's invariants (exit 1 if
     /// anything is wrong)
     Fsck,
+    /// Show the kernels this daemon federates with: state, pending frames, last errors
+    /// (listPeers)
+    Peers,
     /// Print shell completions for ocapctl (install them where your shell looks)
     Completions {
         /// The shell

@@ -45,7 +45,8 @@ fn render(options: &Options, file: &ConfigFile, s: &Settings, path: Option<&Path
     let names = |names: &Vec<String>| {
         Value::Array(names.iter().map(|n| Value::String(n.clone())).collect())
     };
-    let rows: [(&str, Option<Value>, bool, bool, &str); 16] = [
+    let r = &s.remote;
+    let rows: [(&str, Option<Value>, bool, bool, &str); 23] = [
         (
             "socket",
             Some(text(&s.paths.socket)),
@@ -160,6 +161,55 @@ fn render(options: &Options, file: &ConfigFile, s: &Settings, path: Option<&Path
             file.max_log_bytes.is_some(),
             "",
         ),
+        (
+            "remote-start",
+            Some(Value::Boolean(r.start)),
+            options.remote_start,
+            file.remote_start.is_some(),
+            "",
+        ),
+        (
+            "remote-listen",
+            Some(names(&r.listen)),
+            !options.remote_listen.is_empty(),
+            file.remote_listen.is_some(),
+            "",
+        ),
+        (
+            "remote-relays",
+            Some(names(&r.relays)),
+            !options.remote_relays.is_empty(),
+            file.remote_relays.is_some(),
+            "",
+        ),
+        (
+            "remote-max-frames-per-sec",
+            Some(Value::Integer(r.max_frames_per_sec.into())),
+            options.remote_max_frames_per_sec.is_some(),
+            file.remote_max_frames_per_sec.is_some(),
+            "",
+        ),
+        (
+            "remote-max-connections",
+            Some(Value::Integer(r.max_connections.into())),
+            false,
+            file.remote_max_connections.is_some(),
+            "",
+        ),
+        (
+            "remote-ack-timeout",
+            Some(secs(r.ack_timeout)),
+            options.remote_ack_timeout.is_some(),
+            file.remote_ack_timeout.is_some(),
+            "",
+        ),
+        (
+            "remote-max-remotes",
+            Some(int(r.max_remotes)),
+            false,
+            file.remote_max_remotes.is_some(),
+            "",
+        ),
     ];
     let mut out = format!(
         "# ocapd {}: effective configuration (flags over {} over built-in defaults)\n",
@@ -202,7 +252,10 @@ mod tests {
                     max-request-bytes = 4096\nmax-connections = 9\nmax-cap-connections = 10\n\
                     max-cap-connections-per-uid = 3\nmax-buffered-bytes = 65536\n\
                     log-level = \"ocap=debug\"\nlog-file = \"/tmp/o.log\"\nmax-log-bytes = 4096\n\
-                    allowed-global-names = [\"Date\", \"Math\"]\n";
+                    allowed-global-names = [\"Date\", \"Math\"]\n\
+                    remote-start = true\nremote-listen = [\"/ip4/127.0.0.1/tcp/4001\"]\n\
+                    remote-relays = []\nremote-max-frames-per-sec = 5000\n\
+                    remote-max-connections = 50\nremote-ack-timeout = 2.5\nremote-max-remotes = 10\n";
         let (_dir, options) = config_file(text);
         let printed = check(&options).unwrap();
         assert_eq!(
@@ -210,7 +263,7 @@ mod tests {
             ConfigFile::parse(text).unwrap(),
             "{printed}"
         );
-        assert_eq!(printed.matches("# config file").count(), 16, "{printed}");
+        assert_eq!(printed.matches("# config file").count(), 23, "{printed}");
     }
 
     #[test]

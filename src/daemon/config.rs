@@ -45,6 +45,20 @@ pub struct ConfigFile {
     pub log_file: Option<PathBuf>,
     /// As `--max-log-bytes`.
     pub max_log_bytes: Option<u64>,
+    /// As `--remote-start`: start remote comms at boot without `initRemoteComms`.
+    pub remote_start: Option<bool>,
+    /// As `--remote-listen`, as a list: direct listen addresses for remote comms.
+    pub remote_listen: Option<Vec<String>>,
+    /// As `--remote-relay`, as a list: relays for remote comms.
+    pub remote_relays: Option<Vec<String>>,
+    /// As `--remote-max-frames-per-sec`.
+    pub remote_max_frames_per_sec: Option<u32>,
+    /// Connections remote comms keep at most.
+    pub remote_max_connections: Option<u32>,
+    /// As `--remote-ack-timeout`, seconds.
+    pub remote_ack_timeout: Option<f64>,
+    /// Remote endpoints kept at most.
+    pub remote_max_remotes: Option<usize>,
 }
 
 /// Why the configuration file could not be used.
@@ -98,6 +112,7 @@ impl ConfigFile {
             ("drain-timeout", config.drain_timeout),
             ("read-timeout", config.read_timeout),
             ("delivery-timeout", config.delivery_timeout),
+            ("remote-ack-timeout", config.remote_ack_timeout),
         ] {
             if let Some(secs) = secs {
                 super::options::parse_seconds(&secs.to_string())
@@ -129,6 +144,28 @@ impl ConfigFile {
         if let Some(names) = &config.allowed_global_names {
             super::options::check_global_names(names)
                 .map_err(|e| format!("allowed-global-names: {e}"))?;
+        }
+        for (key, addrs) in [
+            ("remote-listen", &config.remote_listen),
+            ("remote-relays", &config.remote_relays),
+        ] {
+            for addr in addrs.iter().flatten() {
+                super::options::check_multiaddr(addr).map_err(|e| format!("{key}: {e}"))?;
+            }
+        }
+        for (key, n) in [
+            (
+                "remote-max-frames-per-sec",
+                config.remote_max_frames_per_sec,
+            ),
+            ("remote-max-connections", config.remote_max_connections),
+        ] {
+            if n == Some(0) {
+                return Err(format!("{key}: must be at least 1"));
+            }
+        }
+        if config.remote_max_remotes == Some(0) {
+            return Err("remote-max-remotes: must be at least 1".into());
         }
         Ok(config)
     }
@@ -198,6 +235,28 @@ mod tests {
             "{err}"
         );
         assert!(ConfigFile::parse("allowed-global-names = \"Date\"").is_err());
+    }
+
+    #[test]
+    fn remote_keys_are_checked() {
+        let c = ConfigFile::parse(
+            "remote-listen = [\"/ip4/127.0.0.1/tcp/4001\"]\nremote-max-frames-per-sec = 5000\n",
+        )
+        .unwrap();
+        assert_eq!(
+            c.remote_listen,
+            Some(vec!["/ip4/127.0.0.1/tcp/4001".into()])
+        );
+        assert_eq!(c.remote_max_frames_per_sec, Some(5000));
+        assert!(
+            ConfigFile::parse("remote-max-frames-per-sec = 0")
+                .unwrap_err()
+                .contains("remote-max-frames-per-sec")
+        );
+        if cfg!(feature = "remote") {
+            let err = ConfigFile::parse("remote-relays = [\"not an address\"]").unwrap_err();
+            assert!(err.starts_with("remote-relays: "), "{err}");
+        }
     }
 
     #[test]

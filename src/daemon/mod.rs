@@ -155,7 +155,7 @@ fn start(
     let socket = listen::local_path(&listener).unwrap_or_else(|| paths.socket.clone());
     let conn = crate::kernel::store::open(&paths.database)
         .map_err(|e| format!("{}: {e}", paths.database.display()))?;
-    let (kernel, kernel_thread) = crate::kernel::start(
+    let (kernel, kernel_thread) = crate::kernel::start_with(
         conn,
         &paths.database,
         Box::new(crate::vat::DefaultFactory {
@@ -163,6 +163,7 @@ fn start(
             ..Default::default()
         }),
         settings.kernel,
+        settings.remote.clone(),
     )
     .map_err(|e| e.to_string())?;
     // One async thread: measured faster than a 2-worker pool here (52 vs 135 µs per getStatus,

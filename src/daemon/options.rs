@@ -87,6 +87,29 @@ pub struct Options {
     /// Rotate the log file at this size, keeping one old file (PATH.1) [default: 16777216]
     #[arg(long, value_name = "BYTES", value_parser = parse_count::<u64>)]
     pub max_log_bytes: Option<u64>,
+    /// Start remote comms (kernel-to-kernel federation) at boot even if `initRemoteComms` was
+    /// never called; once called, its options are kept and remote comms always come back
+    #[arg(long)]
+    pub remote_start: bool,
+
+    /// Direct listen address for remote comms, repeatable, used when `initRemoteComms` gives
+    /// none (e.g. /ip4/0.0.0.0/tcp/4001) [default: none]
+    #[arg(long = "remote-listen", value_name = "MULTIADDR", value_parser = parse_multiaddr)]
+    pub remote_listen: Vec<String>,
+
+    /// Relay for remote comms (…/p2p/<relay id>), repeatable, besides those `initRemoteComms`
+    /// gives [default: none]
+    #[arg(long = "remote-relay", value_name = "MULTIADDR", value_parser = parse_multiaddr)]
+    pub remote_relays: Vec<String>,
+
+    /// Frames read from one peer per second at most [default: 100, the reference's]
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    pub remote_max_frames_per_sec: Option<u32>,
+
+    /// Seconds without acknowledgement before frames to a peer are resent; after 3 resends the
+    /// peer is given up on, and URL redemptions time out after 4 times it [default: 10]
+    #[arg(long, value_name = "SECS", value_parser = parse_seconds)]
+    pub remote_ack_timeout: Option<f64>,
 
     /// Configuration file [default: $XDG_CONFIG_HOME/ocap/ocapd.toml, else /etc/ocap/ocapd.toml,
     /// if it exists]
@@ -173,6 +196,20 @@ pub fn parse_count<T: std::str::FromStr + PartialOrd + From<u8>>(text: &str) -> 
             "expected a whole number of at least 1, got {text:?}"
         )),
     }
+}
+
+/// Checks a multiaddr the way remote comms will use it (without remote comms built in, any text
+/// is kept: it is never used).
+pub fn check_multiaddr(text: &str) -> Result<(), String> {
+    #[cfg(feature = "remote")]
+    crate::remote::node::parse_addr(text)?;
+    #[cfg(not(feature = "remote"))]
+    let _ = text;
+    Ok(())
+}
+
+fn parse_multiaddr(text: &str) -> Result<String, String> {
+    check_multiaddr(text).map(|()| text.to_string())
 }
 
 /// Parses a positive number of seconds (fractions allowed).

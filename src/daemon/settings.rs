@@ -57,6 +57,8 @@ pub struct Settings {
     pub limits: Limits,
     /// The kernel's delivery budget and reaping schedule.
     pub kernel: crate::kernel::KernelOptions,
+    /// How remote comms run.
+    pub remote: crate::kernel::RemoteSettings,
     /// The only globals vats may ask for (`None`: any of spec §3.2's); fixed at start.
     pub allowed_global_names: Option<Vec<String>>,
     /// The tracing filter.
@@ -135,6 +137,7 @@ impl Settings {
                     .or(config.reap_interval)
                     .unwrap_or(100),
             },
+            remote: remote_settings(options, config),
             allowed_global_names: options
                 .allowed_global_names
                 .as_ref()
@@ -154,7 +157,7 @@ impl Settings {
         }
     }
 
-    /// Re-reads the config file for SIGHUP; paths and modes stay as they are.
+    /// Re-reads the config file for SIGHUP; paths, modes and remote comms stay as they are.
     pub fn reload(&self, options: &Options) -> Result<Settings, ConfigError> {
         let config = match &self.config_path {
             Some(path) => ConfigFile::load(path, options.config.is_none())?,
@@ -166,6 +169,33 @@ impl Settings {
             log_level: fresh.log_level,
             ..self.clone()
         })
+    }
+}
+
+/// Remote comms' settings: flags over the file over the defaults (lists given as flags
+/// replace the file's).
+fn remote_settings(options: &Options, config: &ConfigFile) -> crate::kernel::RemoteSettings {
+    let defaults = crate::kernel::RemoteSettings::default();
+    let list = |flag: &Vec<String>, file: &Option<Vec<String>>| match flag.is_empty() {
+        false => flag.clone(),
+        true => file.clone().unwrap_or_default(),
+    };
+    crate::kernel::RemoteSettings {
+        start: options.remote_start || config.remote_start.unwrap_or(false),
+        listen: list(&options.remote_listen, &config.remote_listen),
+        relays: list(&options.remote_relays, &config.remote_relays),
+        max_frames_per_sec: options
+            .remote_max_frames_per_sec
+            .or(config.remote_max_frames_per_sec)
+            .unwrap_or(defaults.max_frames_per_sec),
+        max_connections: config
+            .remote_max_connections
+            .unwrap_or(defaults.max_connections),
+        ack_timeout: options
+            .remote_ack_timeout
+            .or(config.remote_ack_timeout)
+            .map_or(defaults.ack_timeout, Duration::from_secs_f64),
+        max_remotes: config.remote_max_remotes.unwrap_or(defaults.max_remotes),
     }
 }
 

@@ -42,7 +42,10 @@ impl Kernel {
         }
     }
 
+    /// Answers a waiter, then releases its hold: the answer may still need what the value
+    /// refers to (URLs issued for its slots, remotes' objects pinned for the caller).
     fn release_waiter(&mut self, kpid: &str, waiter: Waiter, settlement: Settlement) {
+        waiter(self, settlement);
         let result = self.atomically(|k| {
             k.state.release_for_waiter(kpid)?;
             k.collect_garbage()
@@ -50,7 +53,6 @@ impl Kernel {
         if let Err(e) = result {
             tracing::error!("releasing the waiter of {kpid}: {e}");
         }
-        waiter(self, settlement);
     }
 
     /// Releases the references of waiters that died with a previous kernel process (a crash:

@@ -70,6 +70,20 @@ pub enum Call {
         /// The arguments, plain JSON.
         args: Vec<Value>,
     },
+    /// `initRemoteComms {…}`: start remote comms (and keep doing so at every start).
+    #[cfg(feature = "remote")]
+    InitRemoteComms(super::remotes::RemoteOptions),
+    /// `registerLocationHints {peerId, hints}`.
+    #[cfg(feature = "remote")]
+    RegisterLocationHints {
+        /// The peer.
+        peer_id: String,
+        /// Multiaddrs where it may be found.
+        hints: Vec<String>,
+    },
+    /// `listPeers []` (extension): every remote, its connection, counts and recent errors.
+    #[cfg(feature = "remote")]
+    ListPeers,
 }
 
 impl Call {
@@ -114,6 +128,14 @@ impl Kernel {
             Call::InvokeCapability { url, method, args } => {
                 self.invoke_capability(url, method, args, reply)
             }
+            #[cfg(feature = "remote")]
+            Call::RedeemOcapUrl(url) => match self.identity.open(url) {
+                Redeemable::Elsewhere(parts) => self.redeem_remote_for_caller(parts, reply),
+                opened => {
+                    let answer = self.atomically(|k| k.simple_call(Call::RedeemOcapUrl(opened)));
+                    self.outbox.reply(reply, answer);
+                }
+            },
             call => {
                 let answer = self.atomically(|k| k.simple_call(call));
                 self.outbox.reply(reply, answer);
@@ -160,6 +182,8 @@ impl Kernel {
                 self.warehouse.clear();
                 self.drop_waiters("The kernel's state was cleared; this result will never come");
                 self.state.reset()?;
+                #[cfg(feature = "remote")]
+                self.remotes_cleared();
                 Ok(Value::Null)
             }
             Call::Revoke(kref) => {
@@ -197,6 +221,14 @@ impl Kernel {
                 self.revoke_capability(&id)?;
                 Ok(Value::Null)
             }
+            #[cfg(feature = "remote")]
+            Call::InitRemoteComms(options) => self.init_remote_comms(options),
+            #[cfg(feature = "remote")]
+            Call::RegisterLocationHints { peer_id, hints } => {
+                self.register_location_hints(&peer_id, hints)
+            }
+            #[cfg(feature = "remote")]
+            Call::ListPeers => self.list_peers(),
             Call::Launch(_) | Call::QueueMessage { .. } | Call::InvokeCapability { .. } => {
                 unreachable!("handled in Kernel::call")
             }
@@ -232,8 +264,43 @@ impl Kernel {
     pub(super) fn send_from_kernel(&mut self, target: String, methargs: CapData, reply: Reply) {
         match self.send_held(target, methargs) {
             Ok(kpid) => {
+                let waiter = reply_on_settlement(reply, |_kernel, settlement| match settlement {
+                    Ok(value) => {
+                        // The caller may use the krefs of the result at any time.
+                        #[cfg(feature = "remote")]
+                        _kernel.atomically(|k| k.keep_for_outside(&value.slots))?;
+                        Ok(serde_json::to_value(value).expect("serializes"))
+                    }
+                    Err(reason) => Err(KernelError::Refused(
+                        error_message(&reason).unwrap_or(reason.body),
+                    )),
+                });
+                self.wait_held(&kpid, waiter);
+            }
+            Err(e) => self.outbox.reply(reply, Err(e)),
+        }
+    }
+
+    /// Redeems another kernel's URL for an RPC caller: replies with the kref once the peer
+    /// answers (or the redemption fails or times out).
+    #[cfg(feature = "remote")]
+    fn redeem_remote_for_caller(&mut self, parts: super::ocap_url::Parts, reply: Reply) {
+        let started = self.atomically(|k| {
+            let kpid = k.state.create_promise(Some("kernel"))?;
+            k.state.hold_for_waiter(&kpid)?;
+            k.start_redemption(&parts, &kpid, true)?;
+            Ok(kpid)
+        });
+        match started {
+            Ok(kpid) => {
                 let waiter = reply_on_settlement(reply, |_, settlement| match settlement {
-                    Ok(value) => Ok(serde_json::to_value(value).expect("serializes")),
+                    Ok(value) => match super::router::single_reference(&value) {
+                        Some(kref) => Ok(json!(kref)),
+                        None => Err(KernelError::Refused(format!(
+                            "the redemption gave no reference: {}",
+                            value.body
+                        ))),
+                    },
                     Err(reason) => Err(KernelError::Refused(
                         error_message(&reason).unwrap_or(reason.body),
                     )),

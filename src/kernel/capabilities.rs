@@ -75,7 +75,13 @@ impl Kernel {
             minted: 0,
         };
         self.state.put_capability(&capability)?;
-        let url = ocap_url::format(&sealed.oid, &self.identity.peer_id, &[]);
+        #[cfg(feature = "remote")]
+        self.keep_for_outside(&[kref.to_string()])?;
+        #[cfg(feature = "remote")]
+        let hints = self.url_hints()?;
+        #[cfg(not(feature = "remote"))]
+        let hints = Vec::new();
+        let url = ocap_url::format(&sealed.oid, &self.identity.peer_id, &hints);
         Ok(Issued { capability, url })
     }
 
@@ -86,8 +92,7 @@ impl Kernel {
     ) -> Result<Capability, KernelError> {
         let opened = match self.identity.open(target) {
             Redeemable::Here(opened) => opened,
-            // The reference's answer for another kernel's URL when it has no networking.
-            Redeemable::Elsewhere(_) => return Err(refused("Remote comms not initialized".into())),
+            Redeemable::Elsewhere(_) => return Err(refused(self.elsewhere_refusal())),
             Redeemable::Refused(e) => return Err(url_refusal(e)),
             Redeemable::Unopened(_) => unreachable!("Identity::open opens every URL"),
         };
@@ -102,6 +107,16 @@ impl Kernel {
         capability.last_used = Some(now);
         self.state.put_capability(&capability)?;
         Ok(capability)
+    }
+
+    /// Why another kernel's URL is refused where only this kernel's are redeemed: the
+    /// reference's texts, without networking and with it.
+    fn elsewhere_refusal(&self) -> String {
+        #[cfg(feature = "remote")]
+        if self.remotes.is_running() {
+            return "ocapURL from a host that's not me".into();
+        }
+        "Remote comms not initialized".into()
     }
 
     /// Revokes the one capability `id`; the object and its other URLs are untouched.

@@ -48,7 +48,7 @@ impl Kernel {
     /// Runs one crank if there is work; returns whether there was. Vats due for
     /// `bringOutYourDead` go first, then the run queue.
     pub fn crank(&mut self) -> Result<bool, KernelError> {
-        self.state.begin_crank()?;
+        self.begin_savepoint()?;
         match self.take_work() {
             Ok(Some(Work::Reap(vat))) => {
                 let delivered = self.perform_reap(&vat);
@@ -74,7 +74,7 @@ impl Kernel {
                 Ok(true)
             }
             Ok(None) => {
-                self.state.commit_crank()?;
+                self.keep_savepoint()?;
                 Ok(false)
             }
             Err(e) => {
@@ -159,14 +159,13 @@ impl Kernel {
 
     fn finish_crank(&mut self) -> Result<(), KernelError> {
         self.collect_garbage()?;
-        self.state.commit_crank()?;
-        self.crank_committed();
+        self.keep_savepoint()?;
+        self.fire_settled_waiters();
         Ok(())
     }
 
     fn abandon_crank(&mut self) -> Result<(), KernelError> {
-        self.crank_abandoned();
-        self.state.abort_crank()
+        self.undo_savepoint()
     }
 
     /// After a rollback the item is back at the head of the queue: take it off for good and
@@ -229,6 +228,11 @@ impl Kernel {
                 Ok(Delivered::Ok)
             }
             Route::Vat(vat, kref) => self.deliver_message(item, &vat, &kref, message),
+            #[cfg(feature = "remote")]
+            Route::Remote(remote, kref) => {
+                self.deliver_to_remote(item, &remote, &kref, message)?;
+                Ok(Delivered::Ok)
+            }
         }
     }
 
@@ -273,6 +277,11 @@ impl Kernel {
         vat: &str,
         kpid: &str,
     ) -> Result<Delivered, KernelError> {
+        #[cfg(feature = "remote")]
+        if super::ids::is_remote_id(vat) {
+            self.notify_remote(item, vat, kpid)?;
+            return Ok(Delivered::Ok);
+        }
         let known =
             self.state.vat_config(vat)?.is_some() && self.state.clist_eref(vat, kpid)?.is_some();
         if !known {
@@ -303,7 +312,10 @@ impl Kernel {
     }
 
     /// `kpid` and every settled promise reachable from its value, each once.
-    fn settled_closure(&self, kpid: &str) -> Result<Vec<(String, bool, CapData)>, KernelError> {
+    pub(super) fn settled_closure(
+        &self,
+        kpid: &str,
+    ) -> Result<Vec<(String, bool, CapData)>, KernelError> {
         let mut found: Vec<(String, bool, CapData)> = Vec::new();
         let mut pending = vec![kpid.to_string()];
         while let Some(next) = pending.pop() {

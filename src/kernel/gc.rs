@@ -9,20 +9,66 @@ use super::state::PromiseState;
 impl Kernel {
     /// Frees every promise and orphaned object whose counts reached zero, repeatedly, since
     /// freeing a promise releases the refs in its value.
+    /// Remotes' objects that nothing here reaches any more are dropped, and those nothing
+    /// recognizes retired, and their owners told (`dropExports`, `retireExports`).
     pub(super) fn collect_garbage(&mut self) -> Result<(), KernelError> {
+        #[cfg(feature = "remote")]
+        let mut remote_gc = Vec::new();
         loop {
             let candidates = self.state.take_maybe_free();
             if candidates.is_empty() {
-                return Ok(());
+                break;
             }
             for kref in candidates {
                 if is_promise(&kref) {
                     self.free_promise(&kref)?
                 } else {
+                    #[cfg(feature = "remote")]
+                    remote_gc.extend(self.unreferenced_import(&kref)?);
                     self.free_object(&kref)?
                 }
             }
         }
+        #[cfg(feature = "remote")]
+        if !remote_gc.is_empty() {
+            self.send_remote_gc(remote_gc)?;
+        }
+        Ok(())
+    }
+
+    /// What to tell a remote about its object `kref`: once only its owner's own c-list entry
+    /// reaches it, the entry is dropped (`dropExports`); once only that entry recognizes it,
+    /// the entry goes and the object with it (`retireExports`).
+    #[cfg(feature = "remote")]
+    fn unreferenced_import(
+        &mut self,
+        kref: &str,
+    ) -> Result<Vec<super::remotes::RemoteGc>, KernelError> {
+        use super::remotes::RemoteGc;
+        use super::state::Flag;
+        let Some(remote) = self
+            .state
+            .owner(kref)?
+            .filter(|o| super::ids::is_remote_id(o))
+        else {
+            return Ok(Vec::new());
+        };
+        let Some((flag, eref)) = self.state.clist_eref(&remote, kref)? else {
+            return Ok(Vec::new());
+        };
+        let mut count = self.state.refcount(kref)?;
+        let mut actions = Vec::new();
+        if flag == Flag::Reachable && count.reachable == 1 {
+            self.state.clist_drop(&remote, kref)?;
+            count.reachable = 0;
+            actions.push(RemoteGc::Drop(remote.clone(), eref.clone()));
+        }
+        if count.reachable == 0 && count.recognizable == 1 {
+            self.state.orphan(kref)?;
+            self.state.clist_remove(&remote, kref)?;
+            actions.push(RemoteGc::Retire(remote, eref));
+        }
+        Ok(actions)
     }
 
     fn free_promise(&mut self, kpid: &str) -> Result<(), KernelError> {

@@ -79,6 +79,16 @@ pub fn load_or_create(state: &State) -> Result<Identity, KernelError> {
     })
 }
 
+/// The kernel's `keySeed` (the Ed25519 seed of its libp2p identity).
+#[cfg(feature = "remote")]
+pub(super) fn key_seed(state: &State) -> Result<[u8; 32], KernelError> {
+    let hex = state.key_seed()?.ok_or_else(|| KernelError::Corrupt {
+        key: "keySeed".into(),
+        detail: "missing".into(),
+    })?;
+    from_hex(&hex, "keySeed")
+}
+
 /// libp2p's peer id of an Ed25519 key: base58btc of the identity multihash (`0x00`, length 36)
 /// of the protobuf `PublicKey {Type: Ed25519 (1), Data: 32 bytes}`.
 pub fn peer_id_of(seed: &[u8; 32]) -> String {

@@ -11,6 +11,27 @@ pub fn is_vat_id(s: &str) -> bool {
     numbered(s, "v")
 }
 
+/// `^r\d+$`: a remote endpoint.
+pub fn is_remote_id(s: &str) -> bool {
+    numbered(s, "r")
+}
+
+/// A remote ref in this kernel's frame (spec §4.1 `RRef`): `ro±N`, `rp±N`.
+pub fn is_rref(s: &str) -> bool {
+    ["ro+", "ro-", "rp+", "rp-"]
+        .iter()
+        .any(|p| s.strip_prefix(p).is_some_and(|n| numbered(n, "")))
+}
+
+/// Whether an endpoint's ref was allocated by the endpoint (its export, `o+…`/`p+…` of a vat,
+/// `ro+…`/`rp+…` of a remote) rather than by this kernel.
+pub fn is_endpoint_export(eref: &str) -> bool {
+    match eref.strip_prefix('r') {
+        Some(rest) => is_export(rest),
+        None => is_export(eref),
+    }
+}
+
 /// `^s\d+$`.
 pub fn is_subcluster_id(s: &str) -> bool {
     numbered(s, "s")
@@ -96,6 +117,10 @@ mod tests {
         );
         assert!(is_vat_id("v10") && !is_vat_id("v") && !is_vat_id("x1"));
         assert!(is_subcluster_id("s1") && !is_subcluster_id("s1a"));
+        assert!(is_remote_id("r12") && !is_remote_id("r") && !is_remote_id("remote"));
+        assert!(is_rref("ro+1") && is_rref("rp-12") && !is_rref("ro1") && !is_rref("o+1"));
+        assert!(is_endpoint_export("ro+3") && !is_endpoint_export("rp-3"));
+        assert!(is_endpoint_export("o+d6/1") && !is_endpoint_export("p-1"));
         assert!(is_export("o+d6/1") && !is_export("o-3") && is_vpromise("p+5"));
         for ephemeral in ["o+1", "o+10"] {
             assert!(is_ephemeral_export(ephemeral), "{ephemeral}");

@@ -16,7 +16,10 @@
 //!
 //! The result is one line per violation, empty when the store is consistent.
 
-use super::ids::{is_export, is_kref, is_promise, is_subcluster_id, is_vat_id, is_vref};
+use super::ids::{
+    is_endpoint_export, is_kref, is_promise, is_remote_id, is_rref, is_subcluster_id, is_vat_id,
+    is_vref,
+};
 use super::state::RunItem;
 use super::store::Store;
 use crate::capdata::CapData;
@@ -135,6 +138,7 @@ fn check_kv(
     c.check_counts();
     c.check_counters();
     c.check_misc();
+    c.check_remotes();
     c.problems
 }
 
@@ -146,9 +150,7 @@ fn kref_key(key: &str) -> Option<(&str, &str)> {
 
 /// An endpoint id: `vN` or `rN`.
 fn is_endpoint(s: &str) -> bool {
-    is_vat_id(s)
-        || s.strip_prefix('r')
-            .is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
+    is_vat_id(s) || is_remote_id(s)
 }
 
 fn number(s: &str) -> Option<u64> {
@@ -399,7 +401,7 @@ impl Checker<'_> {
                 let kind_ok = if is_vat_id(ep) {
                     is_vref(eref) && eref.starts_with(if promise { 'p' } else { 'o' })
                 } else {
-                    eref.starts_with(if promise { "rp" } else { "ro" })
+                    is_rref(eref) && eref.starts_with(if promise { "rp" } else { "ro" })
                 };
                 if !kind_ok {
                     self.problem(format!("{key}: {eref} is not a ref of the kind of {kref}"));
@@ -425,11 +427,13 @@ impl Checker<'_> {
         self.forward = forward;
     }
 
-    /// An import ref `o-N`/`p-N` was allocated by the endpoint's counter.
+    /// An import ref `o-N`/`p-N` (a remote's `ro-N`/`rp-N`) was allocated by the endpoint's
+    /// counter.
     fn check_import_counter(&mut self, ep: &str, eref: &str) {
-        let (counter, n) = if let Some(n) = suffix_number(eref, "o-") {
+        let bare = eref.strip_prefix('r').unwrap_or(eref);
+        let (counter, n) = if let Some(n) = suffix_number(bare, "o-") {
             ("e.nextObjectId", n)
-        } else if let Some(n) = suffix_number(eref, "p-") {
+        } else if let Some(n) = suffix_number(bare, "p-") {
             ("e.nextPromiseId", n)
         } else {
             return;
@@ -533,6 +537,27 @@ impl Checker<'_> {
         for (kref, n) in self.extra {
             for _ in 0..*n {
                 self.refer(kref, true, "extra");
+            }
+        }
+        for (key, kpid, text) in self.with_prefix("remoteRedemption.") {
+            if !is_promise(&kpid) || !is_kref(&kpid) {
+                self.problem(format!("{key}: {kpid:?} is not a promise"));
+                continue;
+            }
+            self.refer(&kpid, true, &key);
+            let row = self.promises.get(&kpid).cloned().unwrap_or_default();
+            if row.state.as_deref() != Some("unresolved")
+                || row.decider.as_deref() != Some("kernel")
+            {
+                self.problem(format!(
+                    "{key} awaits an answer for {kpid}, which is not an unresolved promise the kernel decides"
+                ));
+            }
+            let remote = serde_json::from_str::<Value>(&text)
+                .ok()
+                .and_then(|r| r["remote"].as_str().map(String::from));
+            if !remote.is_some_and(|r| self.kv.contains_key(&format!("remote.{r}"))) {
+                self.problem(format!("{key} names no known remote: {text}"));
             }
         }
     }
@@ -714,7 +739,7 @@ impl Checker<'_> {
                         .forward
                         .get(owner)
                         .and_then(|f| f.get(kref.as_str()))
-                        .is_some_and(|(_, eref)| is_export(eref));
+                        .is_some_and(|(_, eref)| is_endpoint_export(eref));
                     if !exported {
                         self.problem(format!(
                             "{kref} is owned by {owner}, whose c-list does not export it"
@@ -734,12 +759,12 @@ impl Checker<'_> {
                     continue;
                 }
                 let owner = self.objects.get(kref).and_then(|o| o.owner.as_deref());
-                if is_export(eref) && owner != Some(ep.as_str()) {
+                if is_endpoint_export(eref) && owner != Some(ep.as_str()) {
                     self.problems.push(format!(
                         "{ep} exports {kref} as {eref}, but its owner is {owner:?}"
                     ));
                 }
-                if !is_export(eref) && owner == Some(ep.as_str()) {
+                if !is_endpoint_export(eref) && owner == Some(ep.as_str()) {
                     self.problems
                         .push(format!("{ep} imports {kref} as {eref}, but owns it"));
                 }
@@ -809,6 +834,25 @@ impl Checker<'_> {
                 problems.push(format!(
                     "{kref} has no owner and no references but was not collected"
                 ));
+            } else if let Some(owner) = o.owner.as_deref().filter(|o| is_remote_id(o)) {
+                // Nothing here holds a remote's object but its owner's own entry: the peer
+                // should have been told (dropExports, retireExports) and the entry retired.
+                let flag = self
+                    .forward
+                    .get(owner)
+                    .and_then(|f| f.get(kref.as_str()))
+                    .map(|(flag, _)| flag.as_str());
+                if recognizable == 1 && flag.is_some() {
+                    problems.push(format!(
+                        "{kref} is owned by remote {owner} and nothing else refers to it, \
+                         but it was not retired"
+                    ));
+                } else if reachable == 1 && flag == Some("R") {
+                    problems.push(format!(
+                        "{kref} is owned by remote {owner} and nothing else reaches it, \
+                         but it was not dropped"
+                    ));
+                }
             }
         }
         self.problems.extend(problems);
@@ -832,10 +876,17 @@ impl Checker<'_> {
         let subclusters = max(&mut subclusters
             .iter()
             .map(|s| s["id"].as_str().and_then(|id| suffix_number(id, "s"))));
+        let remotes = max(&mut self
+            .kv
+            .range("remote.".to_string()..)
+            .take_while(|(k, _)| k.starts_with("remote."))
+            .map(|(k, _)| suffix_number(&k["remote.".len()..], "r"))
+            .chain(self.forward.keys().map(|k| suffix_number(k, "r"))));
         for (counter, highest) in [
             ("nextObjectId", objects),
             ("nextPromiseId", promises),
             ("nextVatId", vats),
+            ("nextRemoteId", remotes),
             ("nextSubclusterId", subclusters),
         ] {
             let next = self.kv.get(counter).and_then(|v| number(v));
@@ -882,6 +933,117 @@ impl Checker<'_> {
                     self.problem(format!("reapQueue holds {vat:?}, not an endpoint"));
                 }
             }
+        }
+    }
+}
+
+impl Checker<'_> {
+    /// The keys of `prefix`, with the rest of each key.
+    fn with_prefix(&self, prefix: &str) -> Vec<(String, String, String)> {
+        self.kv
+            .range(prefix.to_string()..)
+            .take_while(|(k, _)| k.starts_with(prefix))
+            .map(|(k, v)| (k.clone(), k[prefix.len()..].to_string(), v.clone()))
+            .collect()
+    }
+
+    /// Remote records, incarnations, delivery state and the relay pool (remote-comms.md §9).
+    fn check_remotes(&mut self) {
+        let mut peers: BTreeMap<String, String> = BTreeMap::new();
+        for (key, remote, text) in self.with_prefix("remote.") {
+            if !is_remote_id(&remote) {
+                self.problem(format!("{key}: {remote:?} is not a remote id"));
+            }
+            let record: Option<Value> = self.json(&key);
+            let peer = record.as_ref().and_then(|r| r["peerId"].as_str());
+            let hints_ok = record.as_ref().is_some_and(|r| {
+                r["hints"]
+                    .as_array()
+                    .is_some_and(|h| h.iter().all(Value::is_string))
+            });
+            let Some(peer) = peer.filter(|_| hints_ok) else {
+                self.problem(format!("{key} is not {{peerId, hints}}: {text}"));
+                continue;
+            };
+            if let Some(other) = peers.insert(peer.to_string(), remote.clone()) {
+                self.problem(format!("peer {peer} is both {other} and {remote}"));
+            }
+        }
+        let remotes: BTreeSet<String> = peers.values().cloned().collect();
+        for (key, peer, _) in self.with_prefix("peerIncarnation.") {
+            if !peers.contains_key(&peer) {
+                self.problem(format!("{key} is kept for a peer no remote stands for"));
+            }
+        }
+        let mut seqs: BTreeMap<String, BTreeMap<String, u64>> = BTreeMap::new();
+        for (key, rest, value) in self.with_prefix("remoteSeq.") {
+            let Some((remote, field)) = rest.split_once('.') else {
+                self.problem(format!("malformed key {key}"));
+                continue;
+            };
+            if !remotes.contains(remote) {
+                self.problem(format!("{key} is kept for {remote}, which is not a remote"));
+            }
+            if !["nextSendSeq", "startSeq", "highestReceivedSeq"].contains(&field) {
+                self.problem(format!("unknown key {key}"));
+            }
+            match number(&value) {
+                Some(n) => {
+                    seqs.entry(remote.to_string())
+                        .or_default()
+                        .insert(field.to_string(), n);
+                }
+                None => self.problem(format!("{key} is {value:?}, not a number")),
+            }
+        }
+        for (key, rest, frame) in self.with_prefix("remotePending.") {
+            let parsed = rest
+                .split_once('.')
+                .and_then(|(remote, seq)| Some((remote.to_string(), number(seq)?)));
+            let Some((remote, seq)) = parsed else {
+                self.problem(format!("malformed key {key}"));
+                continue;
+            };
+            if !remotes.contains(&remote) {
+                self.problem(format!("{key} is kept for {remote}, which is not a remote"));
+            }
+            let fields = seqs.get(&remote);
+            let start = fields.and_then(|f| f.get("startSeq")).copied();
+            let last = fields.and_then(|f| f.get("nextSendSeq")).copied();
+            match (start, last) {
+                (Some(start), Some(last)) if (start..=last).contains(&seq) => {}
+                _ => self.problem(format!(
+                    "{key} is outside startSeq {start:?}..=nextSendSeq {last:?}"
+                )),
+            }
+            let stated = serde_json::from_str::<Value>(&frame)
+                .ok()
+                .and_then(|v| v["seq"].as_u64());
+            if stated != Some(seq) {
+                self.problem(format!("{key} holds a frame numbered {stated:?}"));
+            }
+        }
+        if let Some(relays) = self.json::<Vec<Value>>("knownRelays") {
+            for relay in relays {
+                let ok = relay["addr"].is_string()
+                    && relay["lastSeen"].is_u64()
+                    && relay["isBootstrap"].is_boolean();
+                if !ok {
+                    self.problem(format!(
+                        "knownRelays holds {relay}, not {{addr, lastSeen, isBootstrap}}"
+                    ));
+                }
+            }
+        }
+        if self.kv.contains_key("remoteCommsOptions")
+            && !matches!(self.json("remoteCommsOptions"), Some(Value::Object(_)))
+        {
+            self.problem("remoteCommsOptions is not a JSON object".into());
+        }
+        if let Some(text) = self.kv.get("lastActiveTime").cloned()
+            && number(&text).is_none()
+        {
+            self.problem(format!("lastActiveTime is {text:?}, not a number"));
         }
     }
 }
@@ -1375,6 +1537,125 @@ mod tests {
         fires(
             |s| s.set("vatConfig.v2", "[]").unwrap(),
             "vatConfig.v2 is not a JSON object",
+        );
+    }
+
+    /// [`consistent`] plus remote r1 (peer P): v1's ko4 is exported to it as `ro-1`, and it
+    /// owns ko5 (`ro+1`), which v2 holds; one frame to it is pending.
+    fn with_remote(s: &Store) {
+        for (k, v) in [
+            ("nextRemoteId", "2"),
+            ("nextObjectId", "6"),
+            ("remote.r1", r#"{"peerId":"P","hints":[]}"#),
+            ("peerIncarnation.P", "a-uuid"),
+            ("e.nextObjectId.r1", "2"),
+            ("e.nextPromiseId.r1", "1"),
+            ("r1.c.ro-1", "ko4"),
+            ("r1.c.ko4", "R ro-1"),
+            ("ko4.refCount", "4,4"),
+            ("ko5.owner", "r1"),
+            ("ko5.refCount", "2,2"),
+            ("r1.c.ro+1", "ko5"),
+            ("r1.c.ko5", "R ro+1"),
+            ("v2.c.o-2", "ko5"),
+            ("v2.c.ko5", "R o-2"),
+            ("e.nextObjectId.v2", "3"),
+            ("remoteSeq.r1.nextSendSeq", "3"),
+            ("remoteSeq.r1.startSeq", "3"),
+            ("remoteSeq.r1.highestReceivedSeq", "7"),
+            (
+                "remotePending.r1.3",
+                r#"{"seq":3,"method":"deliver","params":["bringOutYourDead"]}"#,
+            ),
+            (
+                "knownRelays",
+                r#"[{"addr":"/ip4/127.0.0.1/tcp/9/p2p/R","lastSeen":1,"isBootstrap":true}]"#,
+            ),
+            ("remoteCommsOptions", "{}"),
+            ("lastActiveTime", "12"),
+        ] {
+            s.set(k, v).unwrap();
+        }
+    }
+
+    #[test]
+    fn remotes_are_checked() {
+        assert_eq!(problems_after(with_remote), Vec::<String>::new());
+        let remote = |edit: fn(&Store), expect: &str| {
+            fires(
+                |s| {
+                    with_remote(s);
+                    edit(s)
+                },
+                expect,
+            )
+        };
+        remote(
+            |s| s.set("nextRemoteId", "1").unwrap(),
+            "nextRemoteId is 1 but id 1 is already in use",
+        );
+        remote(
+            |s| s.set("remote.r2", r#"{"peerId":"P","hints":[]}"#).unwrap(),
+            "peer P is both r1 and r2",
+        );
+        remote(
+            |s| s.set("remote.r1", r#"{"peerId":"P"}"#).unwrap(),
+            "remote.r1 is not {peerId, hints}",
+        );
+        remote(
+            |s| s.set("peerIncarnation.Q", "x").unwrap(),
+            "peerIncarnation.Q is kept for a peer no remote stands for",
+        );
+        remote(
+            |s| s.set("remotePending.r1.4", r#"{"seq":4}"#).unwrap(),
+            "remotePending.r1.4 is outside startSeq",
+        );
+        remote(
+            |s| s.set("remotePending.r1.3", r#"{"seq":2}"#).unwrap(),
+            "holds a frame numbered Some(2)",
+        );
+        remote(
+            |s| s.set("remoteSeq.r2.startSeq", "1").unwrap(),
+            "remoteSeq.r2.startSeq is kept for r2, which is not a remote",
+        );
+        remote(
+            |s| s.set("r1.c.ro-5", "ko4").unwrap(),
+            "r1.c.ro-5 is ko4 but r1.c.ko4 is",
+        );
+        remote(
+            |s| {
+                s.set("r1.c.ko4", "R ro-9").unwrap();
+                s.set("r1.c.ro-9", "ko4").unwrap();
+                s.delete("r1.c.ro-1").unwrap();
+            },
+            "r1 imports ro-9, but e.nextObjectId.r1 is Some(2)",
+        );
+        remote(
+            |s| {
+                s.delete("v2.c.o-2").unwrap();
+                s.delete("v2.c.ko5").unwrap();
+                s.set("ko5.refCount", "1,1").unwrap();
+            },
+            "ko5 is owned by remote r1 and nothing else refers to it, but it was not retired",
+        );
+        remote(
+            |s| {
+                s.set("v2.c.ko5", "_ o-2").unwrap();
+                s.set("ko5.refCount", "1,2").unwrap();
+            },
+            "ko5 is owned by remote r1 and nothing else reaches it, but it was not dropped",
+        );
+        remote(
+            |s| s.set("r1.c.ko5", "R ro-1").unwrap(),
+            "r1.c.ko5 is R ro-1 but r1.c.ro-1 is Some(\"ko4\")",
+        );
+        remote(
+            |s| s.set("knownRelays", r#"[{"addr":1}]"#).unwrap(),
+            "knownRelays holds",
+        );
+        remote(
+            |s| s.set("lastActiveTime", "soon").unwrap(),
+            "lastActiveTime is \"soon\"",
         );
     }
 }

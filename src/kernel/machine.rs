@@ -8,7 +8,7 @@
 use super::error::KernelError;
 use super::identity::Identity;
 use super::io::IoChannels;
-use super::options::KernelOptions;
+use super::options::{KernelOptions, RemoteSettings};
 use super::outbox::Outbox;
 use super::state::State;
 use super::store::Store;
@@ -35,6 +35,9 @@ pub struct Kernel {
     pub(super) identity: Identity,
     /// The open IO channels.
     pub(super) io: IoChannels,
+    /// Remote comms: the network node, the delivery sessions, the peers' state.
+    #[cfg(feature = "remote")]
+    pub(super) remotes: super::remotes::Remotes,
     /// Whether the store failed (a full disk, an I/O error) since the last commit: then the
     /// whole batch must be given up, as SQLite may already have rolled it back.
     store_failed: Option<String>,
@@ -51,6 +54,19 @@ impl Kernel {
         factory: Box<dyn VatFactory>,
         options: KernelOptions,
     ) -> Result<Kernel, KernelError> {
+        Kernel::with_remote_settings(store, factory, options, RemoteSettings::default())
+    }
+
+    /// [`Kernel::new`] with how remote comms run, should they be started (they start by
+    /// themselves, if initialized before, once [`Kernel::resume_remote_comms`] is called).
+    pub fn with_remote_settings(
+        store: Store,
+        factory: Box<dyn VatFactory>,
+        options: KernelOptions,
+        remote: RemoteSettings,
+    ) -> Result<Kernel, KernelError> {
+        #[cfg(not(feature = "remote"))]
+        let _ = remote;
         let mut state = State::new(store);
         state.initialize()?;
         state.begin()?;
@@ -63,6 +79,8 @@ impl Kernel {
             outbox: Outbox::default(),
             identity,
             io: IoChannels::default(),
+            #[cfg(feature = "remote")]
+            remotes: super::remotes::Remotes::new(remote),
             store_failed: None,
             needs_repair: false,
         };
@@ -86,10 +104,29 @@ impl Kernel {
         self.warehouse.is_woken() || self.io_ready()
     }
 
-    /// Whether no vat waits for a timer or for work started outside the kernel, and no IO
-    /// channel is open (it waits for clients).
+    /// Whether no vat waits for a timer or for work started outside the kernel, no IO channel
+    /// is open (it waits for clients), and no remote comms run (a daemon that stopped when idle
+    /// would drop its peers).
     pub fn is_quiet(&self) -> bool {
+        #[cfg(feature = "remote")]
+        if self.remotes.is_running() {
+            return false;
+        }
         self.warehouse.is_quiet() && self.io.is_empty()
+    }
+
+    /// Sets where the network node's events go (the kernel thread's command channel), then
+    /// starts remote comms if they were initialized before or the settings say so.
+    #[cfg(feature = "remote")]
+    pub fn resume_remote_comms(&mut self, sink: super::remotes::Sink) {
+        self.remotes.set_sink(sink);
+        self.resume_remotes();
+    }
+
+    /// Handles an event of the network node (generation `generation`).
+    #[cfg(feature = "remote")]
+    pub fn network_event(&mut self, generation: u64, event: crate::remote::node::NetEvent) {
+        self.remote_event(generation, event);
     }
 
     /// The identity OCAP URLs are issued under.
@@ -104,7 +141,16 @@ impl Kernel {
 
     /// The status of spec §2.1, read from committed or current state.
     pub fn status(&self) -> Result<Status, KernelError> {
-        status::read(&self.state)
+        #[allow(unused_mut)]
+        let mut status = status::read(&self.state)?;
+        #[cfg(feature = "remote")]
+        if let Some((peer_id, listen_addresses)) = self.remote_status() {
+            status.remote_comms = super::RemoteComms::Connected {
+                peer_id,
+                listen_addresses,
+            };
+        }
+        Ok(status)
     }
 
     /// Commits the batch transaction, then releases everything that waited for it.
@@ -118,6 +164,11 @@ impl Kernel {
         self.state.commit()?;
         publish(self);
         self.outbox.release();
+        #[cfg(feature = "remote")]
+        {
+            self.remotes.release();
+            self.restart_remotes_if_asked();
+        }
         Ok(())
     }
 
@@ -145,6 +196,8 @@ impl Kernel {
             tracing::error!("rolling back the lost batch: {e}");
         }
         self.outbox.fail(why);
+        #[cfg(feature = "remote")]
+        self.remotes.rolled_back();
         self.drop_waiters(&format!(
             "The kernel could not write its database ({why}); this result will never come"
         ));
@@ -173,9 +226,43 @@ impl Kernel {
         Ok(())
     }
 
-    /// Whether replies wait for the next commit.
+    /// Whether replies (or frames to peers) wait for the next commit.
     pub fn has_replies(&self) -> bool {
+        #[cfg(feature = "remote")]
+        if self.remotes.has_held() {
+            return true;
+        }
         !self.outbox.is_empty()
+    }
+
+    /// Begins a savepoint (a crank, or a piece of one): the store's and every owner's.
+    pub(super) fn begin_savepoint(&mut self) -> Result<(), KernelError> {
+        self.state.begin_crank()?;
+        self.waiters.savepoint();
+        self.io.savepoint();
+        #[cfg(feature = "remote")]
+        self.remotes.savepoint();
+        Ok(())
+    }
+
+    /// Keeps what the innermost savepoint did.
+    pub(super) fn keep_savepoint(&mut self) -> Result<(), KernelError> {
+        self.waiters.release_savepoint();
+        for output in self.io.release_savepoint() {
+            self.outbox.send(output);
+        }
+        #[cfg(feature = "remote")]
+        self.remotes.release_savepoint();
+        self.state.commit_crank()
+    }
+
+    /// Undoes what the innermost savepoint did, in the store and in memory.
+    pub(super) fn undo_savepoint(&mut self) -> Result<(), KernelError> {
+        self.waiters.rollback_savepoint();
+        self.io.rollback_savepoint();
+        #[cfg(feature = "remote")]
+        self.remotes.rollback_savepoint();
+        self.state.abort_crank()
     }
 
     /// Runs `work` in its own savepoint: kept if it succeeds, undone if it fails.
@@ -183,36 +270,40 @@ impl Kernel {
         &mut self,
         work: impl FnOnce(&mut Kernel) -> Result<T, KernelError>,
     ) -> Result<T, KernelError> {
-        self.state.begin_crank()?;
+        self.begin_savepoint()?;
         match work(self) {
             Ok(value) => {
-                self.state.commit_crank()?;
-                self.crank_committed();
+                self.keep_savepoint()?;
+                self.fire_settled_waiters();
                 Ok(value)
             }
             Err(e) => {
                 self.note_failure(&e);
-                self.crank_abandoned();
-                self.state.abort_crank()?;
+                self.undo_savepoint()?;
                 Err(e)
             }
         }
     }
 
-    /// The current crank committed: its IO output joins the outbox and the waiters of the
-    /// promises it settled fire.
-    pub(super) fn crank_committed(&mut self) {
-        for output in self.io.commit_crank() {
-            self.outbox.send(output);
+    /// Runs `work` in a savepoint nested in the current one: kept if it succeeds, undone if it
+    /// fails (a piece of a crank that may fail alone, such as a frame a peer sent). Unlike
+    /// [`Kernel::atomically`], waiters fire only when the enclosing savepoint is kept.
+    #[cfg_attr(not(feature = "remote"), allow(dead_code))]
+    pub(super) fn nested<T, E: From<KernelError>>(
+        &mut self,
+        work: impl FnOnce(&mut Kernel) -> Result<T, E>,
+    ) -> Result<T, E> {
+        self.begin_savepoint()?;
+        match work(self) {
+            Ok(value) => {
+                self.keep_savepoint()?;
+                Ok(value)
+            }
+            Err(e) => {
+                self.undo_savepoint()?;
+                Err(e)
+            }
         }
-        self.fire_settled_waiters();
-    }
-
-    /// The current crank is being rolled back: what it settled is unsettled again, and what it
-    /// did to IO channels is undone.
-    pub(super) fn crank_abandoned(&mut self) {
-        self.waiters.forget_crank();
-        self.io.forget_crank();
     }
 
     /// Gives the store back (to close it).

@@ -40,6 +40,8 @@ mod ocap_url;
 mod options;
 mod outbox;
 mod promises;
+#[cfg(feature = "remote")]
+mod remotes;
 mod router;
 mod services;
 pub mod state;
@@ -59,8 +61,10 @@ pub use error::KernelError;
 pub use identity::{Identity, Redeemable};
 pub use launch::LaunchPlan;
 pub use machine::Kernel;
-pub use options::KernelOptions;
+pub use options::{KernelOptions, RemoteSettings};
 pub use outbox::Reply;
+#[cfg(feature = "remote")]
+pub use remotes::RemoteOptions;
 pub use status::{RemoteComms, Status};
 
 use rusqlite::Connection;
@@ -100,6 +104,9 @@ enum Command {
     Abandon(oneshot::Sender<()>),
     /// A vat was woken (see `vat::Wakeups`): nothing to answer, the loop just goes on.
     Wake,
+    /// An event of the network node (of the generation given), handled between cranks.
+    #[cfg(feature = "remote")]
+    Remote(u64, crate::remote::node::NetEvent),
 }
 
 /// The async side's way to talk to the kernel thread. Cheap to clone.
@@ -131,9 +138,23 @@ pub fn start(
     factory: Box<dyn crate::vat::VatFactory>,
     options: KernelOptions,
 ) -> Result<(KernelHandle, KernelThread), KernelError> {
+    start_with(conn, database, factory, options, RemoteSettings::default())
+}
+
+/// [`start`], with how remote comms run; they come back by themselves if they were initialized
+/// before (or `remote.start` says so).
+pub fn start_with(
+    conn: Connection,
+    database: &Path,
+    factory: Box<dyn crate::vat::VatFactory>,
+    options: KernelOptions,
+    remote: RemoteSettings,
+) -> Result<(KernelHandle, KernelThread), KernelError> {
     let (commands, receiver) = mpsc::unbounded_channel();
     // Weak, so that vats' wakers never keep the channel open, and with it the kernel thread.
     let poke = commands.downgrade();
+    #[cfg(feature = "remote")]
+    let network = commands.downgrade();
     let (publish, status) = watch::channel(Err("the kernel is starting".to_string()));
     let busy = Arc::new(AtomicBool::new(true));
     let thread_busy = Arc::clone(&busy);
@@ -143,7 +164,9 @@ pub fn start(
     let thread = std::thread::Builder::new()
         .name("kernel".into())
         .spawn(move || {
-            let kernel = match Kernel::new(store::Store::new(conn), factory, options) {
+            let store = store::Store::new(conn);
+            #[allow(unused_mut)]
+            let mut kernel = match Kernel::with_remote_settings(store, factory, options, remote) {
                 Ok(kernel) => kernel,
                 Err(e) => {
                     let _ = started_tx.send(Err(e));
@@ -155,6 +178,13 @@ pub fn start(
                     let _ = commands.send(Command::Wake);
                 }
             });
+            // The node's thread only enqueues its events (weakly, like the vats' wakers).
+            #[cfg(feature = "remote")]
+            kernel.resume_remote_comms(Arc::new(move |generation, event| {
+                if let Some(commands) = network.upgrade() {
+                    let _ = commands.send(Command::Remote(generation, event));
+                }
+            }));
             drop(publish.send_replace(snapshot(&kernel)));
             let _ = started_tx.send(Ok(kernel.identity().clone()));
             run(kernel, receiver, publish, thread_busy)
@@ -335,6 +365,9 @@ fn refuse(command: Command, why: &KernelError) {
             let _ = reply.send(());
         }
         Command::Wake => {}
+        // Dropped: a handshake's channel is refused, frames are resent.
+        #[cfg(feature = "remote")]
+        Command::Remote(..) => {}
     }
 }
 
@@ -386,6 +419,8 @@ fn handle(kernel: &mut Kernel, command: Command) {
             let _ = reply.send(());
         }
         Command::Wake => {}
+        #[cfg(feature = "remote")]
+        Command::Remote(generation, event) => kernel.network_event(generation, event),
         Command::Abandon(reply) => {
             kernel.abandon_waiters(STOPPING);
             if let Err(e) = kernel.commit() {

@@ -13,6 +13,9 @@ use std::collections::HashSet;
 pub enum Route {
     /// Deliver to this vat, which owns this object.
     Vat(String, String),
+    /// Send to this remote, which owns this object.
+    #[cfg(feature = "remote")]
+    Remote(String, String),
     /// Invoke this kernel service object.
     Kernel(String),
     /// Wait on this unresolved promise.
@@ -40,6 +43,16 @@ impl Kernel {
                 "Target object has no owner; it may have been deleted",
             )),
             Some(owner) if owner == "kernel" => Ok(Route::Kernel(target.to_string())),
+            #[cfg(feature = "remote")]
+            Some(remote) if super::ids::is_remote_id(&remote) => {
+                match self.state.remote(&remote)? {
+                    Some(_) => Ok(Route::Remote(remote, target.to_string())),
+                    None => Ok(splat(
+                        "ENDPOINT_UNREACHABLE",
+                        "Target endpoint is unreachable (terminated or disconnected)",
+                    )),
+                }
+            }
             Some(vat) if self.state.vat_config(&vat)?.is_none() => Ok(splat(
                 "ENDPOINT_UNREACHABLE",
                 "Target endpoint is unreachable (terminated or disconnected)",

@@ -25,6 +25,15 @@ impl Kernel {
             Some((method, args)) => (Some(method), args),
             None => (None, Vec::new()),
         };
+        // Another kernel's URL: the result stays unresolved until that kernel answers.
+        #[cfg(feature = "remote")]
+        if let (Some("ocapURLRedemptionService"), Some("redeem"), Some(Passable::String(url))) =
+            (name.as_deref(), method.as_deref(), args.first())
+            && let Ok(parts) = super::ocap_url::parse(url)
+            && parts.host != self.identity.peer_id
+        {
+            return self.redeem_remote_for_vat(&parts, message.result.as_deref());
+        }
         let outcome = match (name.as_deref(), method.as_deref()) {
             (Some("ocapURLIssuerService"), Some("issue")) => self.issue_for_vat(&args)?,
             (Some("ocapURLRedemptionService"), Some("redeem")) => self.redeem_for_vat(&args)?,

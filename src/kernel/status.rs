@@ -17,7 +17,7 @@ pub struct Status {
     pub remote_comms: RemoteComms,
 }
 
-/// Remote comms state; this daemon has no networking yet, only its identity (spec §2.6).
+/// Remote comms state (spec §2.1).
 #[derive(Debug, Clone, Serialize, PartialEq)]
 #[serde(tag = "state", rename_all = "kebab-case")]
 pub enum RemoteComms {
@@ -29,6 +29,15 @@ pub enum RemoteComms {
         /// The kernel's libp2p peer id.
         #[serde(rename = "peerId")]
         peer_id: String,
+    },
+    /// Remote comms run (`initRemoteComms`, or resumed at start).
+    Connected {
+        /// The kernel's libp2p peer id.
+        #[serde(rename = "peerId")]
+        peer_id: String,
+        /// Where the node can be reached (direct and relayed, each ending in `/p2p/<peerId>`).
+        #[serde(rename = "listenAddresses")]
+        listen_addresses: Vec<String>,
     },
 }
 

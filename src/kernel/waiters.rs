@@ -13,6 +13,8 @@ pub struct Waiters<W> {
     by_promise: BTreeMap<String, Vec<W>>,
     /// Awaited promises settled by the current crank; fired only if it commits.
     settled: Vec<String>,
+    /// How many were noted as each open nested savepoint began.
+    marks: Vec<usize>,
 }
 
 impl<W> Default for Waiters<W> {
@@ -20,6 +22,7 @@ impl<W> Default for Waiters<W> {
         Waiters {
             by_promise: BTreeMap::new(),
             settled: Vec::new(),
+            marks: Vec::new(),
         }
     }
 }
@@ -44,9 +47,22 @@ impl<W> Waiters<W> {
         }
     }
 
-    /// The crank was rolled back: what it settled is unsettled again.
-    pub fn forget_crank(&mut self) {
-        self.settled.clear();
+    /// A savepoint (a crank, or a piece of one) begins.
+    pub fn savepoint(&mut self) {
+        self.marks.push(self.settled.len());
+    }
+
+    /// The savepoint is kept (what it settled belongs to the enclosing one, or to the crank
+    /// that is about to fire its waiters).
+    pub fn release_savepoint(&mut self) {
+        self.marks.pop();
+    }
+
+    /// The savepoint was rolled back: what it settled is unsettled again.
+    pub fn rollback_savepoint(&mut self) {
+        if let Some(mark) = self.marks.pop() {
+            self.settled.truncate(mark);
+        }
     }
 
     /// The waiters of the promises the committed crank settled.
@@ -60,6 +76,7 @@ impl<W> Waiters<W> {
     /// Every waiter, taken.
     pub fn take_all(&mut self) -> Vec<(String, Vec<W>)> {
         self.settled.clear();
+        self.marks.clear();
         std::mem::take(&mut self.by_promise).into_iter().collect()
     }
 

@@ -68,6 +68,12 @@ impl Warehouse {
         vats
     }
 
+    /// Deliveries between `bringOutYourDead`s (also the pace of those sent to remotes).
+    #[cfg_attr(not(feature = "remote"), allow(dead_code))]
+    pub fn reap_interval(&self) -> u32 {
+        self.options.reap_interval
+    }
+
     /// Whether `vat` is loaded.
     pub fn is_loaded(&self, vat: &str) -> bool {
         self.loaded.contains_key(vat)

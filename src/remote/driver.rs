@@ -8,7 +8,10 @@
 //! Use: for every event or outgoing message, inside a transaction, call [`Driver::handle`] or
 //! [`Driver::send`]; then commit and call [`Driver::committed`] with the node's handle — or, if
 //! the transaction failed, [`Driver::rolled_back`], which forgets the sessions it touched (they
-//! are rebuilt from the store on next use) and everything held back.
+//! are rebuilt from the store on next use) and everything held back. A caller that groups work
+//! into savepoints inside one transaction brackets each with [`Driver::savepoint`] and
+//! [`Driver::release_savepoint`] or [`Driver::rollback_savepoint`], so that undoing one piece
+//! forgets only what that piece held and touched.
 
 use super::node::{NetCommand, NetEvent, NetHandle, Verdict, VerdictReply};
 use super::reliable::{Action, GiveUp, Limits, SendError, Session, Stored, Timer, Write};
@@ -69,6 +72,12 @@ enum Held {
     Verdict(VerdictReply, Verdict),
 }
 
+/// Where a savepoint began: how much was held then, and the sessions touched since.
+struct Mark {
+    held: usize,
+    touched: HashSet<String>,
+}
+
 /// The sessions of every remote, and what waits for the commit.
 pub struct Driver {
     limits: Limits,
@@ -76,6 +85,7 @@ pub struct Driver {
     sessions: HashMap<String, Session>,
     touched: HashSet<String>,
     held: Vec<Held>,
+    marks: Vec<Mark>,
 }
 
 impl Driver {
@@ -87,6 +97,57 @@ impl Driver {
             sessions: HashMap::new(),
             touched: HashSet::new(),
             held: Vec::new(),
+            marks: Vec::new(),
+        }
+    }
+
+    /// The limits sessions are made with.
+    pub fn limits(&self) -> Limits {
+        self.limits
+    }
+
+    /// Begins a savepoint inside the current transaction.
+    pub fn savepoint(&mut self) {
+        self.marks.push(Mark {
+            held: self.held.len(),
+            touched: HashSet::new(),
+        });
+    }
+
+    /// Keeps what the innermost savepoint did (it is now part of the enclosing one).
+    pub fn release_savepoint(&mut self) {
+        if let Some(mark) = self.marks.pop()
+            && let Some(outer) = self.marks.last_mut()
+        {
+            outer.touched.extend(mark.touched);
+        }
+    }
+
+    /// Undoes the innermost savepoint: what it held is dropped and the sessions it touched
+    /// are forgotten (rebuilt from the store, which the caller rolled back too, on next use).
+    pub fn rollback_savepoint(&mut self) {
+        if let Some(mark) = self.marks.pop() {
+            self.held.truncate(mark.held);
+            for peer in mark.touched {
+                self.sessions.remove(&peer);
+            }
+        }
+    }
+
+    /// Whether anything waits for the commit.
+    pub fn has_held(&self) -> bool {
+        !self.held.is_empty()
+    }
+
+    /// The peer's session as it stands, if it is in memory.
+    pub fn session_in_memory(&self, peer: &str) -> Option<&Session> {
+        self.sessions.get(peer)
+    }
+
+    fn touch(&mut self, peer: &str) {
+        self.touched.insert(peer.to_string());
+        if let Some(mark) = self.marks.last_mut() {
+            mark.touched.insert(peer.to_string());
         }
     }
 
@@ -96,7 +157,7 @@ impl Driver {
 
     /// The peer's session, restored from the store (repairs written) if not in memory.
     fn session<H: Host>(&mut self, host: &mut H, peer: &str) -> Result<&mut Session, H::Error> {
-        self.touched.insert(peer.to_string());
+        self.touch(peer);
         if !self.sessions.contains_key(peer) {
             let stored = host.load(peer)?;
             let (session, repairs) = Session::restore(self.limits, &stored, self.now());
@@ -144,9 +205,34 @@ impl Driver {
         peer: &str,
         body: Body,
     ) -> Result<u64, SendFailed<H::Error>> {
+        self.send_as(host, peer, body, false)
+    }
+
+    /// [`Driver::send`] for what cannot be refused like a message (a `notify`, a GC delivery):
+    /// past the queue limit, within [`Session::send_priority`]'s bound.
+    pub fn send_priority<H: Host>(
+        &mut self,
+        host: &mut H,
+        peer: &str,
+        body: Body,
+    ) -> Result<u64, SendFailed<H::Error>> {
+        self.send_as(host, peer, body, true)
+    }
+
+    fn send_as<H: Host>(
+        &mut self,
+        host: &mut H,
+        peer: &str,
+        body: Body,
+        priority: bool,
+    ) -> Result<u64, SendFailed<H::Error>> {
         let now = self.now();
         let session = self.session(host, peer).map_err(SendFailed::Host)?;
-        let out = session.send(body, now).map_err(SendFailed::Refused)?;
+        let sent = match priority {
+            true => session.send_priority(body, now),
+            false => session.send(body, now),
+        };
+        let out = sent.map_err(SendFailed::Refused)?;
         Self::write_all(host, peer, &out.writes).map_err(SendFailed::Host)?;
         self.held.push(Held::Net(NetCommand::Send {
             peer: peer.to_string(),
@@ -161,6 +247,8 @@ impl Driver {
     pub fn handle<H: Host>(&mut self, host: &mut H, event: NetEvent) -> Result<(), H::Error> {
         let now = self.now();
         match event {
+            // The kernel's own timers: nothing for the sessions.
+            NetEvent::Alarm => {}
             NetEvent::Listening { addrs } => host.listening(addrs),
             NetEvent::Handshake {
                 peer,
@@ -186,7 +274,7 @@ impl Driver {
                     self.held.push(Held::Net(NetCommand::Connect { peer }));
                 }
             }
-            NetEvent::Frame { peer, frame } => {
+            NetEvent::Frame { peer, frame, .. } => {
                 let decoded = match Frame::decode(&frame) {
                     Ok(Frame::Handshake { .. } | Frame::HandshakeAck { .. }) => return Ok(()),
                     Ok(decoded) => decoded,
@@ -282,6 +370,7 @@ impl Driver {
             }
         }
         self.touched.clear();
+        self.marks.clear();
     }
 
     /// The transaction failed: forget the sessions it touched (rebuilt from the store on next
@@ -292,6 +381,7 @@ impl Driver {
             self.sessions.remove(&peer);
         }
         self.held.clear();
+        self.marks.clear();
     }
 }
 
@@ -412,6 +502,30 @@ mod tests {
     }
 
     #[test]
+    fn a_savepoint_rolled_back_drops_only_what_it_held() {
+        let mut host = Mem::default();
+        let mut driver = Driver::new(Limits::default());
+        driver.savepoint();
+        driver.send(&mut host, "P", boyd()).unwrap();
+        driver.release_savepoint();
+        driver.savepoint();
+        driver.send(&mut host, "Q", boyd()).unwrap();
+        driver.rollback_savepoint();
+        // The store of Q's send is rolled back by the caller; here it is dropped by hand.
+        host.stored.remove("Q");
+        let peers: Vec<String> = released(&mut driver)
+            .into_iter()
+            .filter_map(|c| match c {
+                NetCommand::Send { peer, .. } => Some(peer),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(peers, vec!["P"]);
+        assert!(driver.session_in_memory("Q").is_none());
+        assert_eq!(driver.send(&mut host, "Q", boyd()).unwrap(), 1);
+    }
+
+    #[test]
     fn applied_frames_are_acknowledged_after_commit_duplicates_again_gaps_not() {
         let mut host = Mem::default();
         let mut driver = Driver::new(Limits::default());
@@ -419,6 +533,7 @@ mod tests {
             peer: "P".into(),
             frame: format!(r#"{{"seq":{seq},"method":"deliver","params":["bringOutYourDead"]}}"#)
                 .into_bytes(),
+            credit: Default::default(),
         };
         driver.handle(&mut host, frame(1)).unwrap();
         assert_eq!(host.applied, vec![("P".to_string(), 1)]);
@@ -441,6 +556,7 @@ mod tests {
         let redeem = NetEvent::Frame {
             peer: "P".into(),
             frame: br#"{"seq":2,"method":"redeemURL","params":["ocap:x@y","7"]}"#.to_vec(),
+            credit: Default::default(),
         };
         driver.handle(&mut host, redeem).unwrap();
         let out = released(&mut driver);
@@ -450,6 +566,7 @@ mod tests {
         let garbage = NetEvent::Frame {
             peer: "P".into(),
             frame: b"{nope".to_vec(),
+            credit: Default::default(),
         };
         driver.handle(&mut host, garbage).unwrap();
         assert!(released(&mut driver).is_empty());

@@ -47,6 +47,9 @@ impl Default for Limits {
     }
 }
 
+/// How far past the queue limit [`Session::send_priority`] may go, as a multiple of it.
+pub const PRIORITY_FACTOR: usize = 4;
+
 /// One durable change, named after the reference's kv keys for remote `rN`.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Write {
@@ -295,8 +298,30 @@ impl Session {
     /// the reference.
     pub fn send(&mut self, body: Body, now_ms: u64) -> Result<Outgoing, SendError> {
         let exempt = matches!(body, Body::RedeemUrlReply { .. });
-        if !exempt && self.pending.len() >= self.limits.max_pending {
-            return Err(SendError::QueueFull(self.limits.max_pending));
+        let limit = match exempt {
+            true => usize::MAX,
+            false => self.limits.max_pending,
+        };
+        self.send_within(body, now_ms, limit)
+    }
+
+    /// [`Session::send`] for what cannot be refused the way a message's result can be
+    /// rejected (a `notify`, a GC delivery): allowed past the queue limit, up to
+    /// [`PRIORITY_FACTOR`] times it; beyond that the peer has not acknowledged anything for so
+    /// long that it will be given up on anyway.
+    pub fn send_priority(&mut self, body: Body, now_ms: u64) -> Result<Outgoing, SendError> {
+        let limit = self.limits.max_pending.saturating_mul(PRIORITY_FACTOR);
+        self.send_within(body, now_ms, limit.max(1))
+    }
+
+    fn send_within(
+        &mut self,
+        body: Body,
+        now_ms: u64,
+        limit: usize,
+    ) -> Result<Outgoing, SendError> {
+        if self.pending.len() >= limit {
+            return Err(SendError::QueueFull(limit));
         }
         let seq = self.last_sent + 1;
         let ack = (self.highest_received > 0).then_some(self.highest_received);
@@ -665,6 +690,24 @@ mod tests {
             value: "no".into(),
         };
         assert_eq!(s.send(reply, 0).unwrap().seq, 3);
+    }
+
+    #[test]
+    fn priority_frames_may_pass_the_queue_limit_up_to_a_bound() {
+        let mut s = Session::new(Limits {
+            max_pending: 2,
+            ..Limits::default()
+        });
+        for _ in 0..2 * PRIORITY_FACTOR {
+            s.send_priority(boyd(), 0).unwrap();
+        }
+        assert_eq!(s.send(boyd(), 0), Err(SendError::QueueFull(2)));
+        let before = s.clone();
+        assert_eq!(
+            s.send_priority(boyd(), 0),
+            Err(SendError::QueueFull(2 * PRIORITY_FACTOR))
+        );
+        assert_eq!(s, before);
     }
 
     #[test]

@@ -11,6 +11,8 @@ mod connections;
 mod console;
 mod crash;
 mod daemon_logs;
+#[cfg(feature = "remote")]
+mod federation;
 mod fuzz_requests;
 mod home_safety;
 mod hostile;
@@ -18,6 +20,8 @@ mod http_bundles;
 mod io_channels;
 mod isolation;
 mod kernel_rpc;
+#[cfg(feature = "remote")]
+mod netns;
 mod ocapctl;
 mod operations;
 mod packaging;

@@ -703,3 +703,118 @@ fn a_peer_flooding_unfinished_handshakes_blocks_nobody_else() {
     );
     assert!(rust.host.verdicts.iter().all(|(peer, _)| *peer == ido));
 }
+
+/// The first frame the JS peer received with `method`, as JSON.
+fn received(js: &mut Js, limit: Duration, method: &str) -> Value {
+    let event = js.wait(limit, method, |e| {
+        e["event"] == "frame" && frame_text(e)["method"] == method
+    });
+    frame_text(&event)
+}
+
+#[test]
+fn a_js_kernel_redeems_an_ocapd_url_and_calls_it_quirks_included() {
+    let Some(dir) = js_peer() else { return };
+    let a = crate::federation::Side::start(&[]);
+    a.listen();
+    let ra = a.launch();
+    let url = a.ask(&ra, "issueSelf", json!([]));
+    let mut js = Js::start(&dir, "peer.mjs", &["--seed", "31", "--ack-timeout", "500"]);
+    js.command(json!({"cmd": "dial", "addrs": [a.addr()]}));
+    js.wait(Duration::from_secs(30), "channel", |e| {
+        e["event"] == "channel"
+    });
+    let ida = a.peer_id();
+    js.command(json!({"cmd": "message", "peer": ida, "method": "redeemURL", "params": [url, "1"]}));
+    let reply = received(&mut js, Duration::from_secs(30), "redeemURLReply");
+    assert_eq!(reply["params"][0], true, "{reply}");
+    assert_eq!(reply["params"][1], "1");
+    let rref = reply["params"][2].as_str().unwrap().to_string();
+    assert!(rref.starts_with("ro+"), "in the receiver's frame: {rref}");
+    // As the reference: the ref flipped back, a message with a result of its own.
+    let target = rref.replacen("ro+", "ro-", 1);
+    let message = json!(["message", target, {"methargs": {"body": "#[\"bump\",[5]]", "slots": []}, "result": "rp+1"}]);
+    js.command(json!({"cmd": "message", "peer": ida, "method": "deliver", "params": message}));
+    let notify = received(&mut js, Duration::from_secs(30), "deliver");
+    assert_eq!(
+        notify["params"],
+        json!(["notify", [["rp-1", false, {"body": "#5", "slots": []}]]]),
+        "{notify}"
+    );
+    assert_eq!(a.ask(&ra, "bumps", json!([])), json!([5]));
+    // A duplicate of that frame (the reference resends what it thinks unacknowledged) is
+    // acknowledged and not applied again.
+    let sent = js.log.iter().filter(|e| e["event"] == "sent").count() as u64;
+    let duplicate = json!({"seq": sent, "method": "deliver", "params": message}).to_string();
+    js.command(json!({"cmd": "send", "peer": ida, "frame": duplicate}));
+    std::thread::sleep(Duration::from_millis(500));
+    assert_eq!(a.ask(&ra, "bumps", json!([])), json!([5]));
+    // The reference's GC refs come unflipped: its `ro+N` for ocapd's `ro-N`.
+    js.command(json!({"cmd": "message", "peer": ida, "method": "deliver", "params": ["dropExports", [rref]]}));
+    let dropped = crate::common::eventually(Duration::from_secs(10), || {
+        let rows = a.call(
+            "executeDBQuery",
+            json!({"sql": "SELECT value FROM kv WHERE key LIKE 'r1.c.ko%'"}),
+        );
+        rows[0]["value"]
+            .as_str()
+            .is_some_and(|v| v.starts_with("_ "))
+    });
+    assert!(dropped, "ocapd's export entry was not dropped");
+    a.assert_consistent();
+}
+
+#[test]
+fn ocapd_redeems_a_js_issued_url_calls_it_and_sees_it_restart() {
+    let Some(dir) = js_peer() else { return };
+    let mut js = Js::start(
+        &dir,
+        "peer.mjs",
+        &[
+            "--seed",
+            "33",
+            "--auto",
+            "--ack-timeout",
+            "500",
+            "--listen",
+            "/ip4/127.0.0.1/tcp/0",
+        ],
+    );
+    let idj = js.peer_id();
+    let direct = js
+        .addrs()
+        .into_iter()
+        .find(|a| a.starts_with("/ip4/127.0.0.1/tcp/"))
+        .unwrap();
+    let direct = match direct.contains("/p2p/") {
+        true => direct,
+        false => format!("{direct}/p2p/{idj}"),
+    };
+    let url = format!("ocap:zJsObject@{idj},{direct}");
+    let b = crate::federation::Side::start(&[]);
+    b.call("initRemoteComms", json!({}));
+    let kref = b.call("redeemOcapURL", json!({"url": url}));
+    let kref = kref.as_str().unwrap().to_string();
+    assert_eq!(
+        b.send(&kref, "ping", json!([])).unwrap()["body"],
+        "#\"pong\""
+    );
+    let redeem = received(&mut js, Duration::from_secs(10), "redeemURL");
+    assert_eq!(redeem["params"][0], url.as_str());
+    // The JS kernel restarts (a new incarnation): ocapd's next message finds out, and what the
+    // JS kernel decided is rejected; its objects are forgotten, and a new redemption works.
+    js.command(json!({"cmd": "restart", "incarnation": "restarted-js-kernel"}));
+    js.wait(Duration::from_secs(10), "restarted", |e| {
+        e["event"] == "restarted"
+    });
+    assert_eq!(
+        b.send(&kref, "ping", json!([])).unwrap_err(),
+        "[KERNEL:PEER_RESTARTED] Remote peer restarted (incarnation changed)"
+    );
+    let again = b.call("redeemOcapURL", json!({"url": url}));
+    assert_eq!(
+        b.send(again.as_str().unwrap(), "ping", json!([])).unwrap()["body"],
+        "#\"pong\""
+    );
+    b.assert_consistent();
+}

@@ -5,7 +5,9 @@
 //! restarts of a node (its sessions rebuilt from the store) and a peer's new incarnation.
 
 use ocap::remote::driver::{Discard, Driver, Host};
-use ocap::remote::node::{NetCommand, NetConfig, NetEvent, NetHandle, NetLimits, Verdict};
+use ocap::remote::node::{
+    FRAME_OVERHEAD, NetCommand, NetConfig, NetEvent, NetHandle, NetLimits, Verdict,
+};
 use ocap::remote::relay::{RelayHandle, RelayOptions};
 use ocap::remote::reliable::{Limits, Stored, Write};
 use ocap::remote::wire::Body;
@@ -109,11 +111,23 @@ pub struct TestKernel {
     pub gave_up: Vec<String>,
     /// Channel-down reasons, per peer, in order.
     pub downs: Vec<(String, String)>,
+    /// The node's budget of unhandled frame bytes per peer, if not the default.
+    budget: Option<u32>,
 }
 
 impl TestKernel {
     /// A kernel whose key seed is `[seed, 7, 0, …]`, listening on `listen`, knowing `relays`.
     pub fn start(seed: u8, listen: &[&str], relays: &[String]) -> TestKernel {
+        TestKernel::start_with_budget(seed, listen, relays, None)
+    }
+
+    /// [`TestKernel::start`] with a budget of unhandled frame bytes per peer.
+    pub fn start_with_budget(
+        seed: u8,
+        listen: &[&str],
+        relays: &[String],
+        budget: Option<u32>,
+    ) -> TestKernel {
         let mut key = [0u8; 32];
         key[0] = seed;
         key[1] = 7;
@@ -127,6 +141,7 @@ impl TestKernel {
             host: MemHost::default(),
             gave_up: Vec::new(),
             downs: Vec::new(),
+            budget,
         };
         kernel.node = Some(kernel.launch(tx, listen, relays));
         kernel
@@ -141,6 +156,9 @@ impl TestKernel {
             limits: NetLimits {
                 reconnect_max: Duration::from_millis(500),
                 max_frames_per_sec: 10_000,
+                max_unhandled_bytes: self
+                    .budget
+                    .unwrap_or(NetLimits::default().max_unhandled_bytes),
                 ..NetLimits::default()
             },
         };
@@ -212,6 +230,30 @@ impl TestKernel {
 
     pub fn applied(&self, peer: &str) -> Vec<String> {
         self.host.applied.get(peer).cloned().unwrap_or_default()
+    }
+
+    /// Takes the events that arrived within `wait`, handling all but frames, which are
+    /// returned unhandled (their credit still held).
+    pub fn pump_holding_frames(&mut self, wait: Duration) -> Vec<NetEvent> {
+        let mut held = Vec::new();
+        let deadline = Instant::now() + wait;
+        while let Ok(event) = self
+            .events
+            .recv_timeout(deadline.saturating_duration_since(Instant::now()))
+        {
+            match event {
+                NetEvent::Frame { .. } => held.push(event),
+                other => self.handle(other),
+            }
+        }
+        held
+    }
+
+    /// Handles events taken earlier.
+    pub fn handle_all(&mut self, events: Vec<NetEvent>) {
+        for event in events {
+            self.handle(event);
+        }
     }
 
     /// Handles the events that arrived within `wait`.
@@ -331,6 +373,46 @@ fn two_nodes_talk_directly_both_ways_exactly_once_in_order() {
         |k| k[1].applied(&ida).len() == 51,
     );
     assert_eq!(b.applied(&ida).last().unwrap(), "after restart");
+}
+
+#[test]
+fn reading_pauses_while_the_kernel_has_not_handled_a_peers_frames() {
+    // Room for about three frames of ~90 bytes (each costs its length + FRAME_OVERHEAD).
+    let budget = 3 * (FRAME_OVERHEAD + 100);
+    let mut a = TestKernel::start_with_budget(13, &["/ip4/127.0.0.1/tcp/0"], &[], Some(budget));
+    let mut b = TestKernel::start(14, &[], &[]);
+    pump_until(
+        &mut [&mut a, &mut b],
+        Duration::from_secs(10),
+        "listening",
+        |k| !k[0].host.listening.is_empty(),
+    );
+    let (ida, idb) = (a.peer_id(), b.peer_id());
+    b.hints(&ida, &[direct_addr(&a, "/tcp/")]);
+    for text in numbered("f", 20) {
+        b.send(&ida, &text);
+    }
+    let mut held = Vec::new();
+    let deadline = Instant::now() + Duration::from_secs(3);
+    while Instant::now() < deadline {
+        b.pump(Duration::from_millis(5));
+        held.extend(a.pump_holding_frames(Duration::from_millis(20)));
+    }
+    // What the kernel has not handled stays within the budget; the rest waits in the peer's
+    // stream, not in memory.
+    assert!(
+        !held.is_empty() && held.len() <= 3,
+        "{} frames reached a kernel that handled none",
+        held.len()
+    );
+    a.handle_all(held);
+    pump_until(
+        &mut [&mut a, &mut b],
+        Duration::from_secs(20),
+        "every frame",
+        |k| k[0].applied(&idb).len() == 20 && k[1].pending(&ida) == 0,
+    );
+    assert_eq!(a.applied(&idb), numbered("f", 20));
 }
 
 #[test]

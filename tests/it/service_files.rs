@@ -25,8 +25,12 @@ const PLIST: &str = "launchd/org.ocap.ocapd.plist";
 const COMMON_HARDENING: &[(&str, &str)] = &[
     ("NoNewPrivileges", "yes"),
     // Vats' fetch and remote comms need Internet sockets (issue 15: fetch failed under a real
-    // user manager with "Address family not supported by protocol").
-    ("RestrictAddressFamilies", "AF_UNIX AF_INET AF_INET6"),
+    // user manager with "Address family not supported by protocol"); remote comms listening
+    // on every interface need netlink (netns::listening_on_all_interfaces_needs_netlink).
+    (
+        "RestrictAddressFamilies",
+        "AF_UNIX AF_INET AF_INET6 AF_NETLINK",
+    ),
     ("SystemCallArchitectures", "native"),
     ("UMask", "0077"),
     ("LockPersonality", "yes"),

@@ -27,12 +27,13 @@ fn within(unit: &str, user: bool, threshold: u32) -> (bool, String) {
 
 // Both units allow Internet sockets (vats' fetch, remote comms), which costs 0.3; the system
 // unit also left PrivateNetwork= (0.5): 0.8 SAFE became 1.5 OK, and the user unit 6.3 became
-// 6.6 MEDIUM.
+// 6.6 MEDIUM. Netlink sockets, which remote comms listening on every interface need
+// (netns::listening_on_all_interfaces_needs_netlink), cost the system unit 0.1 more: 1.6 OK.
 
 #[test]
 fn the_system_unit_stays_ok() {
-    let (ok, report) = within("systemd/system/ocap.service", false, 15);
-    assert!(ok, "exposure above 1.5:\n{report}");
+    let (ok, report) = within("systemd/system/ocap.service", false, 16);
+    assert!(ok, "exposure above 1.6:\n{report}");
     assert!(report.contains("Overall exposure level"), "{report}");
 }
 

@@ -86,7 +86,7 @@ fn malformed_requests_get_the_reference_error_codes() {
             "The method does not exist / is not available.",
         ),
         (
-            r#"{"id":5,"method":"initRemoteComms","params":{}}"#,
+            r#"{"id":5,"method":"reload","params":[]}"#,
             -32601,
             "The method does not exist",
         ),

@@ -67,6 +67,7 @@ fn dispatch(cli: &Cli, target: Target) -> Result<(), ClientError> {
         Command::Start => service::start(&target),
         Command::Stop => service::stop(&target),
         Command::Fsck => service::fsck(&target, cli.json),
+        Command::Peers => super::peers::show(&target, cli.json),
         Command::Backup { file } => service::backup(&target, file),
         Command::Purge { force } => service::purge(&target, *force),
         Command::Logs { follow, lines } => service::logs(&target, *follow, *lines),

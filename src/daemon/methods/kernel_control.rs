@@ -31,6 +31,27 @@ pub fn parse(method: &str, params: &Value) -> Option<Result<Call, RpcError>> {
         "redeemOcapURL" => {
             schemas::url(params).map(|url| Call::RedeemOcapUrl(Redeemable::Unopened(url)))
         }
+        #[cfg(feature = "remote")]
+        "initRemoteComms" => schemas::remote_comms_options(params).map(|o| {
+            Call::InitRemoteComms(crate::kernel::RemoteOptions {
+                relays: o.relays,
+                direct_listen_addresses: o.direct_listen_addresses,
+                max_retry_attempts: o.max_retry_attempts,
+                max_queue: o.max_queue,
+                max_url_relay_hints: o.max_url_relay_hints,
+                max_known_relays: o.max_known_relays,
+                allowed_ws_hosts: o.allowed_ws_hosts,
+            })
+        }),
+        #[cfg(feature = "remote")]
+        "registerLocationHints" => {
+            schemas::location_hints(params).map(|h| Call::RegisterLocationHints {
+                peer_id: h.peer_id,
+                hints: h.hints,
+            })
+        }
+        #[cfg(feature = "remote")]
+        "listPeers" => schemas::no_params(params).map(|()| Call::ListPeers),
         _ => return None,
     };
     Some(call)

@@ -90,9 +90,12 @@ pub fn launch_subcluster(params: &Value) -> Result<ClusterConfig, RpcError> {
 
 /// `initRemoteComms`'s params: each one optional.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[allow(
-    dead_code,
-    reason = "for the OCAP URL and remote-comms methods, not served yet; tested against the reference now"
+#[cfg_attr(
+    not(feature = "remote"),
+    allow(
+        dead_code,
+        reason = "served only with remote comms (cargo feature `remote`)"
+    )
 )]
 pub struct RemoteCommsOptions {
     /// `relays`.
@@ -113,9 +116,12 @@ pub struct RemoteCommsOptions {
 
 /// `object({relays: optional(array(string())), …, maxQueue: optional(min(integer(), 0)), …})`.
 /// Integers too large for a `u64` saturate.
-#[allow(
-    dead_code,
-    reason = "for the OCAP URL and remote-comms methods, not served yet; tested against the reference now"
+#[cfg_attr(
+    not(feature = "remote"),
+    allow(
+        dead_code,
+        reason = "served only with remote comms (cargo feature `remote`)"
+    )
 )]
 pub fn remote_comms_options(params: &Value) -> Result<RemoteCommsOptions, RpcError> {
     const STRINGS: Kind = Kind::Optional(&Kind::ArrayOf(&Kind::String));
@@ -144,9 +150,12 @@ pub fn remote_comms_options(params: &Value) -> Result<RemoteCommsOptions, RpcErr
 
 /// `registerLocationHints`'s params.
 #[derive(Clone, Debug, PartialEq)]
-#[allow(
-    dead_code,
-    reason = "for the OCAP URL and remote-comms methods, not served yet; tested against the reference now"
+#[cfg_attr(
+    not(feature = "remote"),
+    allow(
+        dead_code,
+        reason = "served only with remote comms (cargo feature `remote`)"
+    )
 )]
 pub struct LocationHints {
     /// The peer the hints are about.
@@ -156,9 +165,12 @@ pub struct LocationHints {
 }
 
 /// `object({peerId: string(), hints: array(string())})`.
-#[allow(
-    dead_code,
-    reason = "for the OCAP URL and remote-comms methods, not served yet; tested against the reference now"
+#[cfg_attr(
+    not(feature = "remote"),
+    allow(
+        dead_code,
+        reason = "served only with remote comms (cargo feature `remote`)"
+    )
 )]
 pub fn location_hints(params: &Value) -> Result<LocationHints, RpcError> {
     const SCHEMA: &[Field] = &[

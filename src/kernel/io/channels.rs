@@ -73,6 +73,8 @@ pub struct IoChannels {
     thread: Option<IoThread>,
     bell: Arc<Bell>,
     crank: Vec<Change>,
+    /// Where each open savepoint's changes start in `crank`, innermost last.
+    marks: Vec<usize>,
 }
 
 impl IoChannels {
@@ -278,9 +280,30 @@ impl IoChannels {
         Some(taken)
     }
 
+    /// A savepoint opens (see `Kernel::begin_savepoint`).
+    pub fn savepoint(&mut self) {
+        self.marks.push(self.crank.len());
+    }
+
+    /// The innermost savepoint is kept: its changes belong to the enclosing one, or, when it
+    /// was the outermost, take effect now: the output written is returned for the outbox.
+    pub fn release_savepoint(&mut self) -> Vec<Output> {
+        self.marks.pop();
+        match self.marks.is_empty() {
+            true => self.commit_crank(),
+            false => Vec::new(),
+        }
+    }
+
+    /// The innermost savepoint was rolled back: its changes are undone, newest first.
+    pub fn rollback_savepoint(&mut self) {
+        let mark = self.marks.pop().unwrap_or(0);
+        self.undo_since(mark);
+    }
+
     /// The current crank committed: closed channels close, taken input is let go, and the
     /// output written is returned for the outbox.
-    pub fn commit_crank(&mut self) -> Vec<Output> {
+    fn commit_crank(&mut self) -> Vec<Output> {
         let mut outputs = Vec::new();
         for change in std::mem::take(&mut self.crank) {
             match change {
@@ -297,9 +320,18 @@ impl IoChannels {
         outputs
     }
 
-    /// The current crank was rolled back: what it did to the channels is undone, newest first.
+    /// Everything since the outermost savepoint is undone (a lost batch), newest first.
     pub fn forget_crank(&mut self) {
-        while let Some(change) = self.crank.pop() {
+        self.marks.clear();
+        self.undo_since(0);
+    }
+
+    /// Undoes the changes from `mark` on, newest first.
+    fn undo_since(&mut self, mark: usize) {
+        while self.crank.len() > mark {
+            let Some(change) = self.crank.pop() else {
+                break;
+            };
             match change {
                 Change::Opened(service) => {
                     if let Some(channel) = self.open.remove(&service) {

@@ -53,7 +53,7 @@ impl State {
             .checked_sub(1)
             .ok_or_else(|| corrupt(&format!("{kref}.refCount"), "underflow".into()))?;
         self.set_refcount(kref, count)?;
-        if count.reachable == 0 {
+        if count.reachable <= 1 {
             self.maybe_free.insert(kref.to_string());
         }
         Ok(true)

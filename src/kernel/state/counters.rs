@@ -25,17 +25,25 @@ impl State {
         Ok(format!("v{}", self.allocate("nextVatId")?))
     }
 
+    /// A new remote id, `rN`.
+    pub fn allocate_remote_id(&self) -> Result<String> {
+        Ok(format!("r{}", self.allocate("nextRemoteId")?))
+    }
+
     /// A new subcluster id, `sN`.
     pub fn allocate_subcluster_id(&self) -> Result<String> {
         Ok(format!("s{}", self.allocate("nextSubclusterId")?))
     }
 
-    /// A new import ref in `endpoint`'s space: `o-N` or `p-N`.
+    /// A new import ref in `endpoint`'s space: `o-N` or `p-N` for a vat, `ro-N` or `rp-N` for
+    /// a remote (in this kernel's frame; the sender flips it for the wire).
     pub fn allocate_import(&self, endpoint: &str, promise: bool) -> Result<String> {
-        let (counter, prefix) = if promise {
-            ("e.nextPromiseId", "p-")
-        } else {
-            ("e.nextObjectId", "o-")
+        let remote = crate::kernel::ids::is_remote_id(endpoint);
+        let (counter, prefix) = match (promise, remote) {
+            (true, false) => ("e.nextPromiseId", "p-"),
+            (false, false) => ("e.nextObjectId", "o-"),
+            (true, true) => ("e.nextPromiseId", "rp-"),
+            (false, true) => ("e.nextObjectId", "ro-"),
         };
         Ok(format!(
             "{prefix}{}",

@@ -2,8 +2,9 @@
 
 use super::{Result, State};
 
-/// Keys that survive `clearState`: the kernel's identity (spec §2.6).
-const IDENTITY: [&str; 3] = ["keySeed", "peerId", "ocapURLKey"];
+/// Keys that survive `clearState`: the kernel's identity (spec §2.6), and the options remote
+/// comms run with (they go on, as a new incarnation).
+const IDENTITY: [&str; 4] = ["keySeed", "peerId", "ocapURLKey", "remoteCommsOptions"];
 
 /// The kernel services every kernel registers, in allocation order: `ko1`, `ko2`, `ko3`.
 pub const SERVICES: [&str; 3] = [
@@ -56,7 +57,8 @@ impl State {
         Ok(self.store.set("initialized", "true")?)
     }
 
-    /// Wipes both tables and starts afresh, keeping only the identity keys (`clearState`).
+    /// Wipes both tables and starts afresh, keeping only the identity keys and the remote-comms
+    /// options (`clearState`).
     pub fn reset(&mut self) -> Result<()> {
         let mut identity = Vec::new();
         for key in IDENTITY {
@@ -82,6 +84,15 @@ impl State {
     /// Whether `kref` is the system-only `kernelFacet`, which outside callers may not reach.
     pub fn is_system_only(&self, kref: &str) -> Result<bool> {
         Ok(self.service("kernelFacet")?.as_deref() == Some(kref))
+    }
+
+    /// Pins an object unless it is pinned already.
+    pub fn pin_once(&self, kref: &str) -> Result<()> {
+        let pinned = self.store.get("pinnedObjects")?.unwrap_or_default();
+        if pinned.split(',').any(|k| k == kref) {
+            return Ok(());
+        }
+        self.pin(kref)
     }
 
     /// Pins an object so it is never collected (`pinnedObjects`, +1,+1).

@@ -24,6 +24,12 @@
 //! | `incarnationId` | this kernel's incarnation (UUID), new after `clearState` | `init.rs` |
 //! | `kernelWaiters` | references held by RPC callers awaiting promises | `refcount.rs` |
 //! | `capability.<id>` | one record per issued OCAP URL (an ocap extension) | `capabilities.rs` |
+//! | `remote.<rN>` | `{peerId, hints}`: the peer a remote endpoint stands for | `remotes.rs` |
+//! | `peerIncarnation.<peerId>` | the incarnation the peer last announced | `remotes.rs` |
+//! | `remoteSeq.<rN>.nextSendSeq/startSeq/highestReceivedSeq`, `remotePending.<rN>.<seq>` | reliable delivery to and from a remote (the exact frame text pending) | `remotes.rs` |
+//! | `knownRelays`, `lastActiveTime` | `[{addr, lastSeen, isBootstrap}]`; when remote comms were last active | `remotes.rs` |
+//! | `remoteCommsOptions` | the `initRemoteComms` options (an ocap extension), kept by `clearState` | `remotes.rs` |
+//! | `remoteRedemption.<kpid>` | `{remote, deadline, pin}`: another kernel's URL being redeemed (an ocap extension) | `remotes.rs` |
 //!
 //! `kv_vatstore` (liveslots' own keys, opaque to the kernel) is `vats.rs`'s too.
 //!
@@ -41,6 +47,8 @@ mod promises;
 mod queue;
 mod reap;
 mod refcount;
+#[cfg(feature = "remote")]
+mod remotes;
 mod subclusters;
 mod vats;
 
@@ -50,6 +58,8 @@ pub use init::SERVICES;
 pub use objects::RefCount;
 pub use promises::PromiseState;
 pub use queue::RunItem;
+#[cfg(feature = "remote")]
+pub use remotes::{KnownRelay, Redemption, RemoteRecord};
 pub use subclusters::Subcluster;
 
 use super::error::KernelError;
@@ -65,7 +75,8 @@ pub type Result<T> = std::result::Result<T, KernelError>;
 pub struct State {
     store: Store,
     maybe_free: BTreeSet<String>,
-    saved_maybe_free: Option<BTreeSet<String>>,
+    /// The bookkeeping as each open savepoint began (savepoints nest).
+    saved_maybe_free: Vec<BTreeSet<String>>,
 }
 
 impl State {
@@ -74,7 +85,7 @@ impl State {
         State {
             store,
             maybe_free: BTreeSet::new(),
-            saved_maybe_free: None,
+            saved_maybe_free: Vec::new(),
         }
     }
 
@@ -90,21 +101,22 @@ impl State {
     }
 
     /// Starts a crank: a savepoint, and a copy of the in-memory bookkeeping to restore on abort.
+    /// Savepoints nest (a piece of a crank that may be undone on its own is one).
     pub fn begin_crank(&mut self) -> Result<()> {
         self.store.savepoint()?;
-        self.saved_maybe_free = Some(self.maybe_free.clone());
+        self.saved_maybe_free.push(self.maybe_free.clone());
         Ok(())
     }
 
     /// Keeps the crank's effects.
     pub fn commit_crank(&mut self) -> Result<()> {
-        self.saved_maybe_free = None;
+        self.saved_maybe_free.pop();
         Ok(self.store.release()?)
     }
 
     /// Undoes the crank's effects, in the database and in memory.
     pub fn abort_crank(&mut self) -> Result<()> {
-        if let Some(saved) = self.saved_maybe_free.take() {
+        if let Some(saved) = self.saved_maybe_free.pop() {
             self.maybe_free = saved;
         }
         Ok(self.store.rollback()?)
@@ -114,7 +126,7 @@ impl State {
     /// in-memory bookkeeping that went with it.
     pub fn forget_uncommitted(&mut self) -> Result<()> {
         self.maybe_free.clear();
-        self.saved_maybe_free = None;
+        self.saved_maybe_free.clear();
         Ok(self.store.abandon()?)
     }
 
@@ -137,6 +149,17 @@ impl State {
         match self.store.get(key)? {
             None => Ok(T::default()),
             Some(text) => serde_json::from_str(&text).map_err(|e| corrupt(key, e.to_string())),
+        }
+    }
+
+    /// The JSON value at `key`, `None` if absent.
+    #[cfg_attr(not(feature = "remote"), allow(dead_code))]
+    fn get_json_option<T: DeserializeOwned>(&self, key: &str) -> Result<Option<T>> {
+        match self.store.get(key)? {
+            None => Ok(None),
+            Some(text) => serde_json::from_str(&text)
+                .map(Some)
+                .map_err(|e| corrupt(key, e.to_string())),
         }
     }
 

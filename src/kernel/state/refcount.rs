@@ -40,7 +40,9 @@ impl State {
         self.set_refcount(kref, count)
     }
 
-    /// Removes a reference from `kref`; one that reaches zero is noted as maybe-free.
+    /// Removes a reference from `kref`; one that reaches zero is noted as maybe-free, and so is
+    /// an object down to one reference (its owner's own, which for a remote's object is all
+    /// that keeps it here: see `gc.rs`).
     pub fn decref(&mut self, kref: &str, reachable: bool) -> Result<()> {
         if is_promise(kref) {
             let key = format!("{kref}.refCount");
@@ -62,7 +64,7 @@ impl State {
             count.reachable = count.reachable.checked_sub(1).ok_or_else(underflow)?;
         }
         self.set_refcount(kref, count)?;
-        if count.reachable == 0 {
+        if count.reachable <= 1 || count.recognizable <= 1 {
             self.maybe_free.insert(kref.to_string());
         }
         Ok(())

@@ -2,6 +2,8 @@
 //! Each test names the spec section it checks.
 
 mod capabilities;
+#[cfg(feature = "remote")]
+mod federation;
 mod gc_random;
 mod heap_loss;
 mod io;

@@ -4,13 +4,14 @@
 
 use super::super::frame::{self, FrameReader};
 use super::super::wire::Frame;
-use super::{NetLimits, Verdict};
+use super::{Credit, FRAME_OVERHEAD, NetLimits, Verdict};
 use libp2p::PeerId;
 use libp2p::core::muxing::SubstreamBox;
 use libp2p::futures::io::{ReadHalf, WriteHalf};
 use libp2p::futures::{AsyncReadExt, AsyncWriteExt};
+use std::sync::Arc;
 use std::time::Duration;
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{Semaphore, mpsc, oneshot};
 use tokio::time::{Instant, timeout};
 
 /// Frames queued for writing on one channel; beyond it frames are dropped (the kernel's
@@ -41,8 +42,12 @@ pub enum ChanEvent {
         role: Role,
         writer: mpsc::Sender<Vec<u8>>,
     },
-    /// A frame from the peer.
-    Frame { peer: PeerId, frame: Vec<u8> },
+    /// A frame from the peer, with its share of the peer's budget of unhandled frames.
+    Frame {
+        peer: PeerId,
+        frame: Vec<u8>,
+        credit: Credit,
+    },
     /// The channel ended (before or after it was up).
     Down {
         peer: PeerId,
@@ -63,6 +68,8 @@ pub struct ChanCtx {
     pub limits: NetLimits,
     /// Where to report.
     pub events: mpsc::UnboundedSender<ChanEvent>,
+    /// The peer's budget of frames the kernel has yet to handle (shared by its channels).
+    pub budget: Arc<Semaphore>,
 }
 
 /// Runs a channel on a negotiated substream until it ends, then reports [`ChanEvent::Down`].
@@ -175,8 +182,9 @@ async fn write_loop(
     Ok(())
 }
 
-/// Reads frames and forwards them, at most `max_frames_per_sec` per second: beyond that the
-/// reader pauses, so flow control slows the peer down and nothing is lost.
+/// Reads frames and forwards them, at most `max_frames_per_sec` per second and within the peer's
+/// budget of frames the kernel has yet to handle: beyond either the reader pauses, so flow
+/// control slows the peer down and nothing is lost.
 async fn read_loop(
     mut reader: FrameReader<ReadHalf<SubstreamBox>>,
     ctx: &ChanCtx,
@@ -197,10 +205,17 @@ async fn read_loop(
             last = Instant::now();
         }
         tokens -= 1.0;
+        let cost = u32::try_from(frame.len()).unwrap_or(u32::MAX) + FRAME_OVERHEAD;
+        let cost = cost.min(ctx.limits.max_unhandled_bytes.max(1));
+        let permit = Arc::clone(&ctx.budget)
+            .acquire_many_owned(cost)
+            .await
+            .map_err(|_| "node stopped")?;
         ctx.events
             .send(ChanEvent::Frame {
                 peer: ctx.peer,
                 frame,
+                credit: Credit::of(permit),
             })
             .map_err(|_| "node stopped")?;
     }

@@ -15,7 +15,7 @@ pub use dial::{backoff, candidates};
 
 use libp2p::{Multiaddr, PeerId};
 use std::time::{Duration, Instant};
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{OwnedSemaphorePermit, mpsc, oneshot};
 
 /// Limits and timings; the defaults are the reference's (remote-comms.md §8).
 #[derive(Clone, Debug)]
@@ -42,6 +42,10 @@ pub struct NetLimits {
     pub idle_timeout: Duration,
     /// Standalone acknowledgements wait this long for a frame to ride on.
     pub ack_delay: Duration,
+    /// Bytes of frames from one peer that the kernel may have yet to handle: reading from the
+    /// peer pauses beyond it until the kernel catches up (each frame counts its length plus
+    /// [`FRAME_OVERHEAD`]), so a fast peer cannot grow the kernel's queue without bound.
+    pub max_unhandled_bytes: u32,
     /// Relay reservations are retried from this delay …
     pub relay_reconnect_base: Duration,
     /// … up to this one …
@@ -64,9 +68,35 @@ impl Default for NetLimits {
             max_retry_attempts: 0,
             idle_timeout: Duration::from_secs(120),
             ack_delay: Duration::from_millis(50),
+            max_unhandled_bytes: 8 << 20,
             relay_reconnect_base: Duration::from_secs(5),
             relay_reconnect_max: Duration::from_secs(60),
             relay_reconnect_attempts: 10,
+        }
+    }
+}
+
+/// What one frame costs of [`NetLimits::max_unhandled_bytes`] besides its length: the event
+/// around it.
+pub const FRAME_OVERHEAD: u32 = 256;
+
+/// A frame's share of its peer's [`NetLimits::max_unhandled_bytes`], given back when dropped
+/// (once the kernel has handled the frame).
+#[derive(Debug, Default)]
+pub struct Credit {
+    /// Held only to be dropped.
+    _permit: Option<OwnedSemaphorePermit>,
+}
+
+impl Credit {
+    /// A credit that holds nothing (for frames made up outside the node, as in tests).
+    pub fn none() -> Credit {
+        Credit { _permit: None }
+    }
+
+    pub(super) fn of(permit: OwnedSemaphorePermit) -> Credit {
+        Credit {
+            _permit: Some(permit),
         }
     }
 }
@@ -103,6 +133,13 @@ pub enum Verdict {
 pub struct VerdictReply(oneshot::Sender<Verdict>);
 
 impl VerdictReply {
+    /// A reply and where its verdict arrives (for hosts that stand in for the node, as tests
+    /// of the kernel do).
+    pub fn channel() -> (VerdictReply, oneshot::Receiver<Verdict>) {
+        let (tx, rx) = oneshot::channel();
+        (VerdictReply(tx), rx)
+    }
+
     /// Answers the handshake (after the kernel committed what the verdict implies).
     pub fn send(self, verdict: Verdict) {
         let _ = self.0.send(verdict);
@@ -158,6 +195,12 @@ pub enum NetCommand {
         /// The peer.
         peer: String,
     },
+    /// Emit [`NetEvent::Alarm`] at `at` (the kernel's own deadlines, such as URL redemption
+    /// timeouts); replaces the previous alarm.
+    AlarmAt {
+        /// When.
+        at: Instant,
+    },
 }
 
 /// Events for the kernel.
@@ -190,6 +233,9 @@ pub enum NetEvent {
         peer: String,
         /// The bytes (JSON text; the kernel decodes it).
         frame: Vec<u8>,
+        /// Its share of the peer's budget of unhandled frames, given back when the event is
+        /// dropped.
+        credit: Credit,
     },
     /// The peer's channel is gone (the kernel asks for [`NetCommand::Connect`] if it has
     /// frames pending).
@@ -204,6 +250,8 @@ pub enum NetEvent {
         /// The peer.
         peer: String,
     },
+    /// The time set by [`NetCommand::AlarmAt`] came.
+    Alarm,
     /// Reconnecting failed for good (`max_retry_attempts`, or no address known): the kernel
     /// gives up on the peer.
     GiveUp {
@@ -311,6 +359,13 @@ fn keypair(seed: &[u8; 32]) -> Result<libp2p::identity::Keypair, NetError> {
 /// Parses a peer id text.
 fn parse_peer(text: &str) -> Option<PeerId> {
     text.parse().ok()
+}
+
+/// Checks a peer id text (`12D3KooW…`).
+pub fn parse_peer_id(text: &str) -> Result<(), String> {
+    parse_peer(text)
+        .map(drop)
+        .ok_or_else(|| format!("invalid peer id {text:?}"))
 }
 
 /// Checks a location hint or relay address the way the node will use it (for the RPC layer to

@@ -18,8 +18,9 @@ use libp2p::swarm::{ConnectionId, SwarmEvent};
 use libp2p::{Multiaddr, PeerId, Swarm, relay};
 use std::collections::{BTreeSet, HashMap, HashSet, VecDeque};
 use std::num::NonZeroU8;
+use std::sync::Arc;
 use std::time::Duration;
-use tokio::sync::mpsc;
+use tokio::sync::{Semaphore, mpsc};
 use tokio::time::{Instant, timeout};
 
 /// Inbound channels from one peer that may be handshaking at once.
@@ -93,10 +94,12 @@ struct Peer {
     ack_due: Option<(u64, Instant)>,
     wake_at: Option<Instant>,
     last_activity: Instant,
+    /// Bytes of its frames the kernel may have yet to handle (see `NetLimits`).
+    budget: Arc<Semaphore>,
 }
 
 impl Peer {
-    fn new() -> Peer {
+    fn new(budget: u32) -> Peer {
         Peer {
             hints: Vec::new(),
             channel: None,
@@ -111,6 +114,7 @@ impl Peer {
             ack_due: None,
             wake_at: None,
             last_activity: Instant::now(),
+            budget: Arc::new(Semaphore::new(budget.max(1) as usize)),
         }
     }
 }
@@ -144,6 +148,8 @@ struct Node {
     next_chan: u64,
     listening: BTreeSet<Multiaddr>,
     relays: Vec<Relay>,
+    /// The kernel's alarm (`NetCommand::AlarmAt`).
+    alarm: Option<Instant>,
 }
 
 impl Node {
@@ -196,6 +202,7 @@ impl Node {
             next_chan: 1,
             listening: BTreeSet::new(),
             relays,
+            alarm: None,
         })
     }
 
@@ -225,7 +232,8 @@ impl Node {
     }
 
     fn peer(&mut self, peer: PeerId) -> &mut Peer {
-        self.peers.entry(peer).or_insert_with(Peer::new)
+        let budget = self.config.limits.max_unhandled_bytes;
+        self.peers.entry(peer).or_insert_with(|| Peer::new(budget))
     }
 
     fn command(&mut self, command: NetCommand) {
@@ -326,6 +334,7 @@ impl Node {
                     let _ = self.swarm.disconnect_peer_id(id);
                 }
             }
+            NetCommand::AlarmAt { at } => self.alarm = Some(Instant::from_std(at)),
         }
     }
 
@@ -422,13 +431,15 @@ impl Node {
         });
     }
 
-    fn chan_ctx(&self, peer: PeerId, chan: u64) -> ChanCtx {
+    fn chan_ctx(&mut self, peer: PeerId, chan: u64) -> ChanCtx {
+        let budget = Arc::clone(&self.peer(peer).budget);
         ChanCtx {
             peer,
             chan,
             incarnation: self.config.incarnation_id.clone(),
             limits: self.config.limits.clone(),
             events: self.chan_tx.clone(),
+            budget,
         }
     }
 
@@ -544,12 +555,17 @@ impl Node {
                     peer: peer.to_string(),
                 });
             }
-            ChanEvent::Frame { peer, frame } => {
+            ChanEvent::Frame {
+                peer,
+                frame,
+                credit,
+            } => {
                 // Accepted on whichever channel it arrives, as the reference does.
                 self.peer(peer).last_activity = now;
                 self.emit(NetEvent::Frame {
                     peer: peer.to_string(),
                     frame,
+                    credit,
                 });
             }
             ChanEvent::Down { peer, chan, reason } => {
@@ -676,6 +692,9 @@ impl Node {
 
     fn next_deadline(&self) -> Instant {
         let mut next = Instant::now() + HOUSEKEEPING;
+        if let Some(at) = self.alarm {
+            next = next.min(at);
+        }
         for p in self.peers.values() {
             let times = [
                 p.ack_due.map(|(_, at)| at),
@@ -737,6 +756,10 @@ impl Node {
             self.emit(NetEvent::Wake {
                 peer: id.to_string(),
             });
+        }
+        if self.alarm.is_some_and(|at| at <= now) {
+            self.alarm = None;
+            self.emit(NetEvent::Alarm);
         }
         for id in timed_out {
             self.failure(id, "dial timed out".into());
