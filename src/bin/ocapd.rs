@@ -25,7 +25,7 @@ fn main() -> ExitCode {
 
 #[cfg(feature = "remote")]
 fn relay(args: &ocap::daemon::RelayArgs) -> u8 {
-    ocap::remote::relay_cli::run(args)
+    ocap::daemon::relay::run(args)
 }
 
 #[cfg(not(feature = "remote"))]

@@ -19,6 +19,8 @@ mod manual;
 mod methods;
 mod notify;
 mod options;
+#[cfg(feature = "remote")]
+pub mod relay;
 mod pid_file;
 mod server;
 mod settings;

@@ -10,7 +10,7 @@
 //!   connection wrapper that hands such substreams to our code.
 //! - [`node`]: the network node on its own thread; the kernel's interface to the network.
 //! - [`driver`]: the kernel's side of the contract with the node, over a [`driver::Host`].
-//! - [`hop`], [`relay`], [`relay_cli`]: the circuit relay behind `ocapd relay`, without limits.
+//! - [`hop`], [`relay`]: the circuit relay behind `ocapd relay` (`daemon/relay.rs`), without limits.
 
 pub mod driver;
 pub mod frame;
@@ -20,6 +20,5 @@ pub mod negotiate;
 pub mod node;
 pub mod refs;
 pub mod relay;
-pub mod relay_cli;
 pub mod reliable;
 pub mod wire;

@@ -1,8 +1,8 @@
 //! `ocapd relay`: the relay server as a foreground command (identity file, addresses printed,
 //! SIGTERM/SIGINT to stop).
 
-use super::relay::{RelayHandle, RelayOptions};
-use crate::daemon::RelayArgs;
+use super::options::RelayArgs;
+use crate::remote::relay::{RelayHandle, RelayOptions};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
@@ -22,7 +22,7 @@ pub fn run(args: &RelayArgs) -> u8 {
 
 fn serve(args: &RelayArgs) -> Result<(), String> {
     let parse = |list: &[String]| -> Result<Vec<_>, String> {
-        list.iter().map(|a| super::node::parse_addr(a)).collect()
+        list.iter().map(|a| crate::remote::node::parse_addr(a)).collect()
     };
     let mut listen = parse(&args.listen)?;
     if listen.is_empty() {
