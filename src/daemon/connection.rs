@@ -5,6 +5,7 @@ use super::budget::{Budget, Exhausted};
 use super::logging::fragment;
 use super::methods;
 use super::shared::Shared;
+use super::surface::Surface;
 use super::throttle::Throttle;
 use crate::jsonrpc::{Frame, LineBuffer, Request, RequestId, Response, RpcError, codes};
 use crate::peer::{self, Peer};
@@ -39,15 +40,6 @@ enum Received {
     Unfinished,
     /// The line would take the daemon's buffered bytes past their budget.
     OverBudget(Exhausted),
-}
-
-/// Which socket a connection came in on; it decides what the client may do.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Surface {
-    /// The control socket: the daemon's own user (and root), every method.
-    Control,
-    /// The capability socket: anyone, only what presented capabilities allow.
-    Capabilities,
 }
 
 /// Serves one connection to completion. The peer was checked by the accept loop.

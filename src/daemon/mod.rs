@@ -19,14 +19,15 @@ mod manual;
 mod methods;
 mod notify;
 mod options;
+mod pid_file;
 #[cfg(feature = "remote")]
 pub mod relay;
-mod pid_file;
 mod server;
 mod settings;
 mod shared;
 mod signals;
 mod slots;
+mod surface;
 mod throttle;
 
 pub use listen::Activation;

@@ -22,7 +22,9 @@ pub fn run(args: &RelayArgs) -> u8 {
 
 fn serve(args: &RelayArgs) -> Result<(), String> {
     let parse = |list: &[String]| -> Result<Vec<_>, String> {
-        list.iter().map(|a| crate::remote::node::parse_addr(a)).collect()
+        list.iter()
+            .map(|a| crate::remote::node::parse_addr(a))
+            .collect()
     };
     let mut listen = parse(&args.listen)?;
     if listen.is_empty() {

@@ -1,8 +1,9 @@
 //! The accept loop: who gets a connection slot (see [`super::slots`]) and idle exit.
 
-use super::connection::{self, Surface};
+use super::connection;
 use super::shared::Shared;
 use super::slots::Refusal;
+use super::surface::Surface;
 use super::throttle::Throttle;
 use crate::jsonrpc::{Response, RpcError, codes};
 use crate::peer;

@@ -3,9 +3,9 @@
 //! (for idle exit).
 
 use super::budget::Budget;
-use super::connection::Surface;
 use super::settings::Limits;
 use super::slots::Slots;
+use super::surface::Surface;
 use crate::kernel::KernelHandle;
 use serde_json::Value;
 use std::sync::{Arc, Mutex};

@@ -4,8 +4,8 @@
 //! that one stranger cannot lock out the others. Refusals, which take a moment to write, have a
 //! small bound of their own.
 
-use super::connection::Surface;
 use super::settings::Limits;
+use super::surface::Surface;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 

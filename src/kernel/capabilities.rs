@@ -3,13 +3,13 @@
 //!
 //! Error texts never quote the URL: they reach the daemon's log, and a URL is a bearer token.
 
+use super::clock::now_ms;
 use super::error::KernelError;
 use super::identity::Redeemable;
 use super::ids::is_kref;
 use super::machine::Kernel;
 use super::ocap_url::{self, UrlError};
 use super::state::Capability;
-use std::time::{SystemTime, UNIX_EPOCH};
 
 /// What the issuer says about a new capability.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -151,10 +151,4 @@ fn url_refusal(e: UrlError) -> KernelError {
 
 fn refused(why: String) -> KernelError {
     KernelError::Refused(why)
-}
-
-/// Milliseconds since the epoch, as the records keep time.
-pub fn now_ms() -> u64 {
-    let since = SystemTime::now().duration_since(UNIX_EPOCH);
-    since.map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
 }

@@ -22,6 +22,7 @@
 mod awaiting;
 mod calls;
 mod capabilities;
+mod clock;
 pub mod config;
 mod crank;
 mod error;
@@ -56,7 +57,8 @@ mod warehouse;
 mod tests;
 
 pub use calls::Call;
-pub use capabilities::{IssueOptions, now_ms};
+pub use capabilities::IssueOptions;
+pub use clock::now_ms;
 pub use error::KernelError;
 pub use identity::{Identity, Redeemable};
 pub use launch::LaunchPlan;

@@ -111,7 +111,7 @@ impl Kernel {
         if due {
             self.remotes.last_active = Some(Instant::now());
             self.state
-                .set_last_active_time(super::super::capabilities::now_ms())?;
+                .set_last_active_time(super::super::clock::now_ms())?;
         }
         Ok(())
     }

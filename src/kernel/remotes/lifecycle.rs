@@ -3,7 +3,7 @@
 //! the node is restarted with it), location hints (persisted in `remote.<rN>`), the relay pool
 //! (`knownRelays`) and the relay hints `issueOcapURL` adds.
 
-use super::super::capabilities::now_ms;
+use super::super::clock::now_ms;
 use super::super::error::KernelError;
 use super::super::machine::Kernel;
 use super::super::state::KnownRelay;

@@ -238,7 +238,7 @@ impl Remotes {
 
     /// Notes what the node said about a peer's connection (for `listPeers`).
     fn note_event(&mut self, event: &NetEvent) {
-        let now = super::capabilities::now_ms();
+        let now = super::clock::now_ms();
         match event {
             NetEvent::ChannelUp { peer } => {
                 let status = self.peers.entry(peer.clone()).or_default();

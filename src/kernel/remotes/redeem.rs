@@ -11,7 +11,7 @@
 //! capability records' revocation, expiry and last use apply) and answers
 //! `[true, key, ro+N]` or `[false, key, why]` in the same transaction.
 
-use super::super::capabilities::now_ms;
+use super::super::clock::now_ms;
 use super::super::error::KernelError;
 use super::super::identity::Redeemable;
 use super::super::ids::is_promise;
