@@ -6,7 +6,9 @@
 //! called it once).
 
 use crate::Scale;
-use crate::daemon::{Daemon, Home, cluster, launch, millis, rpc, rss_mib, send, throughput};
+use crate::daemon::{
+    Daemon, Home, cluster, fill_wal, launch, millis, rpc, rss_mib, send, throughput,
+};
 use crate::report::{Figure, p50_p99};
 use serde_json::json;
 use std::time::{Duration, Instant};
@@ -130,9 +132,7 @@ fn round_trips(scale: &Scale, target: Target) -> [Figure; 4] {
                 assert!(error.ends_with("Argument must be a remotable"), "{reply}");
             }
         };
-        for _ in 0..10 {
-            resume();
-        }
+        fill_wal(&[&a, &b], scale.calls * 2, resume);
         let started = Instant::now();
         let mut latency: Vec<f64> = (0..scale.calls / 2)
             .map(|_| {

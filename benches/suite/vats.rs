@@ -2,7 +2,7 @@
 //! subcluster launch, messages from clients, vat-to-vat deliveries, memory per vat.
 
 use crate::Scale;
-use crate::daemon::{Home, cluster, launch, millis, rss_mib, send, throughput};
+use crate::daemon::{Home, cluster, fill_wal, launch, millis, rss_mib, send, throughput};
 use crate::report::{Figure, p50_p99};
 use std::path::Path;
 use std::time::Instant;
@@ -11,10 +11,9 @@ pub fn cases(scale: &Scale, out: &mut dyn FnMut(Figure)) {
     for (size, target, reference) in [(1, "-", "-"), (2, "< 300", "3,500"), (10, "-", "-")] {
         out(launch_time(scale, size).target(target).reference(reference));
     }
-    let [p50, p99, rate] = queue_message(scale);
-    out(p50);
-    out(p99);
-    out(rate);
+    for figure in queue_message(scale) {
+        out(figure);
+    }
     out(vat_to_vat(scale, "awaited sequence", 1, |socket, ping| {
         let rounds = scale.calls as u64;
         send(socket, ping, "rally", serde_json::json!([rounds]));
@@ -72,24 +71,31 @@ fn launch_time(scale: &Scale, size: usize) -> Figure {
     Figure::of(format!("launch a {size}-vat subcluster"), "ms", samples)
 }
 
-/// `queueMessage` to the counter's `resume`: p50 and p99 of sequential calls, and messages per
+/// `queueMessage` to the counter's `resume`: p50 of the first sequential calls of a new
+/// daemon, then, once its WAL has filled, p50 and p99 of sequential calls and messages per
 /// second from 8 clients, each per run.
-fn queue_message(scale: &Scale) -> [Figure; 3] {
-    let (mut p50s, mut p99s, mut rates) = (Vec::new(), Vec::new(), Vec::new());
+fn queue_message(scale: &Scale) -> [Figure; 4] {
+    let (mut fresh, mut p50s, mut p99s, mut rates) = (vec![], vec![], vec![], vec![]);
     for _ in 0..scale.heavy_runs {
         let home = Home::new();
         let _daemon = home.daemon();
         let socket = home.socket();
         let counter = launch(&socket, counter_cluster());
         let resume = || send(&socket, &counter, "resume", serde_json::json!([]));
-        let mut latency: Vec<f64> = (0..scale.calls / 2)
-            .map(|_| {
-                let started = Instant::now();
-                resume();
-                millis(started.elapsed())
-            })
-            .collect();
-        let (p50, p99) = p50_p99(&mut latency);
+        let timed = |calls| -> Vec<f64> {
+            (0..calls)
+                .map(|_| {
+                    let started = Instant::now();
+                    resume();
+                    millis(started.elapsed())
+                })
+                .collect()
+        };
+        fresh.push(p50_p99(&mut timed(scale.calls / 5)).0);
+        fill_wal(&[&home], scale.calls * 2, || {
+            resume();
+        });
+        let (p50, p99) = p50_p99(&mut timed(scale.calls / 2));
         p50s.push(p50);
         p99s.push(p99);
         rates.push(throughput(8, scale.period, || {
@@ -97,6 +103,11 @@ fn queue_message(scale: &Scale) -> [Figure; 3] {
         }));
     }
     [
+        Figure::of(
+            "queueMessage to a JS vat, p50, first calls after start",
+            "ms",
+            fresh,
+        ),
         Figure::of("queueMessage to a JS vat, p50 sequential", "ms", p50s)
             .target("< 1.5")
             .reference("16.6"),
