@@ -316,6 +316,25 @@ fn direct_addr(kernel: &TestKernel, transport: &str) -> String {
         .clone()
 }
 
+/// A listening on loopback TCP (B too when `b_listen` says so), and B knowing A's address: the
+/// pair most tests start from, with A's and B's peer ids.
+fn direct_pair(seeds: (u8, u8), b_listen: &[&str]) -> (TestKernel, TestKernel, String, String) {
+    let mut a = TestKernel::start(seeds.0, &["/ip4/127.0.0.1/tcp/0"], &[]);
+    let mut b = TestKernel::start(seeds.1, b_listen, &[]);
+    pump_until(
+        &mut [&mut a, &mut b],
+        Duration::from_secs(10),
+        "listening",
+        |k| {
+            !k[0].host.listening.is_empty()
+                && (b_listen.is_empty() || !k[1].host.listening.is_empty())
+        },
+    );
+    let (ida, idb) = (a.peer_id(), b.peer_id());
+    b.hints(&ida, &[direct_addr(&a, "/tcp/")]);
+    (a, b, ida, idb)
+}
+
 #[test]
 fn two_nodes_talk_directly_both_ways_exactly_once_in_order() {
     let mut a = TestKernel::start(1, &["/ip4/127.0.0.1/tcp/0"], &[]);
@@ -417,16 +436,7 @@ fn reading_pauses_while_the_kernel_has_not_handled_a_peers_frames() {
 
 #[test]
 fn frames_sent_while_the_peer_is_down_arrive_once_in_order_after_it_returns() {
-    let mut a = TestKernel::start(3, &["/ip4/127.0.0.1/tcp/0"], &[]);
-    let mut b = TestKernel::start(4, &[], &[]);
-    pump_until(
-        &mut [&mut a, &mut b],
-        Duration::from_secs(10),
-        "listening",
-        |k| !k[0].host.listening.is_empty(),
-    );
-    let (ida, idb) = (a.peer_id(), b.peer_id());
-    b.hints(&ida, &[direct_addr(&a, "/tcp/")]);
+    let (mut a, mut b, ida, idb) = direct_pair((3, 4), &[]);
     for text in numbered("m", 5) {
         b.send(&ida, &text);
     }
@@ -465,16 +475,7 @@ fn frames_sent_while_the_peer_is_down_arrive_once_in_order_after_it_returns() {
 
 #[test]
 fn a_new_incarnation_is_reported_and_the_channel_redialled() {
-    let mut a = TestKernel::start(5, &["/ip4/127.0.0.1/tcp/0"], &[]);
-    let mut b = TestKernel::start(6, &[], &[]);
-    pump_until(
-        &mut [&mut a, &mut b],
-        Duration::from_secs(10),
-        "listening",
-        |k| !k[0].host.listening.is_empty(),
-    );
-    let (ida, idb) = (a.peer_id(), b.peer_id());
-    b.hints(&ida, &[direct_addr(&a, "/tcp/")]);
+    let (mut a, mut b, ida, idb) = direct_pair((5, 6), &[]);
     b.send(&ida, "one");
     pump_until(&mut [&mut a, &mut b], Duration::from_secs(20), "one", |k| {
         k[0].applied(&idb).len() == 1
@@ -614,16 +615,7 @@ fn ocapd_relay_carries_two_nodes_and_keeps_its_identity() {
 
 #[test]
 fn addresses_learned_from_identify_are_never_dialled() {
-    let mut a = TestKernel::start(11, &["/ip4/127.0.0.1/tcp/0"], &[]);
-    let mut b = TestKernel::start(12, &["/ip4/127.0.0.1/tcp/0"], &[]);
-    pump_until(
-        &mut [&mut a, &mut b],
-        Duration::from_secs(10),
-        "listening",
-        |k| !k[0].host.listening.is_empty() && !k[1].host.listening.is_empty(),
-    );
-    let (ida, idb) = (a.peer_id(), b.peer_id());
-    b.hints(&ida, &[direct_addr(&a, "/tcp/")]);
+    let (mut a, mut b, ida, idb) = direct_pair((11, 12), &["/ip4/127.0.0.1/tcp/0"]);
     b.send(&ida, "hello");
     pump_until(
         &mut [&mut a, &mut b],
@@ -647,17 +639,8 @@ fn addresses_learned_from_identify_are_never_dialled() {
 
 #[test]
 fn simultaneous_dials_settle_on_one_channel() {
-    let mut a = TestKernel::start(13, &["/ip4/127.0.0.1/tcp/0"], &[]);
-    let mut b = TestKernel::start(14, &["/ip4/127.0.0.1/tcp/0"], &[]);
-    pump_until(
-        &mut [&mut a, &mut b],
-        Duration::from_secs(10),
-        "listening",
-        |k| !k[0].host.listening.is_empty() && !k[1].host.listening.is_empty(),
-    );
-    let (ida, idb) = (a.peer_id(), b.peer_id());
+    let (mut a, mut b, ida, idb) = direct_pair((13, 14), &["/ip4/127.0.0.1/tcp/0"]);
     a.hints(&idb, &[direct_addr(&b, "/tcp/")]);
-    b.hints(&ida, &[direct_addr(&a, "/tcp/")]);
     // Both dial at once.
     for text in numbered("x", 20) {
         a.send(&idb, &text);
