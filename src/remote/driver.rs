@@ -407,24 +407,7 @@ mod tests {
             if std::mem::take(&mut self.fail) {
                 return Err("disk full");
             }
-            let stored = self.stored.entry(peer.into()).or_default();
-            match write {
-                Write::NextSendSeq(n) => stored.next_send_seq = Some(*n),
-                Write::StartSeq(n) => stored.start_seq = Some(*n),
-                Write::HighestReceived(n) => stored.highest_received = Some(*n),
-                Write::PutPending(seq, frame) => {
-                    stored.pending.insert(*seq, frame.clone());
-                }
-                Write::DeletePending(seq) => {
-                    stored.pending.remove(seq);
-                }
-                Write::ClearSeqState => {
-                    *stored = Stored {
-                        pending: std::mem::take(&mut stored.pending),
-                        ..Stored::default()
-                    }
-                }
-            }
+            self.stored.entry(peer.into()).or_default().apply(write);
             Ok(())
         }
         fn apply(

@@ -80,6 +80,29 @@ pub struct Stored {
     pub pending: BTreeMap<u64, String>,
 }
 
+impl Stored {
+    /// What `write` leaves here: the meaning of each [`Write`], which the kernel's keeper carries
+    /// out in kv (and in-memory stores, in tests, here).
+    pub fn apply(&mut self, write: &Write) {
+        match write {
+            Write::NextSendSeq(n) => self.next_send_seq = Some(*n),
+            Write::StartSeq(n) => self.start_seq = Some(*n),
+            Write::HighestReceived(n) => self.highest_received = Some(*n),
+            Write::PutPending(seq, frame) => {
+                self.pending.insert(*seq, frame.clone());
+            }
+            Write::DeletePending(seq) => {
+                self.pending.remove(seq);
+            }
+            Write::ClearSeqState => {
+                self.next_send_seq = None;
+                self.start_seq = None;
+                self.highest_received = None;
+            }
+        }
+    }
+}
+
 /// Why `send` refused; nothing changed.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum SendError {

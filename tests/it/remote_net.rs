@@ -40,23 +40,10 @@ impl Host for MemHost {
     }
 
     fn write(&mut self, peer: &str, write: &Write) -> Result<(), Infallible> {
-        let stored = self.stored.entry(peer.to_string()).or_default();
-        match write {
-            Write::NextSendSeq(n) => stored.next_send_seq = Some(*n),
-            Write::StartSeq(n) => stored.start_seq = Some(*n),
-            Write::HighestReceived(n) => stored.highest_received = Some(*n),
-            Write::PutPending(seq, frame) => {
-                stored.pending.insert(*seq, frame.clone());
-            }
-            Write::DeletePending(seq) => {
-                stored.pending.remove(seq);
-            }
-            Write::ClearSeqState => {
-                stored.next_send_seq = None;
-                stored.start_seq = None;
-                stored.highest_received = None;
-            }
-        }
+        self.stored
+            .entry(peer.to_string())
+            .or_default()
+            .apply(write);
         Ok(())
     }
 

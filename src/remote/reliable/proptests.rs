@@ -43,25 +43,6 @@ fn op() -> impl Strategy<Value = Op> {
     ]
 }
 
-fn apply(stored: &mut Stored, write: &Write) {
-    match write {
-        Write::NextSendSeq(n) => stored.next_send_seq = Some(*n),
-        Write::StartSeq(n) => stored.start_seq = Some(*n),
-        Write::HighestReceived(n) => stored.highest_received = Some(*n),
-        Write::PutPending(seq, frame) => {
-            stored.pending.insert(*seq, frame.clone());
-        }
-        Write::DeletePending(seq) => {
-            stored.pending.remove(seq);
-        }
-        Write::ClearSeqState => {
-            stored.next_send_seq = None;
-            stored.start_seq = None;
-            stored.highest_received = None;
-        }
-    }
-}
-
 /// One side: its session, its store, and (receiver) what it applied, stored with it.
 struct Side {
     session: Session,
@@ -85,7 +66,7 @@ impl Side {
                 self.crash(now);
                 return false;
             }
-            apply(&mut self.stored, write);
+            self.stored.apply(write);
         }
         true
     }
@@ -93,7 +74,7 @@ impl Side {
     fn crash(&mut self, now: u64) {
         let (session, repairs) = Session::restore(self.session.limits, &self.stored, now);
         for write in &repairs {
-            apply(&mut self.stored, write);
+            self.stored.apply(write);
         }
         self.session = session;
     }
