@@ -5,7 +5,7 @@ use crate::Scale;
 use crate::report::{Figure, p50_p99};
 use ocap::capdata::{Passable, decode_methargs, encode};
 use ocap::kernel::store::{Store, open};
-use ocap::kernel::{Call, Kernel, KernelOptions, LaunchPlan};
+use ocap::kernel::{Call, Kernel, KernelOptions, LaunchPlan, Reply};
 use ocap::vat::{
     Delivery, DeliveryResult, Message, Resolution, Syscall, Syscalls, VatFactory, VatFault,
     VatRuntime,
@@ -217,7 +217,7 @@ impl Bench {
         let answer = Arc::clone(&slot);
         self.kernel.call(
             call,
-            Box::new(move |a| *answer.lock().unwrap() = Some(a.map_err(|e| e.to_string()))),
+            Reply::code(move |a| *answer.lock().unwrap() = Some(a.map_err(|e| e.to_string()))),
         );
         while self.kernel.crank().unwrap() {}
         self.kernel.commit().unwrap();
@@ -246,7 +246,7 @@ impl Bench {
             };
             self.kernel.call(
                 call,
-                Box::new(move |a| {
+                Reply::code(move |a| {
                     a.unwrap();
                     *answers.lock().unwrap() += 1;
                 }),

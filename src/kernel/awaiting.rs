@@ -23,6 +23,29 @@ impl Kernel {
     /// [`Kernel::send_held`], or a launch): nothing here can fail, so the waiter is never lost.
     pub(super) fn wait_held(&mut self, kpid: &str, waiter: Waiter) {
         self.waiters.add(kpid, waiter, false);
+        if self.waiters.sweep_due() {
+            self.forget_gone_callers();
+        }
+    }
+
+    /// Drops the waiters whose callers hung up (nobody would read their answer) and releases
+    /// their holds: otherwise every call left behind by a client that went away, to a promise
+    /// that never settles, would be kept for good (its waiter, and its entry in
+    /// `kernelWaiters`, which every later call rewrites).
+    fn forget_gone_callers(&mut self) {
+        let gone = self.waiters.sweep(|waiter| waiter.reply.is_gone());
+        if gone.is_empty() {
+            return;
+        }
+        let released = self.atomically(|k| {
+            for kpid in &gone {
+                k.state.release_for_waiter(kpid)?;
+            }
+            k.collect_garbage()
+        });
+        if let Err(e) = released {
+            tracing::error!("releasing the waiters of callers that hung up: {e}");
+        }
     }
 
     /// Fires the waiters of promises settled by the crank that just committed.
@@ -45,7 +68,8 @@ impl Kernel {
     /// Answers a waiter, then releases its hold: the answer may still need what the value
     /// refers to (URLs issued for its slots, remotes' objects pinned for the caller).
     fn release_waiter(&mut self, kpid: &str, waiter: Waiter, settlement: Settlement) {
-        waiter(self, settlement);
+        let answer = (waiter.answer)(self, settlement);
+        self.outbox.reply(waiter.reply, answer);
         let result = self.atomically(|k| {
             k.state.release_for_waiter(kpid)?;
             k.collect_garbage()
@@ -95,7 +119,8 @@ impl Kernel {
         let reason = crate::capdata::kernel_error("DELIVERY_FAILED", reason);
         for (_, waiters) in self.waiters.take_all() {
             for waiter in waiters {
-                waiter(self, Err(reason.clone()));
+                let answer = (waiter.answer)(self, Err(reason.clone()));
+                self.outbox.reply(waiter.reply, answer);
             }
         }
     }
@@ -108,8 +133,8 @@ pub fn reply_on_settlement(
     reply: Reply,
     answer: impl FnOnce(&mut Kernel, Settlement) -> Result<Value, KernelError> + Send + 'static,
 ) -> Waiter {
-    Box::new(move |kernel, settlement| {
-        let answer = answer(kernel, settlement);
-        kernel.outbox.reply(reply, answer);
-    })
+    Waiter {
+        reply,
+        answer: Box::new(answer),
+    }
 }

@@ -9,17 +9,27 @@ use super::error::KernelError;
 use super::identity::Identity;
 use super::io::IoChannels;
 use super::options::{KernelOptions, RemoteSettings};
-use super::outbox::Outbox;
+use super::outbox::{Outbox, Reply};
 use super::state::State;
 use super::store::Store;
 use super::waiters::{Settlement, Waiters};
 use super::warehouse::Warehouse;
 use super::{Status, status};
 use crate::vat::VatFactory;
+use serde_json::Value;
 
-/// Someone outside the kernel awaiting a promise (an RPC caller). Called after the commit that
-/// settled it, so nothing is released before it is durable.
-pub type Waiter = Box<dyn FnOnce(&mut Kernel, Settlement) + Send>;
+/// Someone outside the kernel awaiting a promise (an RPC caller): where the answer goes, and what
+/// the answer is made of the settlement. Fired after the commit that settled it, so nothing is
+/// released before it is durable (`awaiting.rs`).
+pub struct Waiter {
+    /// Where the answer goes.
+    pub(super) reply: Reply,
+    /// The answer made of the settlement.
+    pub(super) answer: Answer,
+}
+
+/// How a [`Waiter`] makes its answer of a settlement, on the kernel thread.
+pub type Answer = Box<dyn FnOnce(&mut Kernel, Settlement) -> Result<Value, KernelError> + Send>;
 
 /// The kernel proper. Owned by the kernel thread.
 pub struct Kernel {

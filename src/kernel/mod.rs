@@ -411,12 +411,7 @@ fn run_batch(kernel: &mut Kernel, commands: &mut mpsc::UnboundedReceiver<Command
 
 fn handle(kernel: &mut Kernel, command: Command) {
     match command {
-        Command::Call(call, reply) => {
-            let respond: Reply = Box::new(move |answer| {
-                let _ = reply.send(answer);
-            });
-            kernel.call(call, respond);
-        }
+        Command::Call(call, reply) => kernel.call(call, Reply::Caller(reply)),
         Command::Ping(reply) => {
             let _ = reply.send(());
         }

@@ -6,9 +6,42 @@
 
 use super::error::KernelError;
 use serde_json::Value;
+use tokio::sync::oneshot;
 
-/// Where a call's answer goes: the RPC result, or why there is none.
-pub type Reply = Box<dyn FnOnce(Result<Value, KernelError>) + Send>;
+/// A call's answer: the RPC result, or why there is none.
+pub type Answer = Result<Value, KernelError>;
+
+/// Where a call's answer goes.
+pub enum Reply {
+    /// An RPC caller, who may hang up before the answer comes.
+    Caller(oneshot::Sender<Answer>),
+    /// Code that always takes its answer (the kernel's tests).
+    Code(Box<dyn FnOnce(Answer) + Send>),
+}
+
+impl Reply {
+    /// A reply to `code`.
+    pub fn code(code: impl FnOnce(Answer) + Send + 'static) -> Reply {
+        Reply::Code(Box::new(code))
+    }
+
+    /// Whether nobody will read the answer any more: the caller hung up.
+    pub fn is_gone(&self) -> bool {
+        match self {
+            Reply::Caller(sender) => sender.is_closed(),
+            Reply::Code(_) => false,
+        }
+    }
+
+    fn send(self, answer: Answer) {
+        match self {
+            Reply::Caller(sender) => {
+                let _ = sender.send(answer);
+            }
+            Reply::Code(code) => code(answer),
+        }
+    }
+}
 
 /// Something else that leaves the kernel (an IO channel's write): run once committed, dropped
 /// unrun if the commit fails.
@@ -17,7 +50,7 @@ pub type Output = Box<dyn FnOnce() + Send>;
 /// One thing held until the next commit.
 enum Held {
     /// A reply and its answer.
-    Reply(Reply, Result<Value, KernelError>),
+    Reply(Reply, Answer),
     /// Any other output.
     Output(Output),
 }
@@ -30,7 +63,7 @@ pub struct Outbox {
 
 impl Outbox {
     /// Answers `reply` once the current transaction has committed.
-    pub fn reply(&mut self, reply: Reply, answer: Result<Value, KernelError>) {
+    pub fn reply(&mut self, reply: Reply, answer: Answer) {
         self.held.push(Held::Reply(reply, answer));
     }
 
@@ -48,7 +81,7 @@ impl Outbox {
     pub fn release(&mut self) {
         for held in std::mem::take(&mut self.held) {
             match held {
-                Held::Reply(reply, answer) => reply(answer),
+                Held::Reply(reply, answer) => reply.send(answer),
                 Held::Output(output) => output(),
             }
         }
@@ -59,7 +92,7 @@ impl Outbox {
     pub fn fail(&mut self, why: &KernelError) {
         for held in std::mem::take(&mut self.held) {
             match held {
-                Held::Reply(reply, _) => reply(Err(KernelError::Refused(format!(
+                Held::Reply(reply, _) => reply.send(Err(KernelError::Refused(format!(
                     "the kernel could not commit this request's effects, so they were undone: {why}"
                 )))),
                 Held::Output(_) => {}

@@ -15,7 +15,14 @@ pub struct Waiters<W> {
     settled: Vec<String>,
     /// How many were noted as each open nested savepoint began.
     marks: Vec<usize>,
+    /// How many waiters there are.
+    count: usize,
+    /// How many there were after the last sweep.
+    swept: usize,
 }
+
+/// Fewer waiters than this are never swept: looking costs more than they do.
+const SWEEP_FROM: usize = 64;
 
 impl<W> Default for Waiters<W> {
     fn default() -> Self {
@@ -23,6 +30,8 @@ impl<W> Default for Waiters<W> {
             by_promise: BTreeMap::new(),
             settled: Vec::new(),
             marks: Vec::new(),
+            count: 0,
+            swept: 0,
         }
     }
 }
@@ -35,6 +44,7 @@ impl<W> Waiters<W> {
             .entry(kpid.to_string())
             .or_default()
             .push(waiter);
+        self.count += 1;
         if settled {
             self.settled.push(kpid.to_string());
         }
@@ -67,17 +77,41 @@ impl<W> Waiters<W> {
 
     /// The waiters of the promises the committed crank settled.
     pub fn take_settled(&mut self) -> Vec<(String, Vec<W>)> {
-        std::mem::take(&mut self.settled)
+        let taken: Vec<(String, Vec<W>)> = std::mem::take(&mut self.settled)
             .into_iter()
             .filter_map(|kpid| self.by_promise.remove(&kpid).map(|w| (kpid, w)))
-            .collect()
+            .collect();
+        self.count -= taken.iter().map(|(_, w)| w.len()).sum::<usize>();
+        taken
     }
 
     /// Every waiter, taken.
     pub fn take_all(&mut self) -> Vec<(String, Vec<W>)> {
         self.settled.clear();
         self.marks.clear();
+        self.count = 0;
+        self.swept = 0;
         std::mem::take(&mut self.by_promise).into_iter().collect()
+    }
+
+    /// Whether a sweep is due: the waiters have doubled since the last one. Sweeping only
+    /// then keeps its cost per added waiter constant however many wait.
+    pub fn sweep_due(&self) -> bool {
+        self.count >= SWEEP_FROM.max(2 * self.swept)
+    }
+
+    /// Removes the waiters for which `gone` holds: the promise of each, once per waiter.
+    pub fn sweep(&mut self, gone: impl Fn(&W) -> bool) -> Vec<String> {
+        let mut removed = Vec::new();
+        self.by_promise.retain(|kpid, waiters| {
+            let before = waiters.len();
+            waiters.retain(|waiter| !gone(waiter));
+            removed.extend(std::iter::repeat_n(kpid.clone(), before - waiters.len()));
+            !waiters.is_empty()
+        });
+        self.count -= removed.len();
+        self.swept = self.count;
+        removed
     }
 
     /// The references the waiters hold, by promise: one per waiter (what `kernelWaiters` must

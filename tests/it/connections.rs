@@ -212,6 +212,33 @@ fn a_call_that_never_settles_frees_its_slot_when_the_client_hangs_up() {
 }
 
 #[test]
+fn calls_abandoned_by_their_clients_are_not_kept_by_the_kernel() {
+    // Each left a waiter (and an entry in kernelWaiters) for good: a client of the capability
+    // socket could pile them up without end, and every later call rewrote them all.
+    let home = Home::new();
+    let _daemon = home.daemon(&["--log-level", "error"]);
+    worker_counter(&home);
+    let hang = request_line("queueMessage", &json!(["ko4", "hang", []]));
+    for _ in 0..200 {
+        let mut stream = UnixStream::connect(home.socket()).unwrap();
+        stream.write_all(format!("{hang}\n").as_bytes()).unwrap();
+        stream
+            .set_read_timeout(Some(Duration::from_millis(20)))
+            .unwrap();
+        let _ = stream.read(&mut [0u8; 1]);
+    }
+    let sql = json!({"sql": "SELECT value FROM kv WHERE key = 'kernelWaiters'"});
+    let held = eventually(Duration::from_secs(10), || {
+        let rows = call(&home.socket(), "executeDBQuery", &sql.to_string());
+        let waiters: serde_json::Value = rows[0]["value"]
+            .as_str()
+            .map_or(json!({}), |v| serde_json::from_str(v).unwrap());
+        waiters.as_object().unwrap().len() < 100
+    });
+    assert!(held, "the kernel kept the waiters of 200 abandoned calls");
+}
+
+#[test]
 fn half_sent_requests_pin_no_more_than_the_buffer_budget() {
     let home = Home::new();
     let daemon = home.daemon(&["--log-level", "error"]);

@@ -6,6 +6,7 @@
 
 use super::scripted::ScriptedFactory;
 use crate::capdata::{CapData, Passable, encode};
+use crate::kernel::Reply;
 use crate::kernel::options::RemoteSettings;
 use crate::kernel::remotes::{NetLink, RemoteOptions};
 use crate::kernel::store::{Store, open};
@@ -140,7 +141,7 @@ impl Node {
         let answer = Arc::clone(&slot);
         self.kernel.call(
             call,
-            Box::new(move |a| *answer.lock().unwrap() = Some(a.map_err(|e| e.to_string()))),
+            Reply::code(move |a| *answer.lock().unwrap() = Some(a.map_err(|e| e.to_string()))),
         );
         self.run();
         slot
@@ -205,7 +206,7 @@ impl Node {
         self.kernel.send_from_kernel(
             target.into(),
             methargs,
-            Box::new(move |a| *answer.lock().unwrap() = Some(a.map_err(|e| e.to_string()))),
+            Reply::code(move |a| *answer.lock().unwrap() = Some(a.map_err(|e| e.to_string()))),
         );
         self.run();
         slot

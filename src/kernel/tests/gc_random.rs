@@ -23,6 +23,8 @@
 use super::Harness;
 use super::scripted::{MEMORY_KEY, Memory};
 use crate::capdata::{Passable, encode};
+use crate::kernel::Reply;
+use crate::kernel::awaiting::reply_on_settlement;
 use crate::kernel::state::RunItem;
 use crate::kernel::{Call, KernelOptions, LaunchPlan, invariants};
 use crate::vat::Message;
@@ -79,7 +81,7 @@ impl Harness {
 
     /// Runs a call whose answer nobody waits for.
     pub(super) fn fire(&mut self, call: Call) {
-        self.kernel().call(call, Box::new(|_| {}));
+        self.kernel().call(call, Reply::code(|_| {}));
         self.run();
     }
 
@@ -114,7 +116,10 @@ impl Harness {
             })
             .unwrap();
         if wait {
-            kernel.wait_held(&kpid, Box::new(|_, _| {}));
+            kernel.wait_held(
+                &kpid,
+                reply_on_settlement(Reply::code(|_| {}), |_, _| Ok(serde_json::Value::Null)),
+            );
         }
         self.run();
     }
@@ -431,7 +436,7 @@ fn one_step(h: &mut Harness, rng: &mut Rng) -> String {
             ]));
             let cranks = rng.below(4);
             let kernel = h.kernel();
-            kernel.send_from_kernel(to.clone(), methargs, Box::new(|_| {}));
+            kernel.send_from_kernel(to.clone(), methargs, Reply::code(|_| {}));
             for _ in 0..cranks {
                 kernel.crank().unwrap();
             }

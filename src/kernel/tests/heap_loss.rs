@@ -5,9 +5,11 @@
 use super::Harness;
 use super::quickjs::{example, harness, test_vat};
 use crate::capdata::{CapData, Passable, encode, error_message};
+use crate::kernel::Call;
+use crate::kernel::Reply;
+use crate::kernel::awaiting::reply_on_settlement;
 use crate::kernel::state::PromiseState;
 use crate::kernel::waiters::Settlement;
-use crate::kernel::{Call, Kernel};
 use serde_json::json;
 use std::sync::{Arc, Mutex};
 
@@ -64,7 +66,10 @@ fn queue(
         Passable::String(method.into()),
         Passable::Array(args),
     ]));
-    let waiter = Box::new(move |_: &mut Kernel, s: Settlement| *landed.lock().unwrap() = Some(s));
+    let waiter = reply_on_settlement(Reply::code(|_| {}), move |_, s| {
+        *landed.lock().unwrap() = Some(s);
+        Ok(serde_json::Value::Null)
+    });
     let kernel = h.kernel();
     let kpid = kernel.send_held(target.into(), methargs).unwrap();
     kernel.wait_held(&kpid, waiter);

@@ -4,6 +4,7 @@
 //! closed with their subcluster, re-created at restart, and bounded against hostile clients.
 
 use super::{Harness, body};
+use crate::kernel::Reply;
 use crate::kernel::{Call, LaunchPlan};
 use serde_json::{Value, json};
 use std::io::{BufRead, BufReader, Read, Write};
@@ -37,7 +38,7 @@ impl Harness {
         let answer = Arc::clone(&slot);
         self.kernel().call(
             call,
-            Box::new(move |a| *answer.lock().unwrap() = Some(a.map_err(|e| e.to_string()))),
+            Reply::code(move |a| *answer.lock().unwrap() = Some(a.map_err(|e| e.to_string()))),
         );
         self.run();
         slot
@@ -259,7 +260,7 @@ fn write_goes_to_the_client_after_the_commit_and_needs_one() {
             method: "write".into(),
             args: vec![json!("après")],
         },
-        Box::new(move |a| *answer.lock().unwrap() = Some(a.map_err(|e| e.to_string()))),
+        Reply::code(move |a| *answer.lock().unwrap() = Some(a.map_err(|e| e.to_string()))),
     );
     while h.kernel().crank().unwrap() {}
     lines

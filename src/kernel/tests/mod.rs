@@ -12,6 +12,7 @@ mod scripted;
 mod store_failure;
 mod syscall_fuzz;
 
+use super::Reply;
 use super::{Call, Kernel, KernelOptions, LaunchPlan};
 use crate::kernel::store::{Store, open};
 use crate::vat::VatFactory;
@@ -82,7 +83,7 @@ impl Harness {
         let answer = Arc::clone(&slot);
         self.kernel().call(
             call,
-            Box::new(move |a| *answer.lock().unwrap() = Some(a.map_err(|e| e.to_string()))),
+            Reply::code(move |a| *answer.lock().unwrap() = Some(a.map_err(|e| e.to_string()))),
         );
         self.run();
         let answer = slot.lock().unwrap().take();
@@ -355,7 +356,7 @@ fn promises_decided_by_a_terminated_vat_are_rejected_spec_14_1() {
     };
     h.kernel().call(
         call,
-        Box::new(move |a| *answer.lock().unwrap() = Some(a.map_err(|e| e.to_string()))),
+        Reply::code(move |a| *answer.lock().unwrap() = Some(a.map_err(|e| e.to_string()))),
     );
     h.run();
     assert!(slot.lock().unwrap().is_none(), "hangs until the vat goes");
@@ -579,7 +580,7 @@ fn a_restart_that_cannot_start_the_vat_changes_nothing() {
         method: "defer".into(),
         args: vec![],
     };
-    h.kernel().call(defer, Box::new(|_| {}));
+    h.kernel().call(defer, Reply::code(|_| {}));
     h.run();
     let deferred = "kp3";
     assert_eq!(h.kv(&format!("{deferred}.decider")).as_deref(), Some("v1"));
@@ -625,7 +626,7 @@ impl Harness {
         self.kernel().send_from_kernel(
             target.into(),
             methargs,
-            Box::new(move |a| *answer.lock().unwrap() = Some(a.map_err(|e| e.to_string()))),
+            Reply::code(move |a| *answer.lock().unwrap() = Some(a.map_err(|e| e.to_string()))),
         );
         self.run();
         let answer = slot.lock().unwrap().take();
@@ -679,7 +680,7 @@ fn clear_state_answers_the_callers_it_cuts_off_and_never_hands_them_a_new_result
     };
     h.kernel().call(
         hang,
-        Box::new(move |a| heard.lock().unwrap().push(a.map_err(|e| e.to_string()))),
+        Reply::code(move |a| heard.lock().unwrap().push(a.map_err(|e| e.to_string()))),
     );
     h.run();
     assert!(old.lock().unwrap().is_empty(), "hangs");
@@ -726,7 +727,7 @@ fn promises_naming_each_other_in_one_resolve_batch_all_settle_spec_7_4() {
         };
         h.kernel().call(
             defer,
-            Box::new(move |a| heard.lock().unwrap().push(a.map_err(|e| e.to_string()))),
+            Reply::code(move |a| heard.lock().unwrap().push(a.map_err(|e| e.to_string()))),
         );
     }
     h.run();
@@ -829,7 +830,7 @@ fn a_vat_that_is_always_awake_cannot_hold_back_queued_messages() {
     let heard = Arc::new(Mutex::new(Vec::new()));
     let tell = |heard: &Arc<Mutex<Vec<Result<Value, String>>>>| -> crate::kernel::Reply {
         let heard = Arc::clone(heard);
-        Box::new(move |a| heard.lock().unwrap().push(a.map_err(|e| e.to_string())))
+        Reply::code(move |a| heard.lock().unwrap().push(a.map_err(|e| e.to_string())))
     };
     let call = |method: &str, target: &str| Call::QueueMessage {
         target: target.into(),
@@ -870,7 +871,7 @@ fn a_crash_does_not_leak_what_waiters_held() {
         method: "hang".into(),
         args: vec![],
     };
-    h.kernel().call(call, Box::new(|_| {}));
+    h.kernel().call(call, Reply::code(|_| {}));
     h.run();
     assert_eq!(h.kv("kp2.refCount").as_deref(), Some("2"), "vat and waiter");
     h.restart();
@@ -878,6 +879,45 @@ fn a_crash_does_not_leak_what_waiters_held() {
     // waiter's reference released too, nothing holds it.
     assert_eq!(h.promise_rows(), Vec::<String>::new());
     assert_eq!(h.kv("kernelWaiters"), None);
+}
+
+/// A caller that hangs up before its promise settles leaves nothing behind for good: its waiter
+/// and its hold are released by a later sweep, while a caller still waiting keeps both (and
+/// gets its answer). Without the sweep, every call a client abandoned on a promise that never
+/// settles stayed in memory and in `kernelWaiters`, which every later call rewrites.
+#[test]
+fn waiters_of_callers_who_hung_up_are_forgotten() {
+    let mut h = Harness::new();
+    h.launch("a", &[("a", "file:///a.bundle")], &[]).unwrap();
+    let hang = || Call::QueueMessage {
+        target: "ko4".into(),
+        method: "hang".into(),
+        args: vec![],
+    };
+    let (kept, mut answer) = tokio::sync::oneshot::channel();
+    h.kernel().call(hang(), Reply::Caller(kept));
+    for _ in 0..200 {
+        let (caller, hung_up) = tokio::sync::oneshot::channel();
+        drop(hung_up);
+        h.kernel().call(hang(), Reply::Caller(caller));
+        h.run();
+    }
+    let held = h.kernel().waiter_refs();
+    assert!(
+        held.len() < 70,
+        "{} waiters kept for 1 caller still waiting",
+        held.len()
+    );
+    assert_eq!(held.get("kp2"), Some(&1), "the waiting caller's stays");
+    h.assert_invariants();
+    assert!(answer.try_recv().is_err(), "not answered yet");
+    h.call(Call::TerminateVat("v1".into())).unwrap();
+    let rejected = answer
+        .try_recv()
+        .expect("answered when its promise was rejected");
+    assert!(rejected.is_err(), "{rejected:?}");
+    assert_eq!(h.kv("kernelWaiters"), None);
+    h.assert_invariants();
 }
 
 /// Launches vats `a`, `b`, `c` (`ko4`, `ko5`, `ko6`); `b` defers a result (`kp2`), which `a`
@@ -900,7 +940,7 @@ fn three_vats_and_a_deferred_promise() -> Harness {
         method: "defer".into(),
         args: vec![],
     };
-    h.kernel().call(call, Box::new(|_| {}));
+    h.kernel().call(call, Reply::code(|_| {}));
     h.run();
     assert_eq!(h.kv("kp2.decider").as_deref(), Some("v2"));
     let methargs = encode(&Passable::Array(vec![
