@@ -97,7 +97,7 @@ pub struct Options {
     #[arg(long = "remote-listen", value_name = "MULTIADDR", value_parser = parse_multiaddr)]
     pub remote_listen: Vec<String>,
 
-    /// Relay for remote comms (…/p2p/<relay id>), repeatable, besides those `initRemoteComms`
+    /// Relay for remote comms (…/p2p/RELAY-ID), repeatable, besides those `initRemoteComms`
     /// gives [default: none]
     #[arg(long = "remote-relay", value_name = "MULTIADDR", value_parser = parse_multiaddr)]
     pub remote_relays: Vec<String>,
