@@ -68,7 +68,7 @@ impl Kernel {
     /// Answers a waiter, then releases its hold: the answer may still need what the value
     /// refers to (URLs issued for its slots, remotes' objects pinned for the caller).
     fn release_waiter(&mut self, kpid: &str, waiter: Waiter, settlement: Settlement) {
-        let answer = (waiter.answer)(self, settlement);
+        let answer = (waiter.make_answer)(self, settlement);
         self.outbox.reply(waiter.reply, answer);
         let result = self.atomically(|k| {
             k.state.release_for_waiter(kpid)?;
@@ -119,7 +119,7 @@ impl Kernel {
         let reason = crate::capdata::kernel_error("DELIVERY_FAILED", reason);
         for (_, waiters) in self.waiters.take_all() {
             for waiter in waiters {
-                let answer = (waiter.answer)(self, Err(reason.clone()));
+                let answer = (waiter.make_answer)(self, Err(reason.clone()));
                 self.outbox.reply(waiter.reply, answer);
             }
         }
@@ -135,6 +135,6 @@ pub fn reply_on_settlement(
 ) -> Waiter {
     Waiter {
         reply,
-        answer: Box::new(answer),
+        make_answer: Box::new(answer),
     }
 }

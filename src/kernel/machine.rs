@@ -24,12 +24,12 @@ use serde_json::Value;
 pub struct Waiter {
     /// Where the answer goes.
     pub(super) reply: Reply,
-    /// The answer made of the settlement.
-    pub(super) answer: Answer,
+    /// Makes the answer of the settlement.
+    pub(super) make_answer: MakeAnswer,
 }
 
 /// How a [`Waiter`] makes its answer of a settlement, on the kernel thread.
-pub type Answer = Box<dyn FnOnce(&mut Kernel, Settlement) -> Result<Value, KernelError> + Send>;
+pub type MakeAnswer = Box<dyn FnOnce(&mut Kernel, Settlement) -> Result<Value, KernelError> + Send>;
 
 /// The kernel proper. Owned by the kernel thread.
 pub struct Kernel {
