@@ -42,7 +42,7 @@ impl Home {
     }
 
     /// Whether the daemon's WAL has filled once. Until then each commit appends to it, and its
-    /// fsync also writes the file's new size (about 0.25 ms on this VM); from then on SQLite
+    /// sync also writes the file's new size (about 0.25 ms on this VM); from then on SQLite
     /// rewrites the same file from its start after each checkpoint (about 0.13 ms). A daemon
     /// pays the first kind for the first 4 MB it commits after each start.
     pub fn wal_filled(&self) -> bool {
