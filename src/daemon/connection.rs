@@ -48,7 +48,13 @@ pub async fn serve(mut stream: UnixStream, shared: &Shared, surface: Surface, pe
     let limits = *shared.limits.borrow();
     let received = tokio::time::timeout(
         limits.read_timeout,
-        receive(&stream, &limits, shared.buffered(surface)),
+        receive(
+            &stream,
+            &limits,
+            shared.buffered(surface),
+            surface,
+            peer.uid,
+        ),
     )
     .await;
     let (response, shutdown, unread) = match received {
@@ -164,9 +170,12 @@ async fn receive(
     stream: &UnixStream,
     limits: &super::settings::Limits,
     budget: &Budget,
+    surface: Surface,
+    uid: u32,
 ) -> std::io::Result<Received> {
     let mut buffer = LineBuffer::new(limits.max_request_bytes);
-    let mut reserved = budget.reserve();
+    let mut reserved = budget.reserve(uid);
+    let bounds = limits.buffered_bounds(surface);
     loop {
         stream.readable().await?;
         let mut chunk = [0u8; CHUNK];
@@ -183,7 +192,7 @@ async fn receive(
             });
         }
         let capacity = buffer.capacity_after(n);
-        if let Err(exhausted) = reserved.grow_to(capacity, limits.max_buffered_bytes) {
+        if let Err(exhausted) = reserved.grow_to(capacity, bounds) {
             return Ok(Received::OverBudget(exhausted));
         }
         match buffer.push(&chunk[..n]) {

@@ -66,8 +66,8 @@ pub struct Options {
     pub max_cap_connections_per_uid: Option<usize>,
 
     /// Bytes of unfinished request lines held at once on each socket (past the first 16 KiB of
-    /// each); a connection that would pass it is answered with an error and closed
-    /// [default: 67108864]
+    /// each; on the capability socket one uid may hold its connections' part of it); a
+    /// connection that would pass it is answered with an error and closed [default: 67108864]
     #[arg(long, value_name = "BYTES", value_parser = parse_count::<usize>)]
     pub max_buffered_bytes: Option<usize>,
 

@@ -1,7 +1,9 @@
 //! The effective settings: command-line flags over the config file over built-in defaults.
 
+use super::budget::Bounds;
 use super::config::{ConfigError, ConfigFile, default_paths};
 use super::options::Options;
+use super::surface::Surface;
 use crate::paths::Paths;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -33,6 +35,25 @@ impl Default for Limits {
             max_cap_connections_per_uid: 64,
             max_buffered_bytes: 64 << 20,
         }
+    }
+}
+
+impl Limits {
+    /// The bounds of the bytes of unfinished request lines on `surface`. On the capability
+    /// socket each uid may hold the part of the budget that its part of the connections is (by
+    /// default 64 of 256 connections: 16 of the 64 MiB); on the control socket, which serves
+    /// only the owner, all of it.
+    pub fn buffered_bounds(&self, surface: Surface) -> Bounds {
+        let limit = self.max_buffered_bytes;
+        let share = match surface {
+            Surface::Control => limit,
+            Surface::Capabilities => {
+                let part = limit as u128 * self.max_cap_connections_per_uid as u128
+                    / self.max_cap_connections.max(1) as u128;
+                usize::try_from(part).unwrap_or(usize::MAX).min(limit)
+            }
+        };
+        Bounds { limit, share }
     }
 }
 

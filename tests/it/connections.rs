@@ -18,18 +18,22 @@ use std::process::{Command, Stdio};
 use std::time::Duration;
 
 /// Run as another uid: opens `count` connections to the socket `path`, sends half a request
-/// line on each, then sorts them by what the daemon did within two quiet seconds (still waiting
+/// line on each (padded with `pad` spaces, if given), then sorts them by what the daemon did within two quiet seconds (still waiting
 /// for the rest of the line, answered with an error, or closed without a word) and prints
 /// `open N refused N closed N: TEXT`, the text being one refusal. It holds the open ones until
 /// its standard input closes.
 const HOLDER: &str = r#"
 import select, socket, sys
 path, count = sys.argv[1], int(sys.argv[2])
+pad = int(sys.argv[3]) if len(sys.argv) > 3 else 0
 held = []
 for _ in range(count):
     s = socket.socket(socket.AF_UNIX)
     s.connect(path)
-    s.sendall(b'{"jsonrpc":"2.0","id":1,')
+    try:
+        s.sendall(b'{"jsonrpc":"2.0","id":1,' + b' ' * pad)
+    except OSError:
+        pass
     held.append(s)
 replies = {s: b"" for s in held}
 closed = set()
@@ -63,11 +67,17 @@ struct Holder {
 
 impl Holder {
     fn start(socket: &Path, count: usize) -> Holder {
+        Holder::start_padded(socket, count, 0)
+    }
+
+    /// [`Holder::start`], each half line padded with `pad` spaces.
+    fn start_padded(socket: &Path, count: usize, pad: usize) -> Holder {
         let mut child = Command::new("setpriv")
             .args(["--reuid=65534", "--regid=65534", "--clear-groups"])
             .args(["python3", "-c", HOLDER])
             .arg(socket)
             .arg(count.to_string())
+            .arg(pad.to_string())
             .env_clear()
             .env("PATH", "/usr/bin:/bin")
             .stdin(Stdio::piped())
@@ -133,6 +143,42 @@ fn another_uid_holding_the_capability_socket_locks_out_neither_the_owner_nor_oth
     // Its slots come back once it leaves.
     let again = Holder::start(&caps, 64);
     assert_eq!(again.counts().0, 64, "{}", again.report);
+}
+
+#[test]
+fn another_uid_cannot_spend_the_capability_sockets_buffer_budget() {
+    if unsafe { libc::geteuid() } != 0 {
+        eprintln!("skipped: switching to another uid needs root");
+        return;
+    }
+    let home = Home::new();
+    std::fs::set_permissions(home.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    let caps = home.path().join("caps.sock");
+    // 8 MB of unfinished lines on the socket; a uid's share is its part of the connections
+    // (64 of 256): 2 MB.
+    let _daemon = home.daemon(&[
+        "--log-level",
+        "error",
+        "--cap-socket",
+        caps.to_str().unwrap(),
+        "--max-buffered-bytes",
+        "8000000",
+    ]);
+    // 24 half lines of 330 kB would hold about 12 MB.
+    let holder = Holder::start_padded(&caps, 24, 330_000);
+    let (open, refused, _, sample) = holder.counts();
+    assert!(refused > 0 && open < 24, "{}", holder.report);
+    assert_eq!(
+        serde_json::from_str::<serde_json::Value>(&sample).unwrap()["error"]["message"],
+        "Too many unfinished requests from uid 65534: the daemon holds at most 2000000 bytes \
+         of them; try again"
+    );
+    // Another uid (root here) still has room for a long request.
+    let long = format!(
+        r#"{{"jsonrpc":"2.0","id":1,"method":"status",{}"params":[]}}"#,
+        " ".repeat(900_000)
+    );
+    assert_eq!(request(&caps, &long)["result"]["running"], true);
 }
 
 #[test]
