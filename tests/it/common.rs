@@ -79,7 +79,7 @@ impl Home {
             .stderr(Stdio::piped());
         configure(&mut command);
         let child = command.spawn().unwrap();
-        let mut daemon = Daemon { child, notify };
+        let mut daemon = Daemon::new(child, notify);
         daemon.expect_notify("READY=1", Duration::from_secs(20));
         daemon
     }
@@ -157,9 +157,36 @@ fn unique() -> String {
 pub struct Daemon {
     pub child: Child,
     pub notify: Notify,
+    /// Its stderr, read as it comes: a daemon whose log nobody reads would block on the full
+    /// pipe (64 KiB) the next time it logs.
+    log: Option<std::thread::JoinHandle<(usize, Vec<u8>)>>,
+}
+
+/// Reads a daemon's stderr to its end on a thread: (bytes in all, the first MiB of them).
+fn drain(mut stderr: std::process::ChildStderr) -> std::thread::JoinHandle<(usize, Vec<u8>)> {
+    std::thread::spawn(move || {
+        let (mut total, mut kept) = (0, Vec::new());
+        let mut chunk = vec![0u8; 64 * 1024];
+        while let Ok(n) = stderr.read(&mut chunk) {
+            if n == 0 {
+                break;
+            }
+            total += n;
+            if kept.len() < 1 << 20 {
+                kept.extend_from_slice(&chunk[..n]);
+            }
+        }
+        (total, kept)
+    })
 }
 
 impl Daemon {
+    /// A started daemon, its stderr (if piped) drained from now on.
+    pub fn new(mut child: Child, notify: Notify) -> Daemon {
+        let log = child.stderr.take().map(drain);
+        Daemon { child, notify, log }
+    }
+
     /// Waits for a notify message line.
     pub fn expect_notify(&mut self, wanted: &str, within: Duration) -> Vec<String> {
         self.notify.expect(wanted, within)
@@ -185,13 +212,16 @@ impl Daemon {
         }
     }
 
-    /// Everything the daemon wrote on stderr (after it exited).
+    /// Everything the daemon wrote on stderr (after it exited; the first MiB of it).
     pub fn stderr(&mut self) -> String {
-        let mut text = String::new();
-        if let Some(mut err) = self.child.stderr.take() {
-            let _ = err.read_to_string(&mut text);
-        }
-        text
+        String::from_utf8_lossy(&self.stderr_bytes().1).into_owned()
+    }
+
+    /// How many bytes the daemon wrote on stderr, and the first MiB of them (after it exited).
+    pub fn stderr_bytes(&mut self) -> (usize, Vec<u8>) {
+        self.log
+            .take()
+            .map_or((0, Vec::new()), |log| log.join().unwrap())
     }
 }
 

@@ -5,26 +5,7 @@
 
 use crate::common::{Cleanup, Home, LogFollower, call, stdout, try_request};
 use serde_json::json;
-use std::io::Read;
 use std::time::{Duration, Instant};
-
-/// Reads a daemon's stderr to its end on a thread: (bytes in all, the first MiB of them).
-fn drain(mut stderr: std::process::ChildStderr) -> std::thread::JoinHandle<(usize, Vec<u8>)> {
-    std::thread::spawn(move || {
-        let (mut total, mut kept) = (0, Vec::new());
-        let mut chunk = vec![0u8; 64 * 1024];
-        while let Ok(n) = stderr.read(&mut chunk) {
-            if n == 0 {
-                break;
-            }
-            total += n;
-            if kept.len() < 1 << 20 {
-                kept.extend_from_slice(&chunk[..n]);
-            }
-        }
-        (total, kept)
-    })
-}
 
 /// A request line for `method(params)`.
 fn line(method: &str, params: &serde_json::Value) -> String {
@@ -35,7 +16,6 @@ fn line(method: &str, params: &serde_json::Value) -> String {
 fn a_flood_of_refused_requests_logs_little_forges_nothing_and_has_no_colour_codes() {
     let home = Home::new();
     let mut daemon = home.daemon(&[]);
-    let log = drain(daemon.child.stderr.take().unwrap());
     let socket = home.socket();
     let long = "x".repeat(200_000);
     let forged = "\n2026-01-01T00:00:00.000000Z  INFO ocap::daemon: forged";
@@ -56,7 +36,7 @@ fn a_flood_of_refused_requests_logs_little_forges_nothing_and_has_no_colour_code
     let elapsed = started.elapsed();
     daemon.signal(libc::SIGTERM);
     assert_eq!(daemon.wait_exit(Duration::from_secs(10)), Some(0));
-    let (bytes, kept) = log.join().unwrap();
+    let (bytes, kept) = daemon.stderr_bytes();
     let text = String::from_utf8_lossy(&kept);
     let failures = text.matches("request failed").count();
     eprintln!(
@@ -86,7 +66,6 @@ fn a_flood_of_refused_requests_logs_little_forges_nothing_and_has_no_colour_code
 fn what_a_vat_logs_cannot_pass_for_the_daemons_own_lines() {
     let home = Home::new();
     let mut daemon = home.daemon(&[]);
-    let log = drain(daemon.child.stderr.take().unwrap());
     let socket = home.socket();
     let (root, _) = crate::isolation::launch_misbehaving(&socket);
     let text =
@@ -95,7 +74,7 @@ fn what_a_vat_logs_cannot_pass_for_the_daemons_own_lines() {
     call(&socket, "queueMessage", &params);
     daemon.signal(libc::SIGTERM);
     assert_eq!(daemon.wait_exit(Duration::from_secs(10)), Some(0));
-    let (_, kept) = log.join().unwrap();
+    let (_, kept) = daemon.stderr_bytes();
     let text = String::from_utf8_lossy(&kept);
     assert!(text.contains("forged by a vat"), "{text}");
     assert!(!kept.contains(&0x1b) && !kept.contains(&b'\r'), "{text}");

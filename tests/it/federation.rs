@@ -88,7 +88,7 @@ impl Side {
                     .spawn()
                     .unwrap();
                 notify.expect("READY=1", Duration::from_secs(20));
-                Daemon { child, notify }
+                Daemon::new(child, notify)
             }
         });
     }
