@@ -98,23 +98,29 @@ pub struct TestKernel {
     pub gave_up: Vec<String>,
     /// Channel-down reasons, per peer, in order.
     pub downs: Vec<(String, String)>,
-    /// The node's budget of unhandled frame bytes per peer, if not the default.
-    budget: Option<u32>,
+    /// The node's limits.
+    limits: NetLimits,
 }
 
 impl TestKernel {
     /// A kernel whose key seed is `[seed, 7, 0, …]`, listening on `listen`, knowing `relays`.
     pub fn start(seed: u8, listen: &[&str], relays: &[String]) -> TestKernel {
-        TestKernel::start_with_budget(seed, listen, relays, None)
+        TestKernel::start_with(seed, listen, relays, |_| {})
     }
 
-    /// [`TestKernel::start`] with a budget of unhandled frame bytes per peer.
-    pub fn start_with_budget(
+    /// [`TestKernel::start`] with the node's limits adjusted by `tune`.
+    pub fn start_with(
         seed: u8,
         listen: &[&str],
         relays: &[String],
-        budget: Option<u32>,
+        tune: impl FnOnce(&mut NetLimits),
     ) -> TestKernel {
+        let mut limits = NetLimits {
+            reconnect_max: Duration::from_millis(500),
+            max_frames_per_sec: 10_000,
+            ..NetLimits::default()
+        };
+        tune(&mut limits);
         let mut key = [0u8; 32];
         key[0] = seed;
         key[1] = 7;
@@ -128,7 +134,7 @@ impl TestKernel {
             host: MemHost::default(),
             gave_up: Vec::new(),
             downs: Vec::new(),
-            budget,
+            limits,
         };
         kernel.node = Some(kernel.launch(tx, listen, relays));
         kernel
@@ -140,14 +146,7 @@ impl TestKernel {
             incarnation_id: self.incarnation.clone(),
             listen: listen.iter().map(|a| a.parse().unwrap()).collect(),
             relays: relays.iter().map(|a| a.parse().unwrap()).collect(),
-            limits: NetLimits {
-                reconnect_max: Duration::from_millis(500),
-                max_frames_per_sec: 10_000,
-                max_unhandled_bytes: self
-                    .budget
-                    .unwrap_or(NetLimits::default().max_unhandled_bytes),
-                ..NetLimits::default()
-            },
+            limits: self.limits.clone(),
         };
         NetHandle::start(config, move |event| {
             let _ = tx.send(event);
@@ -385,7 +384,9 @@ fn two_nodes_talk_directly_both_ways_exactly_once_in_order() {
 fn reading_pauses_while_the_kernel_has_not_handled_a_peers_frames() {
     // Room for about three frames of ~90 bytes (each costs its length + FRAME_OVERHEAD).
     let budget = 3 * (FRAME_OVERHEAD + 100);
-    let mut a = TestKernel::start_with_budget(13, &["/ip4/127.0.0.1/tcp/0"], &[], Some(budget));
+    let mut a = TestKernel::start_with(13, &["/ip4/127.0.0.1/tcp/0"], &[], |limits| {
+        limits.max_unhandled_bytes = budget
+    });
     let mut b = TestKernel::start(14, &[], &[]);
     pump_until(
         &mut [&mut a, &mut b],
@@ -602,7 +603,19 @@ fn ocapd_relay_carries_two_nodes_and_keeps_its_identity() {
 
 #[test]
 fn addresses_learned_from_identify_are_never_dialled() {
-    let (mut a, mut b, ida, idb) = direct_pair((11, 12), &["/ip4/127.0.0.1/tcp/0"]);
+    // A gives up after three attempts (a dial, or finding no address, counts as one).
+    let mut a = TestKernel::start_with(11, &["/ip4/127.0.0.1/tcp/0"], &[], |limits| {
+        limits.max_retry_attempts = 3
+    });
+    let mut b = TestKernel::start(12, &["/ip4/127.0.0.1/tcp/0"], &[]);
+    pump_until(
+        &mut [&mut a, &mut b],
+        Duration::from_secs(10),
+        "listening",
+        |k| !k[0].host.listening.is_empty() && !k[1].host.listening.is_empty(),
+    );
+    let (ida, idb) = (a.peer_id(), b.peer_id());
+    b.hints(&ida, &[direct_addr(&a, "/tcp/")]);
     b.send(&ida, "hello");
     pump_until(
         &mut [&mut a, &mut b],
@@ -611,7 +624,7 @@ fn addresses_learned_from_identify_are_never_dialled() {
         |k| k[0].applied(&idb).len() == 1 && k[1].pending(&ida) == 0,
     );
     // A heard B's listen address through identify, but was never given it: once the connection
-    // is gone, A has no address for B and says so instead of dialling what identify told it.
+    // is gone, A has no address for B, and gives up instead of dialling what identify told it.
     a.net(NetCommand::Forget { peer: idb.clone() });
     std::thread::sleep(Duration::from_millis(300));
     a.send(&idb, "back");
@@ -622,6 +635,44 @@ fn addresses_learned_from_identify_are_never_dialled() {
         |k| k[0].gave_up.contains(&idb),
     );
     assert!(b.applied(&ida).is_empty());
+}
+
+#[test]
+fn a_listener_keeps_its_frames_for_a_peer_it_cannot_dial_until_that_peer_returns() {
+    // It gave up at once, since it had no address to dial: a listening kernel that restarted
+    // abandoned everything pending for the kernels that dial it, and rejected their promises.
+    let (mut a, mut b, ida, idb) = direct_pair((15, 16), &[]);
+    b.send(&ida, "hello");
+    pump_until(
+        &mut [&mut a, &mut b],
+        Duration::from_secs(20),
+        "hello",
+        |k| k[0].applied(&idb).len() == 1 && k[1].pending(&ida) == 0,
+    );
+    drop(b.node.take());
+    for _ in 0..20 {
+        a.pump(Duration::from_millis(10));
+    }
+    a.send(&idb, "while you were away");
+    for _ in 0..100 {
+        a.pump(Duration::from_millis(10));
+    }
+    assert!(a.gave_up.is_empty(), "A gave up on a peer that dials it");
+    b.restart(&[], &[], false);
+    b.hints(&ida, &[direct_addr(&a, "/tcp/")]);
+    b.send(&ida, "back");
+    pump_until(
+        &mut [&mut a, &mut b],
+        Duration::from_secs(20),
+        "both ways",
+        |k| {
+            k[1].applied(&ida).len() == 1
+                && k[0].applied(&idb).len() == 2
+                && k[0].pending(&idb) == 0
+        },
+    );
+    assert_eq!(b.applied(&ida), vec!["while you were away".to_string()]);
+    assert!(a.gave_up.is_empty());
 }
 
 #[test]

@@ -252,8 +252,8 @@ pub enum NetEvent {
     },
     /// The time set by [`NetCommand::AlarmAt`] came.
     Alarm,
-    /// Reconnecting failed for good (`max_retry_attempts`, or no address known): the kernel
-    /// gives up on the peer.
+    /// Reconnecting failed for good (`max_retry_attempts` attempts, a dial or no address known
+    /// counting as one): the kernel gives up on the peer.
     GiveUp {
         /// The peer.
         peer: String,

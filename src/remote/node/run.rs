@@ -380,11 +380,10 @@ impl Node {
         let relays: Vec<Multiaddr> = self.relays.iter().map(|r| r.addr.clone()).collect();
         let addrs = candidates(&peer, &hints, &relays);
         if addrs.is_empty() {
-            self.peer(peer).want = false;
-            self.emit(NetEvent::GiveUp {
-                peer: peer.to_string(),
-                reason: "no known address for the peer".into(),
-            });
+            // Not the end: a peer that dialled us before (we only listen) dials again after its
+            // restart, or hints come. Until then this counts as a failed attempt; the kernel's
+            // own give-up (frames unacknowledged after its retransmissions) still bounds it.
+            self.failure(peer, "no known address for the peer".into());
             return;
         }
         // Tried one at a time, in order: direct hints before relays, as the reference does.
