@@ -210,10 +210,15 @@ impl Drop for Side {
 
 /// A listening, a dialling side that knows where the first is, and the federated vat on each.
 fn pair(a_flags: &[&str], b_flags: &[&str]) -> (Side, Side, String, String) {
+    pair_with(a_flags, b_flags, json!({}))
+}
+
+/// [`pair`], B's remote comms started with `b_options`.
+fn pair_with(a_flags: &[&str], b_flags: &[&str], b_options: Value) -> (Side, Side, String, String) {
     let a = Side::start(a_flags);
     let b = Side::start(b_flags);
     a.listen();
-    b.call("initRemoteComms", json!({}));
+    b.call("initRemoteComms", b_options);
     b.knows(&a);
     let (ra, rb) = (a.launch(), b.launch());
     (a, b, ra, rb)
@@ -384,7 +389,9 @@ fn await_bumps(a: &Side, ra: &str, expected: &[u64], within: Duration) {
 #[test]
 fn bursts_survive_restart_and_kill_of_either_side_exactly_once_in_order() {
     let flags = ["--remote-ack-timeout", "2"];
-    let (mut a, mut b, ra, rb) = pair(&flags, &flags);
+    // Room for a whole burst and the collection of its results while A does not acknowledge
+    // (the default, 200, is the reference's; a full queue is a test of its own).
+    let (mut a, mut b, ra, rb) = pair_with(&flags, &flags, json!({"maxQueue": 1000}));
     let url = a.ask(&ra, "issueSelf", json!([]));
     assert_eq!(b.ask(&rb, "hold", json!([url])), json!("held"));
     const BURST: u64 = 120;
