@@ -8,12 +8,14 @@
 //! * half-sent requests cannot pin more memory than the daemon's buffer budget, and idle
 //!   connections cost little.
 
-use crate::common::{Home, call, eventually, request, request_line, rss_and_fds, try_request};
+use crate::common::{
+    Daemon, Home, call, eventually, request, request_line, rss_and_fds, try_request,
+};
 use serde_json::json;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::os::unix::fs::PermissionsExt;
 use std::os::unix::net::UnixStream;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
@@ -108,23 +110,35 @@ impl Drop for Holder {
     }
 }
 
-#[test]
-fn another_uid_holding_the_capability_socket_locks_out_neither_the_owner_nor_other_uids() {
+/// A daemon with `extra` flags and a capability socket that other uids can reach (its home
+/// open to them): the home, the daemon and the socket. `None` (the test skipped, and saying so)
+/// unless this runs as root, which switching to another uid needs.
+fn open_to_other_uids(extra: &[&str]) -> Option<(Home, Daemon, PathBuf)> {
     if unsafe { libc::geteuid() } != 0 {
         eprintln!("skipped: switching to another uid needs root");
-        return;
+        return None;
     }
     let home = Home::new();
     std::fs::set_permissions(home.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
     let caps = home.path().join("caps.sock");
-    // The default limits: 256 connections on each socket, 64 of the capability socket's for
-    // any one uid.
-    let _daemon = home.daemon(&[
+    let mut args = vec![
         "--log-level",
         "error",
         "--cap-socket",
         caps.to_str().unwrap(),
-    ]);
+    ];
+    args.extend_from_slice(extra);
+    let daemon = home.daemon(&args);
+    Some((home, daemon, caps))
+}
+
+#[test]
+fn another_uid_holding_the_capability_socket_locks_out_neither_the_owner_nor_other_uids() {
+    // The default limits: 256 connections on each socket, 64 of the capability socket's for
+    // any one uid.
+    let Some((home, _daemon, caps)) = open_to_other_uids(&[]) else {
+        return;
+    };
     let holder = Holder::start(&caps, 300);
     let (open, refused, closed, sample) = holder.counts();
     // Past the first refusals, a flood is closed without a word.
@@ -147,23 +161,12 @@ fn another_uid_holding_the_capability_socket_locks_out_neither_the_owner_nor_oth
 
 #[test]
 fn another_uid_cannot_spend_the_capability_sockets_buffer_budget() {
-    if unsafe { libc::geteuid() } != 0 {
-        eprintln!("skipped: switching to another uid needs root");
-        return;
-    }
-    let home = Home::new();
-    std::fs::set_permissions(home.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
-    let caps = home.path().join("caps.sock");
     // 8 MB of unfinished lines on the socket; a uid's share is its part of the connections
     // (64 of 256): 2 MB.
-    let _daemon = home.daemon(&[
-        "--log-level",
-        "error",
-        "--cap-socket",
-        caps.to_str().unwrap(),
-        "--max-buffered-bytes",
-        "8000000",
-    ]);
+    let Some((_home, _daemon, caps)) = open_to_other_uids(&["--max-buffered-bytes", "8000000"])
+    else {
+        return;
+    };
     // 24 half lines of 330 kB would hold about 12 MB.
     let holder = Holder::start_padded(&caps, 24, 330_000);
     let (open, refused, _, sample) = holder.counts();
